@@ -1,0 +1,104 @@
+"""Application factory."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.extensions import csrf, db, login_manager, migrate, redis_store
+from config import BaseConfig, config_for_env
+
+
+def create_app(config: BaseConfig | None = None) -> Flask:
+    """Build the app from a config object (default: the one APP_ENV names)."""
+    config = config if config is not None else config_for_env()
+    config.validate()
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_object(config)
+    app.config["CONFIG_OBJECT"] = config
+    app.json.ensure_ascii = False
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True,
+                      compare_type=True)
+    redis_store.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "console.login"
+    login_manager.login_message = "请先登录"
+
+    from app.models import HrUser
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        user = db.session.get(HrUser, int(user_id))
+        return user if user is not None and user.active else None
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.console import bp as console_bp
+    from app.health import bp as health_bp
+    from miniprogram_api import bp as mp_api_bp
+    from wechat_handlers import bp as wechat_handlers_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(mp_api_bp, url_prefix="/api/mp/v1")
+    csrf.exempt(mp_api_bp)  # bearer-token API, no cookies
+    app.register_blueprint(wechat_handlers_bp, url_prefix="/wechat")
+    csrf.exempt(wechat_handlers_bp)  # WeChat signs its callbacks instead
+    app.register_blueprint(console_bp, url_prefix="/console")
+
+    if app.config.get("SANDBOX_ENABLED"):
+        from app.wechat.sandbox import bp as sandbox_bp
+
+        app.register_blueprint(sandbox_bp, url_prefix="/_sandbox/wechat")
+        csrf.exempt(sandbox_bp)
+
+    @app.get("/")
+    def index():
+        from flask import redirect, url_for
+
+        return redirect(url_for("console.interviews"))
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from app.errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from app.cli import register
+
+    register(app)
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """SQLite: WAL so the embedded worker thread and web threads can write concurrently."""
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

@@ -1,0 +1,6 @@
+"""HR back office (desktop and mobile pages)."""
+from flask import Blueprint
+
+bp = Blueprint("console", __name__, template_folder="templates", static_folder="static")
+
+from app.console import views  # noqa: E402,F401

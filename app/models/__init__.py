@@ -1,0 +1,15 @@
+"""SQLAlchemy 2.0 typed models, one module per aggregate."""
+from app.models.hr import HrUser, Role  # noqa: F401
+from app.models.candidate import Candidate, WechatAccount, WechatApp  # noqa: F401
+from app.models.position import Position, InterviewSession  # noqa: F401
+from app.models.interview import Interview, InterviewStatus, InvalidTransition  # noqa: F401
+from app.models.cancellation import (  # noqa: F401
+    Approval,
+    ApprovalDecision,
+    CancelReason,
+    Cancellation,
+    CancellationState,
+    ReasonActor,
+)
+from app.models.audit import AuditEntry  # noqa: F401
+from app.models.outbox import OutboxMessage, OutboxStatus, Subscription  # noqa: F401

@@ -1,0 +1,67 @@
+"""HR back-office users and their roles."""
+from __future__ import annotations
+
+import enum
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, Enum, String
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db
+from app.models._base import TimestampMixin
+
+
+class Role(str, enum.Enum):
+    ADMIN = "admin"
+    RECRUITING_MANAGER = "recruiting_manager"
+    RECRUITING_SPECIALIST = "recruiting_specialist"
+    INTERVIEWER = "interviewer"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.ADMIN: "系统管理员",
+    Role.RECRUITING_MANAGER: "招聘经理",
+    Role.RECRUITING_SPECIALIST: "招聘专员",
+    Role.INTERVIEWER: "面试官",
+}
+
+
+class HrUser(UserMixin, TimestampMixin, db.Model):
+    __tablename__ = "hr_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=32,
+                                            values_callable=lambda e: [m.value for m in e]))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    email: Mapped[str | None] = mapped_column(String(254))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def can(self, permission: str) -> bool:
+        return permission in PERMISSIONS.get(self.role, frozenset())
+
+
+PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.ADMIN: frozenset({"view", "cancel", "batch_cancel", "approve", "approve_senior",
+                           "settings", "audit", "users"}),
+    Role.RECRUITING_MANAGER: frozenset({"view", "cancel", "batch_cancel", "approve",
+                                        "approve_senior", "audit"}),
+    Role.RECRUITING_SPECIALIST: frozenset({"view", "cancel", "approve"}),
+    Role.INTERVIEWER: frozenset({"view"}),
+}

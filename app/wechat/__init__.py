@@ -1,0 +1,1 @@
+"""WeChat access: the wechatpy client factory and (dev/test only) the sandbox emulator."""

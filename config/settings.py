@@ -1,0 +1,205 @@
+"""Config classes (Development default, Testing, Production) built from the environment."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+# Keys production must receive from the environment; it has no default for any of them.
+REQUIRED_PRODUCTION_KEYS = (
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "DATA_ENCRYPTION_KEY",
+    "WECHAT_MP_APPID",
+    "WECHAT_MP_SECRET",
+    "WECHAT_MP_TOKEN",
+    "WECHAT_MP_AES_KEY",
+    "WECHAT_OA_APPID",
+    "WECHAT_OA_SECRET",
+    "WECHAT_OA_TOKEN",
+    "WECHAT_OA_AES_KEY",
+)
+
+# Sandbox credentials used by Development/Testing only. Never valid against WeChat.
+SANDBOX_DEFAULTS = {
+    "SECRET_KEY": "dev-only-secret-key-not-for-production",
+    # Fernet key (urlsafe base64 of 32 bytes); development only.
+    "DATA_ENCRYPTION_KEY": "ZGV2LW9ubHktZGF0YS1lbmNyeXB0aW9uLWtleS0wMDA=",
+    "WECHAT_MP_APPID": "wxsandboxmp00000001",
+    "WECHAT_MP_SECRET": "sandbox-mp-secret",
+    "WECHAT_MP_TOKEN": "sandboxmptoken",
+    "WECHAT_MP_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    "WECHAT_OA_APPID": "wxsandboxoa00000001",
+    "WECHAT_OA_SECRET": "sandbox-oa-secret",
+    "WECHAT_OA_TOKEN": "sandboxoatoken",
+    "WECHAT_OA_AES_KEY": "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefg",
+}
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration cannot start the application."""
+
+    def __init__(self, missing: list[str], problems: list[str] | None = None):
+        self.missing = missing
+        self.problems = problems or []
+        parts = []
+        if missing:
+            parts.append("missing required configuration: " + ", ".join(missing))
+        parts.extend(self.problems)
+        super().__init__("; ".join(parts))
+
+
+def _env(name: str, default=None):
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_int(name: str, default: int) -> int:
+    value = _env(name)
+    return int(value) if value is not None else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+class BaseConfig:
+    """Settings shared by every environment; secrets are filled by subclasses."""
+
+    ENV_NAME = "base"
+    TESTING = False
+    DEBUG = False
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    JSON_AS_ASCII = False
+    TIMEZONE = "Asia/Shanghai"
+
+    # WeChat endpoints: WeChat itself unless overridden (the sandbox in dev/test).
+    WECHAT_API_BASE = "https://api.weixin.qq.com"
+    WECHAT_HTTP_TIMEOUT = 5.0
+    WECHAT_TOKEN_RETRIES = 1
+    SANDBOX_ENABLED = False
+
+    # Template ids (assigned in the mini program / OA admin console).
+    WECHAT_TPL_INTERVIEW_CANCELLED = "tpl-interview-cancelled"
+    WECHAT_TPL_CANCEL_REQUEST = "tpl-cancel-request"
+    WECHAT_TPL_INTERVIEW_CHANGED = "tpl-interview-changed"
+    WECHAT_OA_TPL_HR_ALERT = "oa-tpl-hr-alert"
+
+    # Product rules (defaults; HR can change them in settings later).
+    CANCEL_DEADLINE_HOURS = 2
+    NOTIFY_PROMISE_MINUTES = 60
+    SESSION_TOKEN_TTL = 7 * 24 * 3600
+
+    # Worker
+    WORKER_SWEEP_SECONDS = 5.0
+    WORKER_BATCH_SIZE = 50
+    WORKER_LEASE_SECONDS = 60
+    WORKER_CONCURRENCY = 8
+    EMBEDDED_WORKER = False
+
+    REDIS_KEY_PREFIX = "aiic:"
+
+    def __init__(self):
+        self.SECRET_KEY = _env("SECRET_KEY")
+        self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")
+        self.REDIS_URL = _env("REDIS_URL")
+        self.DATA_ENCRYPTION_KEY = _env("DATA_ENCRYPTION_KEY")
+        for key in REQUIRED_PRODUCTION_KEYS[4:]:
+            setattr(self, key, _env(key))
+        self.WECHAT_API_BASE = _env("WECHAT_API_BASE", self.WECHAT_API_BASE)
+        self.REDIS_KEY_PREFIX = _env("REDIS_KEY_PREFIX", self.REDIS_KEY_PREFIX)
+        self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+        self.CANCEL_DEADLINE_HOURS = _env_int("CANCEL_DEADLINE_HOURS", self.CANCEL_DEADLINE_HOURS)
+        self.NOTIFY_PROMISE_MINUTES = _env_int("NOTIFY_PROMISE_MINUTES", self.NOTIFY_PROMISE_MINUTES)
+        self.EMBEDDED_WORKER = _env_bool("EMBEDDED_WORKER", self.EMBEDDED_WORKER)
+        for key in ("WECHAT_TPL_INTERVIEW_CANCELLED", "WECHAT_TPL_CANCEL_REQUEST",
+                    "WECHAT_TPL_INTERVIEW_CHANGED", "WECHAT_OA_TPL_HR_ALERT"):
+            setattr(self, key, _env(key, getattr(self, key)))
+
+    @property
+    def uses_embedded_redis(self) -> bool:
+        return not self.REDIS_URL
+
+    def validate(self) -> None:
+        """Raise ConfigError if the configuration cannot run."""
+        if self.DATA_ENCRYPTION_KEY:
+            from cryptography.fernet import Fernet
+
+            try:
+                Fernet(self.DATA_ENCRYPTION_KEY)
+            except Exception:
+                raise ConfigError([], ["DATA_ENCRYPTION_KEY must be a Fernet key "
+                                       "(urlsafe base64 of 32 bytes)"])
+
+
+class DevelopmentConfig(BaseConfig):
+    """Embedded default: SQLite file, in-process store, WeChat sandbox, in-process worker."""
+
+    ENV_NAME = "development"
+    DEBUG = False
+    SANDBOX_ENABLED = True
+    EMBEDDED_WORKER = True
+
+    def __init__(self):
+        super().__init__()
+        for key, value in SANDBOX_DEFAULTS.items():
+            if getattr(self, key, None) in (None, ""):
+                setattr(self, key, value)
+        if not self.SQLALCHEMY_DATABASE_URI:
+            INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+            self.SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'aiic.db'}"
+        if _env("WECHAT_API_BASE") is None:
+            self.WECHAT_API_BASE = self.PUBLIC_BASE_URL.rstrip("/") + "/_sandbox/wechat"
+
+
+class TestingConfig(DevelopmentConfig):
+    """Tests: like development, but the tests pick database, Redis and sandbox URL."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    EMBEDDED_WORKER = False
+    WTF_CSRF_ENABLED = True
+    WECHAT_HTTP_TIMEOUT = 3.0
+
+
+class ProductionConfig(BaseConfig):
+    """Production: every secret from the environment, no defaults, no sandbox."""
+
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+
+    def validate(self) -> None:
+        missing = [key for key in REQUIRED_PRODUCTION_KEYS if not self._value(key)]
+        if missing:
+            raise ConfigError(missing)
+        super().validate()
+
+    def _value(self, key: str):
+        if key == "DATABASE_URL":
+            return self.SQLALCHEMY_DATABASE_URI
+        return getattr(self, key, None)
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_for_env(name: str | None = None) -> BaseConfig:
+    """Instantiate the config named by APP_ENV (default: development)."""
+    name = (name or _env("APP_ENV", "development")).lower()
+    if name not in CONFIGS:
+        raise ConfigError([], [f"APP_ENV must be one of {', '.join(CONFIGS)}, got {name!r}"])
+    return CONFIGS[name]()
