@@ -1,6 +1,94 @@
 """Flask CLI commands: seed-demo, create-user, worker, dev."""
 from __future__ import annotations
 
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
 
 def register(app) -> None:
-    pass
+    app.cli.add_command(seed_demo_cmd)
+    app.cli.add_command(create_user_cmd)
+    app.cli.add_command(worker_cmd)
+    app.cli.add_command(dev_cmd)
+
+
+@click.command("seed-demo")
+@click.option("--candidates", default=50, show_default=True)
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database has data.")
+@with_appcontext
+def seed_demo_cmd(candidates: int, if_empty: bool):
+    """Create demo positions, sessions, candidates, reasons and HR users."""
+    from app.services.demo import is_empty, seed_demo
+
+    if current_app.config["ENV_NAME"] == "production":
+        raise click.ClickException("seed-demo refuses to run in production")
+    if not is_empty():
+        if if_empty:
+            click.echo("database already has data; not seeding")
+            return
+        raise click.ClickException("database already has data; seed-demo needs an empty one")
+    summary = seed_demo(candidates=candidates)
+    click.echo(f"seeded {len(summary['candidates'])} candidates; HR users "
+               f"{', '.join(u['username'] for u in summary['hr_users'].values())} "
+               f"(password from DEMO_PASSWORD or the README)")
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option("--name", "display_name", required=True)
+@click.option("--role", type=click.Choice(["admin", "recruiting_manager",
+                                           "recruiting_specialist", "interviewer"]),
+              required=True)
+@click.option("--email", default=None)
+@click.password_option()
+@with_appcontext
+def create_user_cmd(username, display_name, role, email, password):
+    """Create an HR console user."""
+    from app.services.users import create_user
+
+    user = create_user(username=username, display_name=display_name, role=role, email=email,
+                       password=password)
+    click.echo(f"created {user.username} ({user.role.value})")
+
+
+@click.command("worker")
+@with_appcontext
+def worker_cmd():
+    """Run the outbox dispatcher until SIGINT/SIGTERM."""
+    import signal
+
+    from app.worker import Worker
+
+    worker = Worker(current_app._get_current_object())
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    try:
+        worker.run_forever()
+    except KeyboardInterrupt:
+        worker.stop()
+
+
+@click.command("dev")
+@click.option("--host", envvar="HOST", default="127.0.0.1", show_default=True)
+@click.option("--port", envvar="PORT", default=5000, show_default=True, type=int)
+@with_appcontext
+def dev_cmd(host: str, port: int):
+    """Embedded default: web server plus the outbox worker thread in one process."""
+    from app.wechat.sandbox.bootstrap import register_demo_identities
+    from app.worker import start_embedded_worker
+
+    app = current_app._get_current_object()
+    base = f"http://{host}:{port}"
+    app.config["PUBLIC_BASE_URL"] = base
+    if app.config.get("SANDBOX_ENABLED"):
+        app.config["WECHAT_API_BASE"] = base + "/_sandbox/wechat"
+        register_demo_identities()
+    worker = start_embedded_worker(app)
+    click.echo(f"console   {base}/console/  (demo users: admin, manager, specialist, "
+               "interviewer)")
+    click.echo(f"API       {base}/api/mp/v1/")
+    click.echo(f"simulator {base}/_sandbox/wechat/simulator")
+    try:
+        app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+    finally:
+        worker.stop()

@@ -1,13 +1,153 @@
-from flask import redirect
+"""HR console routes: login/logout, interview list and detail."""
+from __future__ import annotations
 
-from app.console import bp
+import logging
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.console import bp, display
+from app.console.forms import LoginForm, LogoutForm
+from app.extensions import db
+from app.models import HrUser, InterviewStatus
+from app.queries.interviews import MAX_QUERY_LENGTH, get_interview_detail, list_interviews
+
+log = logging.getLogger(__name__)
+LOGIN_ERROR = "用户名或密码错误"
+# Checked when the username is unknown, so both failures take the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+display.register(bp)
 
 
-@bp.get("/login")
+def permission_required(permission: str):
+    """Require login and the given role permission (403 page otherwise)."""
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not current_user.can(permission):
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator
+
+
+def safe_next(target: str | None) -> str | None:
+    """Return target if it is a path on this site, else None (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(ch) < 32 for ch in target):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
+@bp.context_processor
+def inject_logout_form():
+    return {"logout_form": LogoutForm()}
+
+
+@bp.after_request
+def security_headers(response):
+    # Pages carry personal data: no caching, no framing, no third-party resources.
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+    return response
+
+
+@bp.errorhandler(CSRFError)
+def csrf_error(exc):
+    return render_template("console/error.html", title="页面已过期",
+                           message="页面已过期或请求无效，请返回刷新后重试。"), 400
+
+
+@bp.errorhandler(403)
+def forbidden(exc):
+    return render_template("console/error.html", title="没有权限",
+                           message="您没有权限访问此页面。"), 403
+
+
+@bp.errorhandler(404)
+def not_found(exc):
+    return render_template("console/error.html", title="未找到",
+                           message="未找到该记录，可能已被删除或链接有误。"), 404
+
+
+@bp.get("/")
+def index():
+    return redirect(url_for("console.interviews"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
 def login():
-    return "login"
+    next_url = safe_next(request.values.get("next"))
+    if current_user.is_authenticated:
+        return redirect(next_url or url_for("console.interviews"))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = next_url or ""
+    error = None
+    if form.validate_on_submit():
+        user = db.session.scalar(
+            select(HrUser).where(HrUser.username == form.username.data.strip()))
+        if user is None:
+            check_password_hash(_DUMMY_HASH, form.password.data)
+            error = LOGIN_ERROR
+        elif not user.check_password(form.password.data):
+            error = LOGIN_ERROR
+        elif not user.active:
+            error = "该账号已停用，请联系系统管理员"
+        else:
+            login_user(user)
+            log.info("console login user_id=%s", user.id)
+            return redirect(next_url or url_for("console.interviews"))
+        log.warning("console login refused username=%r", form.username.data[:64])
+    return render_template("console/login.html", form=form, error=error)
+
+
+@bp.post("/logout")
+def logout():
+    # CSRFProtect has already checked the token of the 退出 form.
+    if current_user.is_authenticated:
+        log.info("console logout user_id=%s", current_user.id)
+        logout_user()
+    flash("您已退出登录", "info")
+    return redirect(url_for("console.login"))
 
 
 @bp.get("/interviews")
+@permission_required("view")
 def interviews():
-    return redirect("/console/login")
+    q = request.args.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    status = _status_arg(request.args.get("status"))
+    page = list_interviews(q=q, status=status, page=request.args.get("page", 1, type=int))
+    return render_template("console/interviews.html", result=page, q=q, status=status,
+                           statuses=list(InterviewStatus))
+
+
+@bp.get("/interviews/<public_id>")
+@permission_required("view")
+def interview_detail(public_id: str):
+    detail = get_interview_detail(public_id)
+    if detail is None:
+        abort(404)
+    return render_template("console/interview_detail.html", detail=detail,
+                           interview=detail.interview)
+
+
+def _status_arg(value: str | None) -> InterviewStatus | None:
+    try:
+        return InterviewStatus(value) if value else None
+    except ValueError:
+        return None

@@ -85,6 +85,10 @@ class Interview(TimestampMixin, db.Model):
     confirm_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Optimistic lock: a concurrent writer's UPDATE matches no row and raises StaleDataError.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
 
     candidate: Mapped[Candidate] = relationship(back_populates="interviews")
     position: Mapped[Position] = relationship()

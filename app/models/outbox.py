@@ -65,6 +65,7 @@ class OutboxMessage(TimestampMixin, db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(40), index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
     errcode: Mapped[int | None] = mapped_column(Integer)
     msgid: Mapped[str | None] = mapped_column(String(32), index=True)

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 323849570909
+Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 22:57:02.686032
+Create Date: 2026-11-21 23:00:54.180920
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '323849570909'
+revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -162,6 +162,7 @@ def upgrade():
     sa.Column('confirm_by', sa.DateTime(timezone=True), nullable=True),
     sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['candidate_id'], ['candidates.id'], name=op.f('fk_interviews_candidate_id_candidates')),
@@ -217,6 +218,7 @@ def upgrade():
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('claimed_by', sa.String(length=40), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('errcode', sa.Integer(), nullable=True),
     sa.Column('msgid', sa.String(length=32), nullable=True),
@@ -233,6 +235,7 @@ def upgrade():
     sa.UniqueConstraint('open_token', name=op.f('uq_outbox_messages_open_token'))
     )
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_messages_claimed_by'), ['claimed_by'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_messages_interview_id'), ['interview_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_messages_msgid'), ['msgid'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_messages_next_attempt_at'), ['next_attempt_at'], unique=False)
@@ -269,6 +272,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_outbox_messages_next_attempt_at'))
         batch_op.drop_index(batch_op.f('ix_outbox_messages_msgid'))
         batch_op.drop_index(batch_op.f('ix_outbox_messages_interview_id'))
+        batch_op.drop_index(batch_op.f('ix_outbox_messages_claimed_by'))
 
     op.drop_table('outbox_messages')
     with op.batch_alter_table('cancellations', schema=None) as batch_op:

@@ -1,0 +1,1 @@
+"""Read-only query functions for console lists, detail pages and reports."""

@@ -1,0 +1,672 @@
+/*
+ * Candidate simulator: plays the WeChat mini program against the real candidate API.
+ *
+ *   pick a demo candidate  -> "wx.login"  POST {api}/auth/login {code: "sandbox:<openid>:<nonce>"}
+ *   我的面试                -> GET  {api}/interviews
+ *   取消面试                -> GET  {api}/cancel-reasons  (bottom sheet)
+ *   确认取消 (tap handler)  -> GET  {api}/subscriptions/templates
+ *                              "wx.requestSubscribeMessage" dialog (允许 / 拒绝)
+ *                              允许: POST {sandbox}/subscriptions {openid, template_id} per template
+ *                              POST {api}/subscriptions {results}
+ *                              POST {api}/interviews/{id}/cancel + Idempotency-Key
+ *   result                  -> poll GET {sandbox}/messages?touser=<openid> every 1 s, up to 30 s
+ *
+ * Plain JS, no dependencies. Every text the user sees is Chinese; every API error shows the
+ * API's own `error.message`.
+ */
+(function () {
+  "use strict";
+
+  var phone = document.getElementById("phone");
+  var CONFIG = {};
+  try { CONFIG = JSON.parse(document.getElementById("simulator-config").textContent); } catch (e) { CONFIG = {}; }
+  var API = CONFIG.api_base || "/api/mp/v1";
+  var SANDBOX = CONFIG.sandbox_base || "/_sandbox/wechat";
+  var TEMPLATE_TITLES = CONFIG.template_titles || {};
+
+  var POLL_INTERVAL_MS = 1000;
+  var POLL_DURATION_MS = 30000;
+  var MAX_SUBSCRIBE_TEMPLATES = 3; // wx.requestSubscribeMessage asks for at most 3 at once
+
+  // Field names for the subscribe-message keys we know; other keys are shown as they are.
+  var FIELD_LABELS = {
+    thing1: "岗位名称",
+    time2: "面试时间",
+    thing3: "取消原因",
+    thing4: "温馨提示",
+    phrase3: "审核状态"
+  };
+
+  var state = {
+    openid: null,
+    name: null,
+    token: null,
+    interviews: [],
+    reasons: null,
+    current: null,        // the interview being cancelled
+    reason: null,         // the chosen reason
+    cancelKey: null,      // Idempotency-Key, reused only when the request never got an answer
+    busy: false,
+    poll: null,
+    messagesSeen: ""
+  };
+
+  // ------------------------------------------------------------------ helpers
+
+  function $(id) { return document.getElementById(id); }
+
+  /** Build an element: h("div", {class: "x", "data-testid": "y"}, [children or text]). */
+  function h(tag, attrs, children) {
+    var el = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (k) {
+        var v = attrs[k];
+        if (v === null || v === undefined || v === false) return;
+        if (k === "text") el.textContent = v;
+        else if (k === "onclick") el.addEventListener("click", v);
+        else el.setAttribute(k, v === true ? "" : v);
+      });
+    }
+    (children || []).forEach(function (c) {
+      if (c === null || c === undefined) return;
+      el.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
+    });
+    return el;
+  }
+
+  function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
+
+  function uuid4() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") {
+      return window.crypto.randomUUID();
+    }
+    // Not a secure context (e.g. the dev server opened by LAN IP on a phone): same format.
+    var b = new Uint8Array(16);
+    window.crypto.getRandomValues(b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var hex = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); });
+    return hex.slice(0, 4).join("") + "-" + hex.slice(4, 6).join("") + "-" +
+      hex.slice(6, 8).join("") + "-" + hex.slice(8, 10).join("") + "-" + hex.slice(10).join("");
+  }
+
+  function nonce() {
+    var b = new Uint8Array(8);
+    window.crypto.getRandomValues(b);
+    return Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
+  }
+
+  var WEEKDAYS = ["日", "一", "二", "三", "四", "五", "六"];
+
+  /** Date parts in Asia/Shanghai, whatever the browser's own time zone. */
+  function shanghaiParts(iso) {
+    if (typeof iso === "number" && iso < 1e12) iso = iso * 1000; // epoch seconds
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) return null;
+    var t = new Date(d.getTime() + 8 * 3600 * 1000); // China has no DST: UTC+8 all year
+    return {
+      y: t.getUTCFullYear(), m: t.getUTCMonth() + 1, d: t.getUTCDate(),
+      hh: ("0" + t.getUTCHours()).slice(-2), mm: ("0" + t.getUTCMinutes()).slice(-2),
+      wd: WEEKDAYS[t.getUTCDay()], ms: d.getTime()
+    };
+  }
+
+  /** "3月15日 周五 14:00" (with the year when it is not this year). */
+  function formatTime(iso) {
+    if (!iso) return "";
+    var p = shanghaiParts(iso);
+    if (!p) return String(iso);
+    var now = shanghaiParts(new Date().toISOString());
+    var date = (now && now.y === p.y ? "" : p.y + "年") + p.m + "月" + p.d + "日";
+    return date + " 周" + p.wd + " " + p.hh + ":" + p.mm;
+  }
+
+  /** "3月15日 周五 14:00-14:45" */
+  function formatSlot(iso, minutes) {
+    var text = formatTime(iso);
+    var p = shanghaiParts(iso);
+    if (p && minutes) {
+      var end = shanghaiParts(new Date(p.ms + minutes * 60000).toISOString());
+      text += "-" + end.hh + ":" + end.mm;
+    }
+    return text;
+  }
+
+  function formatClock(iso) {
+    var p = iso && shanghaiParts(iso);
+    return p ? p.m + "月" + p.d + "日 " + p.hh + ":" + p.mm : "";
+  }
+
+  // ------------------------------------------------------------ loading / errors
+
+  var loadingCount = 0;
+  function showLoading(text) {
+    loadingCount += 1;
+    $("loading-text").textContent = text || "加载中";
+    $("loading").hidden = false;
+  }
+  function hideLoading() {
+    loadingCount = Math.max(0, loadingCount - 1);
+    if (loadingCount === 0) $("loading").hidden = true;
+  }
+
+  var errorTimer = null;
+  function showError(message) {
+    var bar = $("error-bar");
+    bar.textContent = message;
+    bar.hidden = false;
+    clearTimeout(errorTimer);
+    errorTimer = setTimeout(function () { bar.hidden = true; }, 6000);
+  }
+  function clearError() {
+    clearTimeout(errorTimer);
+    $("error-bar").hidden = true;
+  }
+  $("error-bar").addEventListener("click", clearError);
+
+  /** An error carrying the API's Chinese message, its code and HTTP status. */
+  function ApiError(message, code, status, network) {
+    var e = new Error(message);
+    e.code = code || "error";
+    e.status = status || 0;
+    e.network = !!network;
+    return e;
+  }
+
+  /** fetch + JSON; throws ApiError with the server's `error.message` (or WeChat `errmsg`). */
+  function request(method, url, body, headers) {
+    var opts = { method: method, headers: { "Accept": "application/json" } };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    Object.keys(headers || {}).forEach(function (k) { opts.headers[k] = headers[k]; });
+    return fetch(url, opts).then(function (resp) {
+      return resp.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (ignored) { data = null; }
+        if (!resp.ok) {
+          var err = data && data.error;
+          var message = (err && err.message) || (data && data.errmsg) ||
+            ("请求失败（HTTP " + resp.status + "）");
+          throw ApiError(message, err && err.code, resp.status);
+        }
+        if (data && typeof data.errcode === "number" && data.errcode !== 0) {
+          // WeChat-style answer from the sandbox: HTTP 200 with errcode != 0.
+          throw ApiError(data.errmsg || ("微信接口错误 " + data.errcode), "wechat_" + data.errcode, resp.status);
+        }
+        return data;
+      });
+    }, function () {
+      throw ApiError("网络异常，请检查网络后重试", "network_error", 0, true);
+    });
+  }
+
+  /** Call the candidate API with the bearer token. */
+  function api(method, path, body, headers) {
+    var hdrs = { "Authorization": "Bearer " + state.token };
+    Object.keys(headers || {}).forEach(function (k) { hdrs[k] = headers[k]; });
+    return request(method, API + path, body, hdrs).catch(function (err) {
+      if (err.status === 401) {
+        err.message = (err.message || "登录已过期") + "，请重新选择候选人登录";
+      }
+      throw err;
+    });
+  }
+
+  // ------------------------------------------------------------------ screens
+
+  function showScreen(name) {
+    ["login", "interviews", "result"].forEach(function (s) {
+      $("screen-" + s).hidden = s !== name;
+    });
+    $("nav-title").textContent = { login: "AI面试助手", interviews: "我的面试", result: "取消结果" }[name];
+    $("nav-back").hidden = name === "login";
+    phone.setAttribute("data-screen", name);
+    if (name !== "result") stopPolling();
+    window.scrollTo(0, 0);
+  }
+
+  $("nav-back").addEventListener("click", function () {
+    if (phone.getAttribute("data-screen") === "result") backToList();
+    else showScreen("login");
+  });
+
+  // ---------------------------------------------------- 1. candidates + wx.login
+
+  function loadCandidates() {
+    showLoading("加载中");
+    request("GET", SANDBOX + "/simulator/candidates").then(function (data) {
+      renderCandidates((data && data.items) || []);
+    }).catch(function (err) {
+      showError(err.message);
+    }).then(hideLoading);
+  }
+
+  function renderCandidates(items) {
+    var list = $("candidate-list");
+    clear(list);
+    $("candidate-empty").hidden = items.length > 0;
+    list.hidden = items.length === 0;
+    items.forEach(function (c) {
+      list.appendChild(h("button", {
+        type: "button", "class": "candidate-item", "data-testid": "candidate-item",
+        "data-openid": c.openid,
+        onclick: function () { login(c); }
+      }, [
+        h("span", { "class": "avatar", text: (c.name || "?").slice(-2) }),
+        h("span", { "class": "candidate-main" }, [
+          h("div", { "class": "candidate-name", text: c.name }),
+          h("div", { "class": "candidate-openid", text: "openid: " + c.openid })
+        ]),
+        h("span", { "class": "chevron", text: "›" })
+      ]));
+    });
+  }
+
+  function login(c) {
+    if (state.busy) return;
+    state.busy = true;
+    clearError();
+    showLoading("登录中");
+    // wx.login() gives a one-time code; the sandbox's code2session maps it to this openid.
+    var code = "sandbox:" + c.openid + ":" + nonce();
+    request("POST", API + "/auth/login", { code: code }).then(function (data) {
+      state.openid = c.openid;
+      state.token = data.token;
+      state.name = (data.candidate && data.candidate.name) || c.name;
+      state.bound = !!data.bound;
+      var g = $("greeting");
+      clear(g);
+      g.appendChild(document.createTextNode("你好，" + state.name));
+      g.appendChild(h("small", {
+        text: state.bound ? "以下是你的AI面试安排" : "该微信尚未绑定候选人信息"
+      }));
+      showScreen("interviews");
+      return loadInterviews();
+    }).catch(function (err) {
+      showError(err.message);
+    }).then(function () {
+      state.busy = false;
+      hideLoading();
+    });
+  }
+
+  $("switch-user").addEventListener("click", function () {
+    state.token = null;
+    state.openid = null;
+    showScreen("login");
+  });
+
+  // ---------------------------------------------------------- 2. 我的面试
+
+  function loadInterviews() {
+    showLoading("加载中");
+    return api("GET", "/interviews").then(function (data) {
+      state.interviews = (data && data.items) || [];
+      renderInterviews();
+    }).catch(function (err) {
+      showError(err.message);
+    }).then(hideLoading);
+  }
+
+  function row(label, value) {
+    return h("div", { "class": "card-row" }, [h("dt", { text: label }), h("dd", { text: value })]);
+  }
+
+  function renderInterviews() {
+    var list = $("interview-list");
+    clear(list);
+    $("interview-empty").hidden = state.interviews.length > 0;
+    state.interviews.forEach(function (it) {
+      var pos = it.position || {};
+      var foot = null;
+      if (it.can_cancel) {
+        foot = h("div", { "class": "card-foot" }, [
+          h("span", {
+            "class": "card-hint",
+            text: it.cancel_deadline ? formatClock(it.cancel_deadline) + " 前可取消" : ""
+          }),
+          h("button", {
+            type: "button", "class": "btn btn-warn-outline", "data-testid": "cancel-button",
+            text: "取消面试", onclick: function () { openReasonSheet(it); }
+          })
+        ]);
+      } else if (it.confirm_by && it.status !== "cancelled" && it.status !== "cancel_pending") {
+        foot = h("div", { "class": "card-foot" }, [
+          h("span", { "class": "card-hint", text: "请于 " + formatClock(it.confirm_by) + " 前确认参加" })
+        ]);
+      }
+      list.appendChild(h("div", {
+        "class": "interview-card", "data-testid": "interview-card",
+        "data-interview-id": it.id, "data-status": it.status
+      }, [
+        h("div", { "class": "card-head" }, [
+          h("div", {}, [
+            h("div", { "class": "card-title", text: pos.title || "AI面试" }),
+            pos.department ? h("div", { "class": "card-dept", text: pos.department }) : null
+          ]),
+          h("span", {
+            "class": "status-tag status-" + it.status, "data-testid": "status-label",
+            text: it.status_label || it.status
+          })
+        ]),
+        h("dl", { "class": "card-rows" }, [
+          row("面试时间", formatSlot(it.scheduled_at, it.duration_minutes)),
+          it.duration_minutes ? row("时长", it.duration_minutes + " 分钟") : null,
+          row("面试编号", it.number || "")
+        ]),
+        foot
+      ]));
+    });
+  }
+
+  // ---------------------------------------------------- 3. reason bottom sheet
+
+  function openReasonSheet(interview) {
+    clearError();
+    state.current = interview;
+    state.reason = null;
+    state.cancelKey = null;
+    $("sheet-sub").textContent = ((interview.position && interview.position.title) || "") +
+      " · " + formatTime(interview.scheduled_at);
+    $("note-input").value = "";
+    $("note-box").hidden = true;
+    $("sheet-error").hidden = true;
+    updateConfirm();
+    var ready = state.reasons ? Promise.resolve(state.reasons) : (function () {
+      showLoading("加载中");
+      return api("GET", "/cancel-reasons").then(function (data) {
+        state.reasons = (data && data.items) || [];
+        return state.reasons;
+      }).then(function (r) { hideLoading(); return r; }, function (e) { hideLoading(); throw e; });
+    })();
+    ready.then(function (reasons) {
+      renderReasons(reasons);
+      $("sheet-mask").hidden = false;
+      $("reason-sheet").hidden = false;
+    }).catch(function (err) {
+      showError(err.message);
+    });
+  }
+
+  function renderReasons(reasons) {
+    var list = $("reason-list");
+    clear(list);
+    reasons.forEach(function (r) {
+      list.appendChild(h("button", {
+        type: "button", role: "radio", "aria-checked": "false",
+        "class": "reason-option", "data-testid": "reason-option", "data-code": r.code,
+        onclick: function () { pickReason(r); }
+      }, [h("span", { text: r.label }), h("span", { "class": "radio" })]));
+    });
+  }
+
+  function pickReason(r) {
+    state.reason = r;
+    state.cancelKey = null;
+    Array.prototype.forEach.call(document.querySelectorAll(".reason-option"), function (el) {
+      el.setAttribute("aria-checked", el.getAttribute("data-code") === r.code ? "true" : "false");
+    });
+    var max = r.note_max_length || 200;
+    var note = $("note-input");
+    note.maxLength = max;
+    note.required = !!r.requires_note;
+    note.placeholder = r.requires_note ? "请填写具体原因（必填）" : "补充说明（选填）";
+    $("note-max").textContent = max;
+    // Like the mini program: the note box appears only for reasons that need a note.
+    $("note-box").hidden = !r.requires_note;
+    $("sheet-error").hidden = true;
+    updateConfirm();
+    if (r.requires_note) note.focus();
+  }
+
+  function noteValue() {
+    return state.reason && state.reason.requires_note ? $("note-input").value.trim() : "";
+  }
+
+  function updateConfirm() {
+    var r = state.reason;
+    $("note-count").textContent = $("note-input").value.length;
+    $("confirm-cancel").disabled = state.busy || !r || (r.requires_note && !noteValue());
+  }
+
+  $("note-input").addEventListener("input", function () {
+    state.cancelKey = null;
+    $("sheet-error").hidden = true;
+    updateConfirm();
+  });
+
+  function closeReasonSheet(reload) {
+    $("sheet-mask").hidden = true;
+    $("reason-sheet").hidden = true;
+    if (reload) loadInterviews();
+  }
+  $("sheet-close").addEventListener("click", function () { if (!state.busy) closeReasonSheet(false); });
+  $("sheet-mask").addEventListener("click", function () { if (!state.busy) closeReasonSheet(false); });
+
+  function sheetError(message) {
+    var el = $("sheet-error");
+    el.textContent = message;
+    el.hidden = false;
+  }
+
+  // ------------------------------------- 4. 确认取消: subscription dialog + cancel
+
+  /** Imitates wx.requestSubscribeMessage: resolves {template_id: "accept"|"reject"}. */
+  function requestSubscribeMessage(templateIds) {
+    return new Promise(function (resolve) {
+      var items = $("subscribe-items");
+      clear(items);
+      templateIds.forEach(function (tid) {
+        items.appendChild(h("li", { "data-template-id": tid }, [
+          h("span", {}, [
+            h("div", { text: TEMPLATE_TITLES[tid] || "面试通知" }),
+            h("div", { "class": "subscribe-tid", text: tid })
+          ]),
+          h("span", { "class": "switch-on", "aria-hidden": "true" })
+        ]));
+      });
+      $("subscribe-mask").hidden = false;
+      $("subscribe-dialog").hidden = false;
+      function done(answer) {
+        $("subscribe-allow").removeEventListener("click", allow);
+        $("subscribe-reject").removeEventListener("click", reject);
+        $("subscribe-mask").hidden = true;
+        $("subscribe-dialog").hidden = true;
+        var results = {};
+        templateIds.forEach(function (tid) { results[tid] = answer; });
+        resolve(results);
+      }
+      function allow() { done("accept"); }
+      function reject() { done("reject"); }
+      $("subscribe-allow").addEventListener("click", allow);
+      $("subscribe-reject").addEventListener("click", reject);
+    });
+  }
+
+  /**
+   * Ask for the subscriptions; like wx.requestSubscribeMessage's `complete`, a failure here
+   * never blocks the cancellation: it is reported on the result screen instead.
+   */
+  function subscribe() {
+    var warning = null;
+    return api("GET", "/subscriptions/templates").then(function (data) {
+      var ids = ((data && data.template_ids) || []).slice(0, MAX_SUBSCRIBE_TEMPLATES);
+      if (!ids.length) return null;
+      hideLoading();
+      return requestSubscribeMessage(ids).then(function (results) {
+        showLoading("提交中");
+        var accepted = ids.filter(function (tid) { return results[tid] === "accept"; });
+        // The user tapped 允许 inside WeChat: WeChat grants one credit per template.
+        var grants = accepted.reduce(function (p, tid) {
+          return p.then(function () {
+            return request("POST", SANDBOX + "/subscriptions", { openid: state.openid, template_id: tid });
+          });
+        }, Promise.resolve());
+        return grants.then(function () {
+          return api("POST", "/subscriptions", { results: results });
+        }).then(function () { return results; });
+      });
+    }).catch(function (err) {
+      warning = "订阅消息授权未完成：" + err.message;
+      return null;
+    }).then(function (results) {
+      return { results: results, warning: warning };
+    });
+  }
+
+  $("confirm-cancel").addEventListener("click", function () {
+    var interview = state.current;
+    var reason = state.reason;
+    if (state.busy || !interview) return;
+    if (!reason) { sheetError("请选择取消原因"); return; }
+    var note = noteValue();
+    if (reason.requires_note && !note) { sheetError("请填写具体原因"); $("note-input").focus(); return; }
+    if (note.length > (reason.note_max_length || 200)) {
+      sheetError("说明最多 " + (reason.note_max_length || 200) + " 个字");
+      return;
+    }
+    state.busy = true;
+    updateConfirm();
+    $("sheet-error").hidden = true;
+    clearError();
+    showLoading("提交中");
+    var subscription = null;
+    subscribe().then(function (sub) {
+      subscription = sub;
+      var body = { reason_code: reason.code };
+      if (note) body.note = note;
+      // Same key for a retry of a request that never got an answer; new key otherwise.
+      if (!state.cancelKey) state.cancelKey = uuid4();
+      return api("POST", "/interviews/" + encodeURIComponent(interview.id) + "/cancel", body,
+        { "Idempotency-Key": state.cancelKey });
+    }).then(function (data) {
+      state.cancelKey = null;
+      closeReasonSheet(false);
+      showResult(interview, data, subscription);
+    }).catch(function (err) {
+      if (!err.network) state.cancelKey = null;
+      sheetError(err.message);
+      showError(err.message);
+    }).then(function () {
+      state.busy = false;
+      hideLoading();
+      updateConfirm();
+    });
+  });
+
+  // ---------------------------------------------------------- 5. result + messages
+
+  function showResult(interview, data, subscription) {
+    var pending = data && data.status === "cancel_pending";
+    var icon = $("result-icon");
+    icon.textContent = pending ? "!" : "✓";
+    icon.className = "result-icon" + (pending ? " pending" : "");
+    $("result-status").textContent = pending ? "已提交取消申请，等待HR审核" : "已取消";
+    phone.setAttribute("data-result", (data && data.status) || "");
+    var it = (data && data.interview) || interview;
+    var desc = $("result-desc");
+    clear(desc);
+    var pos = (it.position && it.position.title) || "";
+    desc.appendChild(h("div", { text: pos + " · " + formatTime(it.scheduled_at) }));
+    var label = data && data.cancellation && data.cancellation.reason_label;
+    if (label) desc.appendChild(h("div", { text: "取消原因：" + label }));
+    if (subscription && subscription.warning) {
+      desc.appendChild(h("div", { "class": "form-error", text: subscription.warning }));
+    } else if (subscription && subscription.results) {
+      var ok = Object.keys(subscription.results).some(function (k) {
+        return subscription.results[k] === "accept";
+      });
+      desc.appendChild(h("div", { text: ok ? "已允许接收微信通知" : "你拒绝了微信通知，将通过短信告知" }));
+    }
+    // keep the list in step with what the API answered
+    state.interviews = state.interviews.map(function (x) { return x.id === it.id ? it : x; });
+    showScreen("result");
+    clear($("message-list"));
+    state.messagesSeen = "";
+    startPolling();
+  }
+
+  function startPolling() {
+    stopPolling();
+    var started = Date.now();
+    var tick = function () {
+      var left = Math.max(0, Math.ceil((POLL_DURATION_MS - (Date.now() - started)) / 1000));
+      $("poll-state").textContent = "自动刷新中（" + left + " 秒）";
+      request("GET", SANDBOX + "/messages?touser=" + encodeURIComponent(state.openid))
+        .then(function (data) { renderMessages((data && data.items) || []); })
+        .catch(function (err) { $("poll-state").textContent = "获取消息失败：" + err.message; })
+        .then(function () {
+          if (!state.poll) return;
+          if (Date.now() - started >= POLL_DURATION_MS) {
+            state.poll = null;
+            $("poll-state").textContent = "已停止自动刷新";
+          } else {
+            state.poll = setTimeout(tick, POLL_INTERVAL_MS);
+          }
+        });
+    };
+    state.poll = setTimeout(tick, 0);
+  }
+
+  function stopPolling() {
+    if (state.poll) clearTimeout(state.poll);
+    state.poll = null;
+  }
+
+  function renderMessages(items) {
+    var key = items.map(function (m) { return m.msgid + "@" + m.at; }).join("|");
+    if (key === state.messagesSeen && items.length) return;
+    state.messagesSeen = key;
+    var list = $("message-list");
+    clear(list);
+    if (!items.length) {
+      list.appendChild(h("div", { "class": "empty", text: "暂未收到消息" }));
+      return;
+    }
+    items.slice().sort(function (a, b) { return String(b.at).localeCompare(String(a.at)); })
+      .forEach(function (m) { list.appendChild(messageCard(m)); });
+  }
+
+  function messageCard(m) {
+    var data = m.data || {};
+    var fields = Object.keys(data).map(function (k) {
+      var v = data[k];
+      var value = v && typeof v === "object" ? v.value : v;
+      return h("div", { "class": "msg-field" }, [
+        h("dt", { text: FIELD_LABELS[k] || k }),
+        h("dd", { text: value === undefined || value === null ? "" : String(value) })
+      ]);
+    });
+    var kind = m.api === "subscribe_send" ? "服务通知" : (m.api === "template_send" ? "模板消息" : (m.api || "消息"));
+    return h("div", {
+      "class": "message-card", "data-testid": "message-card",
+      "data-api": m.api || "", "data-msgid": m.msgid === undefined ? "" : String(m.msgid)
+    }, [
+      h("div", { "class": "msg-head" }, [
+        h("span", { "class": "msg-logo", text: "AI" }),
+        h("span", { text: "AI面试助手 · " + kind }),
+        h("span", { "class": "msg-time", text: formatClock(m.at) })
+      ]),
+      TEMPLATE_TITLES[m.template_id] ? h("div", { "class": "msg-title", text: TEMPLATE_TITLES[m.template_id] }) : null,
+      h("dl", { "class": "msg-fields" }, fields),
+      m.page ? h("div", { "class": "msg-foot" }, [
+        h("span", { text: "进入小程序查看" }), h("span", { text: "›" })
+      ]) : null,
+      h("div", { "class": "msg-meta", text: "模板 " + (m.template_id || "-") + (m.page ? " · 页面 " + m.page : "") })
+    ]);
+  }
+
+  function backToList() {
+    stopPolling();
+    showScreen("interviews");
+    loadInterviews();
+  }
+  $("back-button").addEventListener("click", backToList);
+
+  // ------------------------------------------------------------------ start
+
+  showScreen("login");
+  loadCandidates();
+})();

@@ -1,0 +1,120 @@
+"""The outbox worker: `flask worker` in production, a thread under `make run`.
+
+It sleeps on a Redis pub/sub channel (woken right after a commit that queued messages) with
+a periodic sweep as fallback, claims due rows and sends them concurrently.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from flask import Flask
+
+from app.extensions import db, redis_store
+from app.services import dispatch
+from app.services.outbox import WAKE_CHANNEL
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, app: Flask):
+        self.app = app
+        self.worker_id = f"w-{uuid.uuid4().hex[:12]}"
+        self.stopping = threading.Event()
+        cfg = app.config
+        self.batch = cfg["WORKER_BATCH_SIZE"]
+        self.sweep = cfg["WORKER_SWEEP_SECONDS"]
+        self.pool = ThreadPoolExecutor(max_workers=cfg["WORKER_CONCURRENCY"],
+                                       thread_name_prefix="outbox-send")
+
+    def run_once(self) -> int:
+        """Claim one batch and send it; returns how many rows were handled."""
+        with self.app.app_context():
+            ids = dispatch.claim_due(self.batch, self.worker_id)
+            db.session.remove()
+        if ids:
+            list(self.pool.map(self._send, ids))
+        return len(ids)
+
+    def _send(self, row_id: int):
+        with self.app.app_context():
+            try:
+                return dispatch.send_one(row_id, self.worker_id)
+            except Exception:
+                log.exception("outbox row %s: unexpected error while sending", row_id)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    def drain(self, max_rounds: int = 100) -> int:
+        """Send until nothing is due (tests, CLI)."""
+        total = 0
+        for _ in range(max_rounds):
+            handled = self.run_once()
+            total += handled
+            if not handled:
+                break
+        return total
+
+    def run_forever(self) -> None:
+        log.info("outbox worker %s started", self.worker_id)
+        with self.app.app_context():
+            pubsub = redis_store.client.pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(redis_store.key(WAKE_CHANNEL))
+        try:
+            while not self.stopping.is_set():
+                try:
+                    while self.run_once() and not self.stopping.is_set():
+                        pass
+                except Exception:
+                    log.exception("outbox worker loop error; continuing after a pause")
+                    self.stopping.wait(self.sweep)
+                    continue
+                try:
+                    message = pubsub.get_message(timeout=self.sweep)
+                    # drain extra wake-ups that arrived meanwhile
+                    while message is not None and pubsub.get_message(timeout=0) is not None:
+                        pass
+                except Exception:
+                    log.warning("wake-up channel unavailable; sweeping", exc_info=True)
+                    self.stopping.wait(self.sweep)
+        finally:
+            pubsub.close()
+            self.pool.shutdown(wait=True)
+            log.info("outbox worker %s stopped", self.worker_id)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+class EmbeddedWorker:
+    """A Worker running in a daemon thread of the web process."""
+
+    def __init__(self, app: Flask):
+        self.worker = Worker(app)
+        self.thread = threading.Thread(target=self.worker.run_forever, name="outbox-worker",
+                                       daemon=True)
+
+    def start(self) -> "EmbeddedWorker":
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 10) -> None:
+        self.worker.stop()
+        self.thread.join(timeout)
+
+
+def start_embedded_worker(app: Flask) -> EmbeddedWorker:
+    return EmbeddedWorker(app).start()
+
+
+def drain(app: Flask) -> int:
+    """Send every due message now, synchronously."""
+    worker = Worker(app)
+    try:
+        return worker.drain()
+    finally:
+        worker.pool.shutdown(wait=True)

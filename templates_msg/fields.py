@@ -1,0 +1,60 @@
+"""Fit values to WeChat's subscribe/template message field rules (WECHAT.md), so WeChat
+never answers 47003 because of us."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from app.timeutil import cn_datetime
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+ELLIPSIS = "…"
+
+
+def clean(value: object) -> str:
+    """No control characters or newlines in any value; collapse whitespace."""
+    text = _CONTROL.sub(" ", str(value if value is not None else ""))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+
+
+def thing(value: object) -> str:
+    """thing: at most 20 characters (cut with an ellipsis); never empty."""
+    return _cut(clean(value), 20) or "无"
+
+
+def phrase(value: object) -> str:
+    """phrase: at most 5 Chinese characters."""
+    text = "".join(_CJK.findall(clean(value)))
+    return text[:5] or "无"
+
+
+def time(value: datetime) -> str:
+    """time: 24h time with date, e.g. 2024年03月15日 14:00 (Asia/Shanghai)."""
+    return cn_datetime(value)
+
+
+def character_string(value: object) -> str:
+    """character_string: at most 32 digits, letters or symbols (no CJK, no spaces)."""
+    text = re.sub(r"[^0-9A-Za-z\-_.:/#@+]", "", clean(value))
+    return text[:32] or "-"
+
+
+def name(value: object) -> str:
+    """name: at most 10 Chinese characters or 20 letters (mixed counts as Chinese)."""
+    text = clean(value)
+    limit = 10 if _CJK.search(text) else 20
+    return _cut(text, limit) or "-"
+
+
+FITTERS = {
+    "thing": thing,
+    "phrase": phrase,
+    "time": time,
+    "character_string": character_string,
+    "name": name,
+}
