@@ -3,14 +3,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app
-
 from app.models import Interview
+from app.models.interview import ACTIVE_STATUSES
+from app.services.rules import get_rules
 from app.timeutil import iso
 
 
+def can_cancel(iv: Interview, now: datetime) -> bool:
+    rules = get_rules()
+    if iv.status not in ACTIVE_STATUSES or now >= iv.scheduled_at:
+        return False
+    return rules.after_deadline == "request" or now < iv.cancel_deadline(
+        rules.cancel_deadline_hours)
+
+
 def interview(iv: Interview, now: datetime) -> dict:
-    hours = current_app.config["CANCEL_DEADLINE_HOURS"]
+    hours = get_rules().cancel_deadline_hours
     return {
         "id": iv.public_id,
         "number": iv.number,
@@ -20,7 +28,7 @@ def interview(iv: Interview, now: datetime) -> dict:
         "scheduled_at": iso(iv.scheduled_at),
         "duration_minutes": iv.duration_minutes,
         "join_url": iv.join_url,
-        "can_cancel": iv.candidate_can_cancel(now, hours),
+        "can_cancel": can_cancel(iv, now),
         "cancel_deadline": iso(iv.cancel_deadline(hours)),
         "confirm_by": iso(iv.confirm_by),
     }

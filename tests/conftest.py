@@ -189,7 +189,9 @@ def live_url(app):
 @pytest.fixture
 def demo(app):
     """The demo data set (`flask seed-demo`), small: positions, sessions, candidates, HR."""
-    from app.services.demo import seed_demo
+    from app.services.demo import register_sandbox_identities, seed_demo
 
     with app.app_context():
-        return seed_demo(candidates=12)
+        summary = seed_demo(candidates=12)
+        register_sandbox_identities()
+        return summary

@@ -74,7 +74,6 @@ def worker_cmd():
 @with_appcontext
 def dev_cmd(host: str, port: int):
     """Embedded default: web server plus the outbox worker thread in one process."""
-    from app.wechat.sandbox.bootstrap import register_demo_identities
     from app.worker import start_embedded_worker
 
     app = current_app._get_current_object()
@@ -82,7 +81,9 @@ def dev_cmd(host: str, port: int):
     app.config["PUBLIC_BASE_URL"] = base
     if app.config.get("SANDBOX_ENABLED"):
         app.config["WECHAT_API_BASE"] = base + "/_sandbox/wechat"
-        register_demo_identities()
+        from app.services.demo import register_sandbox_identities
+
+        register_sandbox_identities()
     worker = start_embedded_worker(app)
     click.echo(f"console   {base}/console/  (demo users: admin, manager, specialist, "
                "interviewer)")
@@ -92,3 +93,4 @@ def dev_cmd(host: str, port: int):
         app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
     finally:
         worker.stop()
+

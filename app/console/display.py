@@ -27,6 +27,23 @@ CANCELLATION_STATE_LABELS = {
     CancellationState.EFFECTIVE: "已生效",
     CancellationState.REJECTED: "已驳回",
 }
+# Audit actions and data keys written by app.services; unknown ones show their code.
+AUDIT_ACTION_LABELS = {
+    "interview.cancelled": "取消面试",
+    "interview.cancel_requested": "申请取消面试",
+    "interview.cancel_approved": "批准取消申请",
+    "interview.cancel_rejected": "驳回取消申请",
+    "interview.confirmed": "确认参加面试",
+    "interview.rescheduled": "改期",
+}
+AUDIT_DATA_LABELS = {
+    "reason": "原因代码",
+    "note": "说明",
+    "number": "面试编号",
+    "cancellation_id": "取消记录",
+    "batch_id": "批次",
+    "comment": "审批意见",
+}
 FAILED_STATUSES = frozenset({"failed", "unreachable"})
 
 
@@ -55,6 +72,17 @@ def cancellation_state_label(state: CancellationState | None) -> str:
     return CANCELLATION_STATE_LABELS.get(state, "") if state else ""
 
 
+def audit_action_label(action: str | None) -> str:
+    """Chinese name of an audit action; unknown actions show their code."""
+    return AUDIT_ACTION_LABELS.get(action or "", action or "")
+
+
+def audit_data_items(data: dict | None) -> list[tuple[str, str]]:
+    """(label, value) pairs of an audit entry's data, empty values left out."""
+    return [(AUDIT_DATA_LABELS.get(key, key), str(value))
+            for key, value in (data or {}).items() if value not in (None, "")]
+
+
 def masked_phone(candidate) -> str:
     """The candidate's phone as 138****8000; never fails the page on a bad ciphertext."""
     try:
@@ -78,6 +106,6 @@ def message_times(message) -> str:
 def register(bp: Blueprint) -> None:
     """Make the helpers available as Jinja filters."""
     for func in (recipient_label, channel_label, cancellation_state_label, masked_phone,
-                 message_times, cn_datetime):
+                 message_times, cn_datetime, audit_action_label, audit_data_items):
         bp.add_app_template_filter(func)
     bp.add_app_template_global(actor_label)

@@ -11,8 +11,8 @@ from sqlalchemy.orm import contains_eager, joinedload
 from app.extensions import db
 from app.models import (
     AuditEntry,
-    Candidate,
     Cancellation,
+    Candidate,
     HrUser,
     Interview,
     InterviewStatus,

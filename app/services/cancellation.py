@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -21,11 +20,13 @@ from app.models import (
     ReasonActor,
 )
 from app.services import audit, outbox
+from app.services.rules import get_rules
 from app.services.errors import (
     AlreadyCancelled,
     CancelDeadlinePassed,
     CancelPending,
     InterviewNotFound,
+    InterviewStarted,
     InvalidReason,
     NotCancellable,
     NoteRequired,
@@ -64,13 +65,13 @@ def _candidate_reason(code: str) -> CancelReason:
     return reason
 
 
-def _check_note(reason: CancelReason, note: str | None) -> str | None:
+def _check_note(reason: CancelReason, note: str | None, global_max: int) -> str | None:
     note = (note or "").strip() or None
     if reason.requires_note and not note:
         raise NoteRequired(details={"field": "note"})
-    if note and len(note) > reason.note_max_length:
-        raise NoteTooLong(f"说明最多{reason.note_max_length}个字",
-                          details={"field": "note", "max_length": reason.note_max_length})
+    limit = min(reason.note_max_length, global_max)
+    if note and len(note) > limit:
+        raise NoteTooLong(f"说明最多{limit}个字", details={"field": "note", "max_length": limit})
     return note
 
 
@@ -104,15 +105,22 @@ def _state_error(status: InterviewStatus):
 
 def _cancel_by_candidate(candidate_id, public_id, reason_code, note, now) -> CancelOutcome:
     reason = _candidate_reason(reason_code)
-    note = _check_note(reason, note)
+    note = _check_note(reason, note, get_rules().note_max_length)
     interview = load_candidate_interview(candidate_id, public_id, lock=True)
     if interview.status not in (InterviewStatus.SCHEDULED, InterviewStatus.CONFIRMED):
         raise _state_error(interview.status)
-    hours = current_app.config["CANCEL_DEADLINE_HOURS"]
-    if not interview.candidate_can_cancel(now, hours):
-        raise CancelDeadlinePassed(details={"cancel_deadline": iso(interview.cancel_deadline(hours))})
+    rules = get_rules()
+    if now >= interview.scheduled_at:
+        raise InterviewStarted()
+    deadline = interview.cancel_deadline(rules.cancel_deadline_hours)
+    late = now >= deadline
+    if late and rules.after_deadline == "refuse":
+        raise CancelDeadlinePassed(
+            f"已超过可自助取消的时间（面试开始前{rules.cancel_deadline_hours}小时），"
+            f"{rules.hr_contact}",
+            details={"cancel_deadline": iso(deadline), "hr_contact": rules.hr_contact})
 
-    needs_review = interview.position.cancel_requires_review
+    needs_review = interview.position.cancel_requires_review or late
     try:
         if needs_review:
             interview.request_cancel()

@@ -156,3 +156,15 @@ def _sessions(positions: list[Position]) -> list[InterviewSession]:
 def _existing_count(day: date) -> int:
     return db.session.scalar(select(func.count()).select_from(Interview)
                              .where(Interview.number.like(f"AI-{day:%Y-%m-%d}-%"))) or 0
+
+
+def register_sandbox_identities() -> None:
+    """The sandbox starts empty: tell it who follows the Official Account and who uses the
+    mini program, as WeChat itself would know (development and tests only)."""
+    from app.wechat.sandbox import state
+
+    for account in db.session.scalars(select(WechatAccount)):
+        if account.app == WechatApp.OFFICIAL_ACCOUNT and account.followed:
+            state.register_user("oa", account.openid, account.unionid)
+        elif account.app == WechatApp.MINI_PROGRAM:
+            state.register_user("mp", account.openid, account.unionid)

@@ -40,3 +40,8 @@ class NoteRequired(ValidationFailed):
 class NoteTooLong(ValidationFailed):
     code = "note_too_long"
     message = "说明内容过长"
+
+
+class InterviewStarted(Conflict):
+    code = "interview_started"
+    message = "面试已开始或已结束，无法取消"

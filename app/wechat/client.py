@@ -62,6 +62,8 @@ class ConfigurableWeChatClient(WeChatClient):
             if result.get("errcode"):
                 raise WeChatClientException(result["errcode"], result.get("errmsg"),
                                             client=self, request=None, response=res)
+            if res.status_code != 200 or not result.get("access_token"):
+                raise WeChatUnavailable(f"unexpected token answer (HTTP {res.status_code})")
             expires_in = int(result.get("expires_in", 7200))
             # keep a safety margin so no process uses a token in its last minutes
             self.session.set(self.access_token_key, result["access_token"],
@@ -124,4 +126,6 @@ def code_to_session(js_code: str) -> dict:
     if result.get("errcode"):
         raise WeChatClientException(int(result["errcode"]), result.get("errmsg"),
                                     client=None, request=None, response=res)
+    if res.status_code != 200 or not result.get("openid") or not result.get("session_key"):
+        raise WeChatUnavailable(f"unexpected code2session answer (HTTP {res.status_code})")
     return result

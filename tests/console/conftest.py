@@ -11,9 +11,9 @@ import pytest
 from app.extensions import db
 from app.models import (
     AuditEntry,
-    CancelReason,
     Cancellation,
     CancellationState,
+    CancelReason,
     Candidate,
     HrUser,
     Interview,

@@ -1,6 +1,12 @@
 """WeChat sandbox: speaks WeChat's HTTP API for what we use (dev/test only)."""
+from importlib.util import find_spec
+
 from flask import Blueprint
 
 bp = Blueprint("sandbox", __name__, template_folder="templates", static_folder="static")
 
 from app.wechat.sandbox import routes  # noqa: E402,F401
+
+# The phone simulator (another module, same blueprint) registers its routes when present.
+if find_spec("app.wechat.sandbox.simulator") is not None:
+    from app.wechat.sandbox import simulator  # noqa: E402,F401

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from datetime import datetime
 from typing import Any
 
 from app.extensions import redis_store
+from app.timeutil import SHANGHAI
 
 DAY = 86400
 
@@ -45,6 +47,11 @@ def now() -> float:
     """Sandbox time: wall clock plus the offset tests add with advance_clock()."""
     offset = r().get(key("clock-offset"))
     return time.time() + (float(offset) if offset else 0.0)
+
+
+def iso_now() -> str:
+    """Sandbox time as ISO 8601 with the +08:00 offset (milliseconds)."""
+    return datetime.fromtimestamp(now(), SHANGHAI).isoformat(timespec="milliseconds")
 
 
 def advance_clock(seconds: float) -> float:

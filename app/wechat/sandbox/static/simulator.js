@@ -47,6 +47,7 @@
     reason: null,         // the chosen reason
     cancelKey: null,      // Idempotency-Key, reused only when the request never got an answer
     busy: false,
+    listStale: false,
     poll: null,
     messagesSeen: ""
   };
@@ -208,7 +209,12 @@
     Object.keys(headers || {}).forEach(function (k) { hdrs[k] = headers[k]; });
     return request(method, API + path, body, hdrs).catch(function (err) {
       if (err.status === 401) {
-        err.message = (err.message || "登录已过期") + "，请重新选择候选人登录";
+        // The session token expired or was revoked: back to "wx.login", like the mini program.
+        state.token = null;
+        $("sheet-mask").hidden = true;
+        $("reason-sheet").hidden = true;
+        showScreen("login");
+        showError(err.message);
       }
       throw err;
     });
@@ -437,13 +443,16 @@
     updateConfirm();
   });
 
-  function closeReasonSheet(reload) {
+  function closeReasonSheet() {
     $("sheet-mask").hidden = true;
     $("reason-sheet").hidden = true;
-    if (reload) loadInterviews();
+    if (state.listStale) {
+      state.listStale = false;
+      loadInterviews();
+    }
   }
-  $("sheet-close").addEventListener("click", function () { if (!state.busy) closeReasonSheet(false); });
-  $("sheet-mask").addEventListener("click", function () { if (!state.busy) closeReasonSheet(false); });
+  $("sheet-close").addEventListener("click", function () { if (!state.busy) closeReasonSheet(); });
+  $("sheet-mask").addEventListener("click", function () { if (!state.busy) closeReasonSheet(); });
 
   function sheetError(message) {
     var el = $("sheet-error");
@@ -543,12 +552,14 @@
         { "Idempotency-Key": state.cancelKey });
     }).then(function (data) {
       state.cancelKey = null;
-      closeReasonSheet(false);
+      state.listStale = false;
+      closeReasonSheet();
       showResult(interview, data, subscription);
     }).catch(function (err) {
       if (!err.network) state.cancelKey = null;
+      // e.g. 409 already_cancelled: the list behind the sheet is out of date
+      if (err.status === 409 || err.status === 404) state.listStale = true;
       sheetError(err.message);
-      showError(err.message);
     }).then(function () {
       state.busy = false;
       hideLoading();
