@@ -170,6 +170,8 @@ class TestingConfig(DevelopmentConfig):
     EMBEDDED_WORKER = False
     WTF_CSRF_ENABLED = True
     WECHAT_HTTP_TIMEOUT = 3.0
+    # Cheap hashing keeps the suite fast; production keeps werkzeug's scrypt default.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
 
 
 class ProductionConfig(BaseConfig):

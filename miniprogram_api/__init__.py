@@ -4,3 +4,4 @@ from flask import Blueprint
 bp = Blueprint("mp_api", __name__)
 
 from miniprogram_api import views  # noqa: E402,F401
+from miniprogram_api import reschedule  # noqa: E402,F401

@@ -5,11 +5,20 @@ from flask import current_app, g, jsonify, request
 
 from app.errors import ValidationFailed
 from app.queries import candidate as queries
-from app.services import cancellation, mp_login, subscriptions
-from app.timeutil import utcnow
+from app.services import (
+    attendance,
+    binding,
+    cancellation,
+    feedback,
+    mp_login,
+    notifications,
+    subscriptions,
+)
+from app.timeutil import iso, utcnow
 from miniprogram_api import bp, serializers
 from miniprogram_api.auth import candidate_required, login_required
 from miniprogram_api.idempotency import idempotent
+from miniprogram_api.ratelimit import hit, limited
 
 
 def json_body() -> dict:
@@ -36,14 +45,43 @@ def string_field(data: dict, name: str, *, required: bool = True, max_length: in
     return value
 
 
+def _candidate_json(candidate) -> dict | None:
+    return {"name": candidate.name} if candidate else None
+
+
 @bp.post("/auth/login")
+@limited("login")
 def login():
     code = string_field(json_body(), "code", max_length=128)
     session = mp_login.login(code)
-    candidate = session.candidate
+    hit("login", "user", session.account_id)
     return jsonify(token=session.token, expires_in=session.expires_in,
-                   bound=candidate is not None,
-                   candidate={"name": candidate.name} if candidate else None)
+                   bound=session.candidate is not None,
+                   candidate=_candidate_json(session.candidate))
+
+
+@bp.post("/auth/logout")
+@login_required
+def logout():
+    mp_login.logout(request.headers["Authorization"].split(" ", 1)[1].strip())
+    return "", 204
+
+
+@bp.post("/auth/bind")
+@login_required
+@limited("bind")
+def bind():
+    data = json_body()
+    invite = string_field(data, "invite_token", required=False, max_length=128)
+    phone_code = string_field(data, "phone_code", required=False, max_length=128)
+    if bool(invite) == bool(phone_code):
+        raise ValidationFailed("请提供 invite_token 或 phone_code 其中之一",
+                               code="field_required", details={"field": "invite_token"})
+    if invite:
+        candidate = binding.bind_by_invite(g.mp_account.id, invite)
+    else:
+        candidate = binding.bind_by_phone(g.mp_account.id, phone_code)
+    return jsonify(bound=True, candidate=_candidate_json(candidate))
 
 
 @bp.get("/interviews")
@@ -58,19 +96,25 @@ def list_interviews():
 @candidate_required
 def get_interview(public_id: str):
     iv = cancellation.load_candidate_interview(g.candidate_id, public_id)
-    return jsonify(serializers.interview(iv, utcnow()))
+    body = serializers.interview(iv, utcnow())
+    body["timeline"] = queries.interview_timeline(iv)
+    return jsonify(body)
 
 
 @bp.get("/cancel-reasons")
 @candidate_required
 def cancel_reasons():
+    from app.services.rules import get_rules
+
+    limit = get_rules().note_max_length
     return jsonify(items=[{"code": r.code, "label": r.label, "requires_note": r.requires_note,
-                           "note_max_length": r.note_max_length}
+                           "note_max_length": min(r.note_max_length, limit)}
                           for r in queries.candidate_cancel_reasons()])
 
 
 @bp.post("/interviews/<public_id>/cancel")
 @candidate_required
+@limited("cancel")
 @idempotent
 def cancel(public_id: str):
     data = json_body()
@@ -83,6 +127,15 @@ def cancel(public_id: str):
     summary = queries.cancellation_summary(outcome.cancellation_id)
     return jsonify(status=outcome.status.value, interview=serializers.interview(iv, utcnow()),
                    cancellation={"state": outcome.state.value, **summary})
+
+
+@bp.post("/interviews/<public_id>/confirm")
+@candidate_required
+def confirm(public_id: str):
+    iv = attendance.confirm_attendance(candidate_id=g.candidate_id,
+                                       interview_public_id=public_id)
+    return jsonify(interview=serializers.interview(iv, utcnow()),
+                   confirmed_at=iso(iv.confirmed_at))
 
 
 @bp.get("/subscriptions/templates")
@@ -103,8 +156,27 @@ def record_subscriptions():
         raise ValidationFailed("results 必须是 1 到 3 个模板的订阅结果", code="field_invalid",
                                details={"field": "results"})
     for template_id, result in results.items():
-        if result not in subscriptions.RESULTS or len(template_id) > 64:
+        if result not in subscriptions.RESULTS or not 0 < len(template_id) <= 64:
             raise ValidationFailed("订阅结果只能是 accept、reject 或 ban",
                                    code="field_invalid", details={"field": "results"})
     granted = subscriptions.record_results(g.mp_account.openid, results)
     return jsonify(recorded=len(results), credits_granted=granted)
+
+
+@bp.post("/notifications/<open_token>/open")
+@candidate_required
+def open_notification(open_token: str):
+    row = notifications.record_open(candidate_id=g.candidate_id, open_token=open_token)
+    return jsonify(opened=True, first_opened_at=iso(row.read_at), open_count=row.open_count,
+                   interview_id=row.interview.public_id if row.interview else None)
+
+
+@bp.post("/feedback")
+@candidate_required
+def submit_feedback():
+    data = json_body()
+    content = string_field(data, "content", max_length=5000)
+    interview_id = string_field(data, "interview_id", required=False, max_length=40)
+    item = feedback.submit_feedback(candidate_id=g.candidate_id, content=content,
+                                    interview_public_id=interview_id)
+    return jsonify(id=item.id, received_at=iso(item.created_at)), 201

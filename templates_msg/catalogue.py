@@ -8,6 +8,7 @@ from typing import Callable
 # Field types of the templates registered in the WeChat admin consoles.
 MP_CANCELLED_FIELDS = {"thing1": "thing", "time2": "time", "thing3": "thing", "thing4": "thing"}
 MP_REQUEST_FIELDS = {"thing1": "thing", "time2": "time", "phrase3": "phrase", "thing4": "thing"}
+MP_CHANGED_FIELDS = {"thing1": "thing", "time2": "time", "time3": "time", "thing4": "thing"}
 OA_HR_ALERT_FIELDS = {"thing1": "thing", "thing2": "thing", "time3": "time", "thing4": "thing"}
 
 
@@ -43,6 +44,16 @@ def _cand_requested_text(c: dict) -> str:
             f"{c['position_title']}AI面试的申请，HR审核后将通知您结果。")
 
 
+def _cand_rescheduled(c: dict) -> dict:
+    return {"thing1": c["position_title"], "time2": c["previous_scheduled_at"],
+            "time3": c["scheduled_at"], "thing4": "请按新的时间参加AI面试"}
+
+
+def _cand_rescheduled_text(c: dict) -> str:
+    return (f"尊敬的{c['candidate_name']}，您的{c['position_title']}AI面试已由"
+            f"{c['previous_scheduled_at_text']}改期至{c['scheduled_at_text']}，请按时参加。")
+
+
 def _staff_values(title: str) -> Callable[[dict], dict]:
     def build(c: dict) -> dict:
         return {"thing1": title, "thing2": f"{c['candidate_name']} {c['position_title']}",
@@ -65,6 +76,12 @@ MESSAGE_KINDS: dict[str, MessageKind] = {
         MessageKind("candidate_cancel_requested", "candidate", "WECHAT_TPL_CANCEL_REQUEST",
                     None, MP_REQUEST_FIELDS, _cand_requested, "pages/message/open",
                     _cand_requested_text),
+        MessageKind("candidate_rescheduled", "candidate", "WECHAT_TPL_INTERVIEW_CHANGED",
+                    None, MP_CHANGED_FIELDS, _cand_rescheduled, "pages/message/open",
+                    _cand_rescheduled_text),
+        MessageKind("staff_interview_rescheduled", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
+                    OA_HR_ALERT_FIELDS, _staff_values("候选人面试改期"), "pages/message/open",
+                    _staff_text("候选人面试改期")),
         MessageKind("staff_candidate_cancelled", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
                     OA_HR_ALERT_FIELDS, _staff_values("候选人取消面试"), "pages/message/open",
                     _staff_text("候选人取消面试")),

@@ -24,9 +24,10 @@ def render(kind_code: str, context: dict, *, app: str, config, open_token: str |
     if template_key is None:
         raise ValueError(f"message kind {kind_code} has no template for app {app}")
     ctx = dict(context)
-    when = datetime.fromisoformat(ctx["scheduled_at"])
-    ctx["scheduled_at"] = when
-    ctx["scheduled_at_text"] = fields.time(when)
+    for key, value in context.items():  # ISO times -> datetime, plus a Chinese text form
+        if key.endswith("_at") and isinstance(value, str) and value:
+            ctx[key] = datetime.fromisoformat(value)
+            ctx[key + "_text"] = fields.time(ctx[key])
     raw = kind.values(ctx)
     data = {}
     for field, ftype in kind.fields.items():

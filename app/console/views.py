@@ -50,12 +50,14 @@ def safe_next(target: str | None) -> str | None:
 
 @bp.context_processor
 def inject_logout_form():
+    """Every console page has the 退出 form in its top bar."""
     return {"logout_form": LogoutForm()}
 
 
 @bp.after_request
 def security_headers(response):
-    # Pages carry personal data: no caching, no framing, no third-party resources.
+    """Console responses: no caching, no framing, own resources only."""
+    # Pages carry personal data (names, phone fragments), so nothing may be cached.
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -68,35 +70,39 @@ def security_headers(response):
 
 @bp.errorhandler(CSRFError)
 def csrf_error(exc):
+    """Missing or expired CSRF token: a Chinese page instead of a bare 400."""
     return render_template("console/error.html", title="页面已过期",
                            message="页面已过期或请求无效，请返回刷新后重试。"), 400
 
 
 @bp.errorhandler(403)
 def forbidden(exc):
+    """Role lacks the permission."""
     return render_template("console/error.html", title="没有权限",
                            message="您没有权限访问此页面。"), 403
 
 
 @bp.errorhandler(404)
 def not_found(exc):
+    """Unknown record (e.g. another or a made-up interview id)."""
     return render_template("console/error.html", title="未找到",
                            message="未找到该记录，可能已被删除或链接有误。"), 404
 
 
 @bp.get("/")
 def index():
+    """The console starts at the interview list."""
     return redirect(url_for("console.interviews"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    """Log in with username and password; go to a local `next` or the list."""
     next_url = safe_next(request.values.get("next"))
     if current_user.is_authenticated:
         return redirect(next_url or url_for("console.interviews"))
     form = LoginForm()
-    if request.method == "GET":
-        form.next.data = next_url or ""
+    form.next.data = next_url or ""  # never echo an unsafe target back into the page
     error = None
     if form.validate_on_submit():
         user = db.session.scalar(
@@ -118,6 +124,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    """Log out (POST with CSRF token only) and return to the login page."""
     # CSRFProtect has already checked the token of the 退出 form.
     if current_user.is_authenticated:
         log.info("console logout user_id=%s", current_user.id)
@@ -129,6 +136,7 @@ def logout():
 @bp.get("/interviews")
 @permission_required("view")
 def interviews():
+    """Interview list with search `q`, `status` filter and `page`."""
     q = request.args.get("q", "").strip()[:MAX_QUERY_LENGTH]
     status = _status_arg(request.args.get("status"))
     page = list_interviews(q=q, status=status, page=request.args.get("page", 1, type=int))
@@ -139,6 +147,7 @@ def interviews():
 @bp.get("/interviews/<public_id>")
 @permission_required("view")
 def interview_detail(public_id: str):
+    """One interview: cancellations, notifications and audit trail."""
     detail = get_interview_detail(public_id)
     if detail is None:
         abort(404)

@@ -47,7 +47,7 @@ STATUS_LABELS = {
 S = InterviewStatus
 TRANSITIONS: dict[InterviewStatus, frozenset[InterviewStatus]] = {
     S.SCHEDULED: frozenset({S.CONFIRMED, S.CANCEL_PENDING, S.CANCELLED, S.COMPLETED}),
-    S.CONFIRMED: frozenset({S.CANCEL_PENDING, S.CANCELLED, S.COMPLETED}),
+    S.CONFIRMED: frozenset({S.SCHEDULED, S.CANCEL_PENDING, S.CANCELLED, S.COMPLETED}),
     S.CANCEL_PENDING: frozenset({S.CANCELLED, S.SCHEDULED, S.CONFIRMED}),
     S.CANCELLED: frozenset(),
     S.COMPLETED: frozenset(),
@@ -121,6 +121,22 @@ class Interview(TimestampMixin, db.Model):
 
     def complete(self) -> None:
         self._move(S.COMPLETED)
+
+    def reschedule(self, session: InterviewSession, at: datetime) -> None:
+        """Move to another session (place bookkeeping is the caller's, done atomically in
+        SQL). A confirmed interview goes back to scheduled: the confirmation was for the
+        old time. The confirmation deadline keeps its lead time, or becomes the start when
+        that lead time has already passed."""
+        if self.status not in ACTIVE_STATUSES:
+            raise InvalidTransition(self.status, S.SCHEDULED)
+        if self.status == S.CONFIRMED:
+            self._move(S.SCHEDULED)
+            self.confirmed_at = None
+        if self.confirm_by is not None:
+            new_confirm_by = session.starts_at - (self.scheduled_at - self.confirm_by)
+            self.confirm_by = new_confirm_by if new_confirm_by > at else session.starts_at
+        self.session = session
+        self.scheduled_at = session.starts_at
 
     # --- derived -------------------------------------------------------------------
     @property

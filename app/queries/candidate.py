@@ -27,3 +27,41 @@ def cancellation_summary(cancellation_id: int) -> dict:
     c = db.session.scalars(select(Cancellation).options(joinedload(Cancellation.reason))
                            .where(Cancellation.id == cancellation_id)).one()
     return {"reason_code": c.reason.code, "reason_label": c.reason.label, "note": c.note}
+
+
+def interview_timeline(iv: Interview) -> list[dict]:
+    """What happened to this interview, oldest first, in Chinese, for the candidate."""
+    from app.models import AuditEntry, OutboxMessage
+    from app.timeutil import iso
+
+    events: list[tuple] = [(iv.created_at, "scheduled", "面试已安排", None)]
+    if iv.confirmed_at:
+        events.append((iv.confirmed_at, "confirmed", "已确认参加", None))
+    cancellations = db.session.scalars(
+        select(Cancellation).options(joinedload(Cancellation.reason))
+        .where(Cancellation.interview_id == iv.id)).all()
+    for c in cancellations:
+        reason = c.reason.label
+        if c.state.value == "requested" or c.decided_at is None or c.decided_at != c.requested_at:
+            events.append((c.requested_at, "cancel_requested", "已提交取消申请", reason))
+        if c.state.value == "rejected":
+            events.append((c.decided_at, "cancel_rejected", "取消申请未通过", reason))
+        elif c.state.value == "effective":
+            if c.decided_at != c.requested_at:
+                events.append((c.decided_at, "cancel_approved", "取消申请已通过", reason))
+            events.append((c.decided_at, "cancelled", "面试已取消", reason))
+    for entry in db.session.scalars(select(AuditEntry).where(
+            AuditEntry.object_type == "interview", AuditEntry.object_id == iv.id,
+            AuditEntry.action == "interview.rescheduled")):
+        events.append((entry.at, "rescheduled", "面试已改期", entry.data.get("to_text")))
+    for m in db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.interview_id == iv.id, OutboxMessage.recipient_type == "candidate",
+            OutboxMessage.recipient_id == iv.candidate_id)):
+        for at, kind, label in ((m.sent_at, "message_sent", "通知已发送"),
+                                (m.delivered_at, "message_delivered", "通知已送达"),
+                                (m.read_at, "message_read", "通知已查看")):
+            if at:
+                events.append((at, kind, label, None))
+    events.sort(key=lambda e: e[0])
+    return [{"type": t, "label": label, "at": iso(at), "detail": detail}
+            for at, t, label, detail in events]

@@ -72,7 +72,7 @@ def test_candidate_cancels_in_two_taps_and_gets_the_wechat_message(
         interview_id = card.get_attribute("data-interview-id")
         assert interview_id in cand["interview_ids"]
         expect(card).to_contain_text(re.compile(r"\d+月\d+日 周. \d\d:\d\d"))
-        page.screenshot(path=str(artifacts_dir / "simulator-list.png"))
+        page.screenshot(path=str(artifacts_dir / "simulator-list.png"), animations="disabled")
 
         # tap 1: 取消面试 -> reason sheet
         card.get_by_test_id("cancel-button").click()
@@ -82,20 +82,21 @@ def test_candidate_cancels_in_two_taps_and_gets_the_wechat_message(
         page.get_by_test_id("reason-option").filter(has_text="时间冲突").click()
         expect(page.get_by_test_id("note-input")).to_be_hidden()
         expect(confirm).to_be_enabled()
-        page.screenshot(path=str(artifacts_dir / "simulator-sheet.png"))
+        page.screenshot(path=str(artifacts_dir / "simulator-sheet.png"), animations="disabled")
 
         # tap 2: 确认取消 -> WeChat's subscription dialog -> 允许
         confirm.click()
         allow = page.get_by_test_id("subscribe-allow")
         expect(allow).to_be_visible()
         expect(page.get_by_test_id("subscribe-dialog")).to_contain_text("面试通知")
-        page.screenshot(path=str(artifacts_dir / "simulator-subscribe.png"))
+        page.screenshot(path=str(artifacts_dir / "simulator-subscribe.png"), animations="disabled")
         allow.click()
 
         expect(page.get_by_test_id("result-status")).to_have_text("已取消")
         expect(page.get_by_test_id("message-card").first).to_be_visible(timeout=30_000)
         expect(page.get_by_test_id("message-card").first).to_contain_text("时间冲突")
-        page.screenshot(path=str(artifacts_dir / "simulator.png"), full_page=True)
+        page.screenshot(path=str(artifacts_dir / "simulator.png"), full_page=True,
+                        animations="disabled")
 
         query = urllib.parse.urlencode({"touser": cand["openid"]})
         sent = _get_json(f"{live_url}/_sandbox/wechat/messages?{query}")["items"]
@@ -103,6 +104,21 @@ def test_candidate_cancels_in_two_taps_and_gets_the_wechat_message(
         assert len(subscribe_sends) == 1, sent
         assert subscribe_sends[0]["touser"] == cand["openid"]
         expect(page.get_by_test_id("message-card")).to_have_count(len(sent))
+
+        # tapping the notification opens its page: the open is reported (read tracking)
+        page.get_by_test_id("message-open").first.click()
+        expect(page.get_by_test_id("message-open").first).to_contain_text("已记录为已读")
+        with app.app_context():
+            from sqlalchemy import select
+
+            from app.extensions import db
+            from app.models import OutboxMessage
+
+            read = db.session.scalars(select(OutboxMessage.read_at).where(
+                OutboxMessage.recipient_type == "candidate",
+                OutboxMessage.recipient_id == cand["id"])).all()
+            db.session.remove()
+        assert any(read), read
 
         # back to 我的面试: the interview is cancelled and cannot be cancelled again
         page.get_by_test_id("back-button").click()

@@ -10,7 +10,7 @@ def test_candidate_cancellation_appears_in_console(app, client, demo, login):
         cancel_by_candidate(candidate_id=target["id"],
                             interview_public_id=target["interview_ids"][0],
                             reason_code="time_conflict")
-    assert login(client, "interviewer", demo["password"]).status_code == 302
+    assert login(client, "admin", demo["password"]).status_code == 302
 
     listing = client.get("/console/interviews?status=cancelled").get_data(as_text=True)
     assert target["name"] in listing and "已取消" in listing and "时间冲突" in listing

@@ -115,6 +115,8 @@ def add_credit(openid: str, template_id: str, count: int = 1) -> int:
 def consume_credit(openid: str, template_id: str) -> bool:
     """Use one credit if there is one (atomic: a concurrent loser puts its decrement back)."""
     field = _credit_field(openid, template_id)
+    if int(r().hget(key("credits"), field) or 0) <= 0:
+        return False  # never granted or used up: leave no trace
     left = r().hincrby(key("credits"), field, -1)
     if left < 0:
         r().hincrby(key("credits"), field, 1)

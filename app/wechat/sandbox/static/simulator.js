@@ -640,9 +640,43 @@
       .forEach(function (m) { list.appendChild(messageCard(m)); });
   }
 
+  /** Template keys in template order: thing1, time2, thing3 ... (the trailing number). */
+  function fieldOrder(a, b) {
+    var na = parseInt((a.match(/(\d+)$/) || [0, 0])[1], 10);
+    var nb = parseInt((b.match(/(\d+)$/) || [0, 0])[1], 10);
+    return na - nb || (a < b ? -1 : a > b ? 1 : 0);
+  }
+
+  /** The one-time open token in a message's page ("pages/message/open?t=..."), if any. */
+  function openToken(page) {
+    var q = String(page || "").split("?")[1];
+    if (!q) return null;
+    var found = null;
+    q.split("&").forEach(function (pair) {
+      var kv = pair.split("=");
+      if (kv[0] === "t" && kv[1]) found = decodeURIComponent(kv[1]);
+    });
+    return found;
+  }
+
+  /** Tapping a service notification opens its page: the mini program reports the open. */
+  function openMessage(token, foot) {
+    if (foot.getAttribute("aria-busy") === "true") return;
+    foot.setAttribute("aria-busy", "true");
+    api("POST", "/notifications/" + encodeURIComponent(token) + "/open", {}).then(function (data) {
+      var label = foot.querySelector(".msg-open-state");
+      label.textContent = "已打开，已记录为已读" + (data && data.open_count > 1 ? "（第 " + data.open_count + " 次）" : "");
+      foot.classList.add("opened");
+    }).catch(function (err) {
+      showError(err.message);
+    }).then(function () {
+      foot.setAttribute("aria-busy", "false");
+    });
+  }
+
   function messageCard(m) {
     var data = m.data || {};
-    var fields = Object.keys(data).map(function (k) {
+    var fields = Object.keys(data).sort(fieldOrder).map(function (k) {
       var v = data[k];
       var value = v && typeof v === "object" ? v.value : v;
       return h("div", { "class": "msg-field" }, [
@@ -662,11 +696,22 @@
       ]),
       TEMPLATE_TITLES[m.template_id] ? h("div", { "class": "msg-title", text: TEMPLATE_TITLES[m.template_id] }) : null,
       h("dl", { "class": "msg-fields" }, fields),
-      m.page ? h("div", { "class": "msg-foot" }, [
-        h("span", { text: "进入小程序查看" }), h("span", { text: "›" })
-      ]) : null,
+      messageFoot(m),
       h("div", { "class": "msg-meta", text: "模板 " + (m.template_id || "-") + (m.page ? " · 页面 " + m.page : "") })
     ]);
+  }
+
+  function messageFoot(m) {
+    if (!m.page) return null;
+    var token = m.api === "subscribe_send" ? openToken(m.page) : null;
+    if (!token) {
+      return h("div", { "class": "msg-foot" }, [h("span", { text: "进入小程序查看" }), h("span", { text: "›" })]);
+    }
+    var foot = h("button", { type: "button", "class": "msg-foot msg-open", "data-testid": "message-open" }, [
+      h("span", { "class": "msg-open-state", text: "进入小程序查看" }), h("span", { text: "›" })
+    ]);
+    foot.addEventListener("click", function () { openMessage(token, foot); });
+    return foot;
   }
 
   function backToList() {
