@@ -1,0 +1,54 @@
+"""A candidate never sees or touches another candidate's interview: every endpoint that takes
+an interview id answers 404 for someone else's interview and for an unknown id, alike."""
+import pytest
+
+API = "/api/mp/v1"
+
+ENDPOINTS = [
+    ("GET", "/interviews/{id}", None),
+    ("POST", "/interviews/{id}/cancel", {"reason_code": "time_conflict"}),
+    ("POST", "/interviews/{id}/confirm", None),
+    ("GET", "/interviews/{id}/reschedule-slots", None),
+    ("POST", "/interviews/{id}/reschedule", {"slot_id": "1"}),
+    ("POST", "/feedback", {"content": "你好", "interview_id": "{id}"}),
+]
+
+
+def _call(client, method, path, body, iv_id, auth):
+    url = API + path.replace("{id}", iv_id)
+    if body is not None:
+        body = {k: (v.replace("{id}", iv_id) if isinstance(v, str) else v)
+                for k, v in body.items()}
+    return client.open(url, method=method, headers=auth, json=body)
+
+
+@pytest.mark.parametrize("method,path,body", ENDPOINTS)
+@pytest.mark.parametrize("whose", ["another_candidate", "unknown"])
+def test_other_or_unknown_interview_is_404(client, demo, mp_login, method, path, body, whose):
+    me, other = demo["candidates"][0], demo["candidates"][1]
+    iv_id = other["interview_ids"][0] if whose == "another_candidate" else "iv_doesnotexist"
+    r = _call(client, method, path, body, iv_id, mp_login(me["openid"]))
+    assert r.status_code == 404, (path, r.get_json())
+    assert r.get_json()["error"]["code"] == "interview_not_found"
+
+
+@pytest.mark.parametrize("method,path,body", ENDPOINTS)
+def test_other_candidates_interview_is_untouched(app, client, demo, mp_login, method, path, body):
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models import AuditEntry, Interview
+
+    me, other = demo["candidates"][0], demo["candidates"][1]
+    _call(client, method, path, body, other["interview_ids"][0], mp_login(me["openid"]))
+    with app.app_context():
+        iv = db.session.scalars(select(Interview).where(
+            Interview.public_id == other["interview_ids"][0])).one()
+        assert iv.status.value == "scheduled" and iv.version == 1
+        assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == 0
+
+
+@pytest.mark.parametrize("method,path,body", ENDPOINTS)
+def test_every_endpoint_needs_a_session(client, demo, method, path, body):
+    r = _call(client, method, path, body, demo["candidates"][0]["interview_ids"][0], {})
+    assert r.status_code == 401
