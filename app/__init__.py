@@ -50,10 +50,12 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.console import bp as console_bp
     from app.health import bp as health_bp
+    from app.landing import bp as landing_bp
     from miniprogram_api import bp as mp_api_bp
     from wechat_handlers import bp as wechat_handlers_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(landing_bp)
     app.register_blueprint(mp_api_bp, url_prefix="/api/mp/v1")
     csrf.exempt(mp_api_bp)  # bearer-token API, no cookies
     app.register_blueprint(wechat_handlers_bp, url_prefix="/wechat")

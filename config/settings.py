@@ -122,6 +122,11 @@ class BaseConfig:
         self.CANCEL_DEADLINE_HOURS = _env_int("CANCEL_DEADLINE_HOURS", self.CANCEL_DEADLINE_HOURS)
         self.NOTIFY_PROMISE_MINUTES = _env_int("NOTIFY_PROMISE_MINUTES", self.NOTIFY_PROMISE_MINUTES)
         self.EMBEDDED_WORKER = _env_bool("EMBEDDED_WORKER", self.EMBEDDED_WORKER)
+        # JSON, e.g. {"cancel": {"ip": [300, 60], "user": [20, 60]}} (limit, window seconds)
+        import json
+
+        self.RATE_LIMITS = {scope: {kind: tuple(v) for kind, v in kinds.items()}
+                            for scope, kinds in json.loads(_env("RATE_LIMITS", "{}")).items()}
         for key in ("WECHAT_TPL_INTERVIEW_CANCELLED", "WECHAT_TPL_CANCEL_REQUEST",
                     "WECHAT_TPL_INTERVIEW_CHANGED", "WECHAT_OA_TPL_HR_ALERT"):
             setattr(self, key, _env(key, getattr(self, key)))

@@ -5,3 +5,4 @@ bp = Blueprint("mp_api", __name__)
 
 from miniprogram_api import views  # noqa: E402,F401
 from miniprogram_api import reschedule  # noqa: E402,F401
+from miniprogram_api import spec  # noqa: E402,F401

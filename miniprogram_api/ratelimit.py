@@ -10,10 +10,11 @@ from app.errors import AppError
 from app.extensions import redis_store
 
 # scope -> {"user": (limit, window_seconds), "ip": (limit, window_seconds)}
+# Per-IP limits are generous: many candidates share a mobile carrier's NAT address.
 DEFAULT_LIMITS = {
-    "login": {"ip": (60, 60), "user": (20, 60)},
-    "bind": {"ip": (30, 60), "user": (10, 60)},
-    "cancel": {"ip": (60, 60), "user": (20, 60)},
+    "login": {"ip": (300, 60), "user": (20, 60)},
+    "bind": {"ip": (120, 60), "user": (10, 60)},
+    "cancel": {"ip": (300, 60), "user": (20, 60)},
 }
 
 

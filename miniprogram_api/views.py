@@ -123,10 +123,11 @@ def cancel(public_id: str):
     outcome = cancellation.cancel_by_candidate(
         candidate_id=g.candidate_id, interview_public_id=public_id,
         reason_code=reason_code, note=note)
-    iv = cancellation.load_candidate_interview(g.candidate_id, public_id)
-    summary = queries.cancellation_summary(outcome.cancellation_id)
-    return jsonify(status=outcome.status.value, interview=serializers.interview(iv, utcnow()),
-                   cancellation={"state": outcome.state.value, **summary})
+    c = outcome.cancellation
+    return jsonify(status=outcome.status.value,
+                   interview=serializers.interview(outcome.interview, utcnow()),
+                   cancellation={"state": c.state.value, "reason_code": c.reason.code,
+                                 "reason_label": c.reason.label, "note": c.note})
 
 
 @bp.post("/interviews/<public_id>/confirm")

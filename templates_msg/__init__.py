@@ -5,4 +5,4 @@ how to fill the fields from the message context, the page the message opens (wit
 one-time open token), and plain text for channels without templates (SMS, e-mail).
 """
 from templates_msg.catalogue import MESSAGE_KINDS, MessageKind, get_kind  # noqa: F401
-from templates_msg.render import RenderedMessage, render  # noqa: F401
+from templates_msg.render import PlainMessage, RenderedMessage, render, render_plain  # noqa: F401

@@ -9,7 +9,10 @@ from typing import Callable
 MP_CANCELLED_FIELDS = {"thing1": "thing", "time2": "time", "thing3": "thing", "thing4": "thing"}
 MP_REQUEST_FIELDS = {"thing1": "thing", "time2": "time", "phrase3": "phrase", "thing4": "thing"}
 MP_CHANGED_FIELDS = {"thing1": "thing", "time2": "time", "time3": "time", "thing4": "thing"}
+# The Official Account's notice template (事项/对象/时间/说明), for HR and for candidates
+# who follow the Official Account.
 OA_HR_ALERT_FIELDS = {"thing1": "thing", "thing2": "thing", "time3": "time", "thing4": "thing"}
+OA_NOTICE = "WECHAT_OA_TPL_HR_ALERT"
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,9 @@ class MessageKind:
     values: Callable[[dict], dict]  # context -> {field: raw value}
     page: str                  # mini-program page opened by the message
     text: Callable[[dict], str]  # SMS / e-mail body
+    # Candidates who follow the Official Account get the OA notice template instead.
+    oa_fields: dict[str, str] | None = None
+    oa_values: Callable[[dict], dict] | None = None
 
 
 def _cand_cancelled(c: dict) -> dict:
@@ -54,6 +60,13 @@ def _cand_rescheduled_text(c: dict) -> str:
             f"{c['previous_scheduled_at_text']}改期至{c['scheduled_at_text']}，请按时参加。")
 
 
+def _candidate_oa(title: str, note: str) -> Callable[[dict], dict]:
+    def build(c: dict) -> dict:
+        return {"thing1": title, "thing2": c["position_title"], "time3": c["scheduled_at"],
+                "thing4": (c.get("reason_label") or note)}
+    return build
+
+
 def _staff_values(title: str) -> Callable[[dict], dict]:
     def build(c: dict) -> dict:
         return {"thing1": title, "thing2": f"{c['candidate_name']} {c['position_title']}",
@@ -71,17 +84,23 @@ def _staff_text(title: str) -> Callable[[dict], str]:
 MESSAGE_KINDS: dict[str, MessageKind] = {
     k.code: k for k in (
         MessageKind("candidate_cancel_confirmed", "candidate", "WECHAT_TPL_INTERVIEW_CANCELLED",
-                    None, MP_CANCELLED_FIELDS, _cand_cancelled, "pages/message/open",
-                    _cand_cancelled_text),
+                    OA_NOTICE, MP_CANCELLED_FIELDS, _cand_cancelled, "pages/message/open",
+                    _cand_cancelled_text, OA_HR_ALERT_FIELDS,
+                    _candidate_oa("面试已取消", "如需重新预约请联系HR")),
         MessageKind("candidate_cancel_requested", "candidate", "WECHAT_TPL_CANCEL_REQUEST",
-                    None, MP_REQUEST_FIELDS, _cand_requested, "pages/message/open",
-                    _cand_requested_text),
+                    OA_NOTICE, MP_REQUEST_FIELDS, _cand_requested, "pages/message/open",
+                    _cand_requested_text, OA_HR_ALERT_FIELDS,
+                    _candidate_oa("取消申请审核中", "HR审核后将通知您结果")),
         MessageKind("candidate_rescheduled", "candidate", "WECHAT_TPL_INTERVIEW_CHANGED",
-                    None, MP_CHANGED_FIELDS, _cand_rescheduled, "pages/message/open",
-                    _cand_rescheduled_text),
+                    OA_NOTICE, MP_CHANGED_FIELDS, _cand_rescheduled, "pages/message/open",
+                    _cand_rescheduled_text, OA_HR_ALERT_FIELDS,
+                    _candidate_oa("面试时间已变更", "请按新的时间参加AI面试")),
         MessageKind("staff_interview_rescheduled", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
                     OA_HR_ALERT_FIELDS, _staff_values("候选人面试改期"), "pages/message/open",
                     _staff_text("候选人面试改期")),
+        MessageKind("staff_notification_failed", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
+                    OA_HR_ALERT_FIELDS, _staff_values("候选人通知发送失败"), "pages/message/open",
+                    _staff_text("候选人通知发送失败")),
         MessageKind("staff_candidate_cancelled", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
                     OA_HR_ALERT_FIELDS, _staff_values("候选人取消面试"), "pages/message/open",
                     _staff_text("候选人取消面试")),
@@ -89,6 +108,18 @@ MESSAGE_KINDS: dict[str, MessageKind] = {
                     OA_HR_ALERT_FIELDS, _staff_values("面试取消申请待审批"), "pages/message/open",
                     _staff_text("面试取消申请待审批")),
     )
+}
+
+
+# E-mail subjects (and the title shown for SMS/e-mail) per kind.
+TITLES = {
+    "candidate_cancel_confirmed": "面试取消通知",
+    "candidate_cancel_requested": "面试取消申请已提交",
+    "candidate_rescheduled": "面试时间变更通知",
+    "staff_candidate_cancelled": "候选人取消面试",
+    "staff_approval_needed": "面试取消申请待审批",
+    "staff_interview_rescheduled": "候选人面试改期",
+    "staff_notification_failed": "候选人通知发送失败",
 }
 
 

@@ -16,6 +16,40 @@ class RenderedMessage:
     text: str             # SMS / e-mail body
 
 
+@dataclass(frozen=True)
+class PlainMessage:
+    subject: str          # e-mail subject
+    text: str             # e-mail body / SMS text
+    sms_params: list[str]  # positional parameters of the approved SMS template
+
+
+SMS_PARAM_MAX = 12  # Tencent Cloud SMS: at most 12 characters per template variable
+
+
+def _context(context: dict) -> dict:
+    ctx = dict(context)
+    for key, value in context.items():  # ISO times -> datetime, plus a Chinese text form
+        if key.endswith("_at") and isinstance(value, str) and value:
+            ctx[key] = datetime.fromisoformat(value)
+            ctx[key + "_text"] = fields.time(ctx[key])
+    return ctx
+
+
+def render_plain(kind_code: str, context: dict, *, open_url: str | None = None) -> PlainMessage:
+    """SMS and e-mail text of a message kind."""
+    from templates_msg.catalogue import TITLES
+
+    kind = get_kind(kind_code)
+    ctx = _context(context)
+    text = fields.clean(kind.text(ctx))
+    if open_url:
+        text += f" 查看详情：{open_url}"
+    params = [ctx.get("candidate_name", ""), ctx.get("position_title", ""),
+              ctx.get("scheduled_at_text", ""), ctx.get("reason_label", "")]
+    params = [fields.clean(p)[:SMS_PARAM_MAX] or "-" for p in params]
+    return PlainMessage(subject=TITLES.get(kind_code, "AI面试通知"), text=text, sms_params=params)
+
+
 def render(kind_code: str, context: dict, *, app: str, config, open_token: str | None
            ) -> RenderedMessage:
     """Render for `app` ("mp" subscribe message or "oa" template message)."""
@@ -23,14 +57,11 @@ def render(kind_code: str, context: dict, *, app: str, config, open_token: str |
     template_key = kind.mp_template_key if app == "mp" else kind.oa_template_key
     if template_key is None:
         raise ValueError(f"message kind {kind_code} has no template for app {app}")
-    ctx = dict(context)
-    for key, value in context.items():  # ISO times -> datetime, plus a Chinese text form
-        if key.endswith("_at") and isinstance(value, str) and value:
-            ctx[key] = datetime.fromisoformat(value)
-            ctx[key + "_text"] = fields.time(ctx[key])
-    raw = kind.values(ctx)
+    ctx = _context(context)
+    use_oa = app == "oa" and kind.oa_fields is not None
+    raw = (kind.oa_values if use_oa else kind.values)(ctx)
     data = {}
-    for field, ftype in kind.fields.items():
+    for field, ftype in (kind.oa_fields if use_oa else kind.fields).items():
         data[field] = {"value": fields.FITTERS[ftype](raw[field])}
     page = kind.page + (f"?t={open_token}" if open_token else "")
     return RenderedMessage(template_id=config[template_key], data=data, page=page,

@@ -25,6 +25,7 @@ from wechat_handlers import bp
 log = logging.getLogger(__name__)
 
 DEDUPE_SECONDS = 600
+MAX_BODY_BYTES = 256 * 1024  # WeChat's pushes are a few KB
 # app -> config keys of (token, EncodingAESKey, appid)
 CREDENTIALS = {
     "oa": ("WECHAT_OA_TOKEN", "WECHAT_OA_AES_KEY", "WECHAT_OA_APPID"),
@@ -59,28 +60,16 @@ def mp_callback():
 
 
 def _callback(app: str):
-    token_key, aes_key, appid_key = CREDENTIALS[app]
-    cfg = current_app.config
     args = request.args
-    timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
-    if request.method == "GET" or args.get("encrypt_type", "raw") != "aes":
-        try:
-            check_signature(cfg[token_key], args.get("signature", ""), timestamp, nonce)
-        except InvalidSignatureException:
+    if request.method == "GET":
+        if not _plain_signature_ok(app):
             return _text("invalid signature", 403)
-        if request.method == "GET":
-            return _text(args.get("echostr", ""))
-        xml = request.get_data(as_text=True)
-    else:
-        crypto = WeChatCrypto(cfg[token_key], cfg[aes_key], cfg[appid_key])
-        try:
-            xml = crypto.decrypt_message(request.get_data(), args.get("msg_signature", ""),
-                                         timestamp, nonce)
-        except (InvalidSignatureException, InvalidAppIdException):
-            return _text("invalid signature", 403)
-        except Exception:  # malformed envelope or ciphertext
-            log.warning("undecryptable %s callback", app, exc_info=True)
-            return _text("bad request", 400)
+        return _text(args.get("echostr", ""))
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        return _text("too large", 413)
+    xml, error = _read_message(app)
+    if error:
+        return error
     try:
         raw = xmltodict.parse(xml)["xml"]
         if not isinstance(raw, dict):
@@ -99,6 +88,37 @@ def _callback(app: str):
         log.exception("%s callback handling failed", app)
         return _text("error", 500)
     return _text("success")
+
+
+def _plain_signature_ok(app: str) -> bool:
+    args = request.args
+    try:
+        check_signature(current_app.config[CREDENTIALS[app][0]], args.get("signature", ""),
+                        args.get("timestamp", ""), args.get("nonce", ""))
+    except InvalidSignatureException:
+        return False
+    return True
+
+
+def _read_message(app: str):
+    """(plaintext XML, None) or (None, error response) for plain or safe (AES) mode."""
+    args = request.args
+    if args.get("encrypt_type", "raw") != "aes":
+        if not _plain_signature_ok(app):
+            return None, _text("invalid signature", 403)
+        return request.get_data(as_text=True), None
+    token_key, aes_key, appid_key = CREDENTIALS[app]
+    cfg = current_app.config
+    crypto = WeChatCrypto(cfg[token_key], cfg[aes_key], cfg[appid_key])
+    try:
+        xml = crypto.decrypt_message(request.get_data(), args.get("msg_signature", ""),
+                                     args.get("timestamp", ""), args.get("nonce", ""))
+    except (InvalidSignatureException, InvalidAppIdException):
+        return None, _text("invalid signature", 403)
+    except Exception:  # malformed envelope or ciphertext
+        log.warning("undecryptable %s callback", app, exc_info=True)
+        return None, _text("bad request", 400)
+    return xml, None
 
 
 def _sent_items(raw: dict) -> list[dict]:

@@ -14,3 +14,4 @@ from app.models.cancellation import (  # noqa: F401
 from app.models.audit import AuditEntry  # noqa: F401
 from app.models.outbox import OutboxMessage, OutboxStatus, Subscription  # noqa: F401
 from app.models.settings import Feedback, InviteToken, Setting, WorkdayOverride  # noqa: F401
+from app.models.webhook import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: F401,E501

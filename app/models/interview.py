@@ -5,7 +5,7 @@ import enum
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import Enum, ForeignKey, Integer, String
+from sqlalchemy import Enum, ForeignKey, Integer, String, case
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -112,8 +112,10 @@ class Interview(TimestampMixin, db.Model):
     def cancel(self, at: datetime) -> None:
         self._move(S.CANCELLED)
         self.cancelled_at = at
-        if self.session is not None and self.session.booked > 0:
-            self.session.booked -= 1
+        if self.session is not None:
+            # In SQL, not read-modify-write: a concurrent reschedule's booked + 1 survives.
+            self.session.booked = case((InterviewSession.booked > 0, InterviewSession.booked - 1),
+                                       else_=0)
 
     def reject_cancel_request(self) -> None:
         self._move(self.status_before_request or S.SCHEDULED)

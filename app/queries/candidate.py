@@ -23,12 +23,6 @@ def candidate_cancel_reasons() -> list[CancelReason]:
         .order_by(CancelReason.sort_order, CancelReason.id)))
 
 
-def cancellation_summary(cancellation_id: int) -> dict:
-    c = db.session.scalars(select(Cancellation).options(joinedload(Cancellation.reason))
-                           .where(Cancellation.id == cancellation_id)).one()
-    return {"reason_code": c.reason.code, "reason_label": c.reason.label, "note": c.note}
-
-
 def interview_timeline(iv: Interview) -> list[dict]:
     """What happened to this interview, oldest first, in Chinese, for the candidate."""
     from app.models import AuditEntry, OutboxMessage

@@ -37,10 +37,16 @@ from app.timeutil import iso, utcnow
 
 @dataclass
 class CancelOutcome:
-    interview_id: int
-    status: InterviewStatus
-    cancellation_id: int
-    state: CancellationState
+    interview: Interview
+    cancellation: Cancellation
+
+    @property
+    def status(self) -> InterviewStatus:
+        return self.interview.status
+
+    @property
+    def state(self) -> CancellationState:
+        return self.cancellation.state
 
 
 def load_candidate_interview(candidate_id: int, public_id: str, *, lock: bool = False
@@ -146,7 +152,7 @@ def _cancel_by_candidate(candidate_id, public_id, reason_code, note, now) -> Can
                  data={"reason": reason.code, "note": note, "cancellation_id": cancellation.id,
                        "number": interview.number})
     _enqueue_notifications(interview, cancellation, reason.label, needs_review)
-    return CancelOutcome(interview.id, interview.status, cancellation.id, cancellation.state)
+    return CancelOutcome(interview, cancellation)
 
 
 def _enqueue_notifications(interview: Interview, cancellation: Cancellation, reason_label: str,

@@ -69,10 +69,16 @@ def login(code: str) -> MpSession:
     account.last_login_at = utcnow()
     db.session.commit()
 
+    token, ttl = issue_session(account.id)
+    return MpSession(token, ttl, account.id, account.candidate)
+
+
+def issue_session(account_id: int) -> tuple[str, int]:
+    """A new opaque bearer token for this WeChat account; only its hash is stored."""
     token = crypto.new_token(32)
     ttl = current_app.config["SESSION_TOKEN_TTL"]
-    redis_store.client.set(_session_key(token), json.dumps({"account_id": account.id}), ex=ttl)
-    return MpSession(token, ttl, account.id, account.candidate)
+    redis_store.client.set(_session_key(token), json.dumps({"account_id": account_id}), ex=ttl)
+    return token, ttl
 
 
 def _session_key(token: str) -> str:

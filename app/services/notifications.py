@@ -23,6 +23,19 @@ def record_open(*, candidate_id: int, open_token: str) -> OutboxMessage:
         OutboxMessage.recipient_id == candidate_id).with_for_update()).first()
     if row is None:
         raise NotificationNotFound()
+    return _opened(row)
+
+
+def record_open_by_link(open_token: str) -> OutboxMessage:
+    """The link in an SMS or e-mail was opened (the token itself is the secret)."""
+    row = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.open_token == open_token).with_for_update()).first()
+    if row is None:
+        raise NotificationNotFound()
+    return _opened(row)
+
+
+def _opened(row: OutboxMessage) -> OutboxMessage:
     now = utcnow()
     row.open_count = (row.open_count or 0) + 1
     if row.read_at is None:

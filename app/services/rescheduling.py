@@ -199,7 +199,10 @@ def _reschedule(candidate_id, public_id, slot_id, now) -> RescheduleOutcome:
                  object_type="interview", object_id=interview.id,
                  data={"number": interview.number,
                        "from": {"session_id": old_session_id, "scheduled_at": iso(previous_at)},
-                       "to": {"session_id": slot.id, "scheduled_at": iso(slot.starts_at)}})
+                       "to": {"session_id": slot.id, "scheduled_at": iso(slot.starts_at)},
+                       # shown as is in the candidate's timeline and the console
+                       "from_text": cn_datetime(previous_at),
+                       "to_text": cn_datetime(slot.starts_at)})
     _enqueue_notifications(interview, previous_at)
     return RescheduleOutcome(interview.id, previous_at, interview.scheduled_at, slot.id)
 

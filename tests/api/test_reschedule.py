@@ -7,7 +7,7 @@ today's date: with the default window of 3 working days, the window ends on 10-0
 """
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -22,7 +22,7 @@ from app.models import (
     Position,
 )
 from app.services import rescheduling
-from app.timeutil import SHANGHAI, iso
+from app.timeutil import SHANGHAI
 from templates_msg import render
 
 API = "/api/mp/v1"
@@ -41,7 +41,7 @@ def login(client, openid):
 
 @pytest.fixture
 def fixed_now(monkeypatch):
-    monkeypatch.setattr(rescheduling, "utcnow", lambda: NOW.astimezone(timezone.utc))
+    monkeypatch.setattr(rescheduling, "utcnow", lambda: NOW.astimezone(UTC))
     return NOW
 
 
@@ -126,7 +126,7 @@ def test_reschedule_moves_the_interview_and_tells_everyone(app, client, world):
     with app.app_context():
         iv = db.session.scalars(select(Interview).where(
             Interview.public_id == world["interview_id"])).one()
-        iv.confirm(NOW.astimezone(timezone.utc))
+        iv.confirm(NOW.astimezone(UTC))
         db.session.commit()
 
     headers = {**auth, "Idempotency-Key": str(uuid.uuid4())}
@@ -142,6 +142,11 @@ def test_reschedule_moves_the_interview_and_tells_everyone(app, client, world):
                         headers=headers, json={"slot_id": str(slot)})
     assert again.status_code == 200 and again.get_json() == body
     assert again.headers["Idempotent-Replayed"] == "true"
+
+    timeline = client.get(f"{API}/interviews/{world['interview_id']}",
+                          headers=auth).get_json()["timeline"]
+    assert {"type": "rescheduled", "label": "面试已改期",
+            "detail": "2026年10月08日 10:00"}.items() <= timeline[-1].items()
 
     assert _booked(app, slot) == 1
     assert _booked(app, world["slots"]["current"]) == 0
@@ -242,7 +247,7 @@ def test_cancelled_interview_cannot_be_rescheduled(app, client, world):
     with app.app_context():
         iv = db.session.scalars(select(Interview).where(
             Interview.public_id == world["interview_id"])).one()
-        iv.cancel(NOW.astimezone(timezone.utc))
+        iv.cancel(NOW.astimezone(UTC))
         db.session.commit()
     auth = login(client, world["openid"])
     base = f"{API}/interviews/{world['interview_id']}"
@@ -295,7 +300,7 @@ def test_concurrent_reschedules_never_overbook(app, backend, demo, world, capaci
             barrier.wait()
             try:
                 rescheduling.reschedule_by_candidate(candidate_id, public_id, str(slot_id),
-                                                     now=NOW.astimezone(timezone.utc))
+                                                     now=NOW.astimezone(UTC))
                 results.append("ok")
             except rescheduling.SlotFull:
                 results.append("slot_full")
@@ -313,3 +318,37 @@ def test_concurrent_reschedules_never_overbook(app, backend, demo, world, capaci
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Interview).where(
             Interview.session_id == slot_id)) == capacity
+
+
+def test_concurrent_swaps_do_not_deadlock(app, backend, demo, world):
+    if backend.name == "sqlite":
+        pytest.skip("SQLite serializes writers; row-level locking needs PostgreSQL")
+    a, b = world["slots"]["current"], world["slots"]["sep30"]
+    with app.app_context():
+        pos = db.session.get(Position, world["position_id"])
+        _move_interview(demo["candidates"][1], pos, db.session.get(InterviewSession, b))
+        db.session.commit()
+    people = [(demo["candidates"][0], [b, a]), (demo["candidates"][1], [a, b])]
+    for rnd in range(4):
+        barrier = threading.Barrier(2)
+        results: list[str] = []
+
+        def attempt(cand, target, barrier=barrier, results=results):
+            with app.app_context():
+                barrier.wait()
+                try:
+                    rescheduling.reschedule_by_candidate(
+                        cand["id"], cand["interview_ids"][0], str(target),
+                        now=NOW.astimezone(UTC))
+                    results.append("ok")
+                except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                    results.append(repr(exc))
+
+        threads = [threading.Thread(target=attempt, args=(cand, targets[rnd % 2]))
+                   for cand, targets in people]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert results == ["ok", "ok"]
+    assert (_booked(app, a), _booked(app, b)) == (1, 3)

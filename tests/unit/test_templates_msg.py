@@ -53,5 +53,26 @@ def test_render_candidate_cancelled_carries_open_token_and_fits_fields():
 
 def test_render_refuses_an_app_without_template():
     with pytest.raises(ValueError):
-        render("candidate_cancel_confirmed", {"scheduled_at": "2024-03-15T14:00:00+08:00"},
-               app="oa", config=CONFIG, open_token=None)
+        render("staff_candidate_cancelled", {"scheduled_at": "2024-03-15T14:00:00+08:00"},
+               app="mp", config=CONFIG, open_token=None)
+
+
+def test_candidate_who_follows_the_oa_gets_the_notice_template():
+    ctx = {"position_title": "Java后端开发工程师", "scheduled_at": "2024-03-15T14:00:00+08:00",
+           "reason_label": "岗位暂停招聘", "candidate_name": "张三"}
+    msg = render("candidate_cancel_confirmed", ctx, app="oa", config=CONFIG, open_token="t")
+    assert msg.template_id == "tpl-oa"
+    assert msg.data["thing1"]["value"] == "面试已取消"
+    assert msg.data["thing4"]["value"] == "岗位暂停招聘"
+
+
+def test_plain_text_for_sms_and_email():
+    from templates_msg import render_plain
+
+    ctx = {"position_title": "Java后端开发工程师", "scheduled_at": "2024-03-15T14:00:00+08:00",
+           "reason_label": "时间冲突", "candidate_name": "张三"}
+    plain = render_plain("candidate_cancel_confirmed", ctx, open_url="https://x/o?t=1")
+    assert plain.subject == "面试取消通知"
+    assert "尊敬的张三" in plain.text and "2024年03月15日 14:00" in plain.text
+    assert plain.text.endswith("https://x/o?t=1")
+    assert all(len(p) <= 12 for p in plain.sms_params)

@@ -47,7 +47,8 @@ def _validate(spec: dict) -> dict:
         value = spec.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or (low is not None and value < low)):
-            raise FaultError(f"{name} must be an integer" + (f" >= {low}" if low is not None else ""))
+            bound = f" >= {low}" if low is not None else ""
+            raise FaultError(f"{name} must be an integer{bound}")
         fault[name] = value
     if fault["latency_ms"] is not None and fault["latency_ms"] > MAX_LATENCY_MS:
         raise FaultError(f"latency_ms must be at most {MAX_LATENCY_MS}")

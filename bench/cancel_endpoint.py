@@ -1,0 +1,212 @@
+"""Cancel endpoint vs a bare one-row update, both under gunicorn on PostgreSQL + Redis.
+
+Each cancel request cancels a different interview (the real success path: lock, rules,
+cancellation, audit, outbox rows, commit, wake-up). wrk drives 16 connections; the script
+prints requests/s of both, the ratio (target >= 0.5) and p99 latency (target <= 100 ms).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL",
+                          "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
+WORKERS = os.environ.get("BENCH_GUNICORN_WORKERS", "4")
+THREADS = os.environ.get("BENCH_GUNICORN_THREADS", "4")
+INTERVIEWS = int(os.environ.get("BENCH_INTERVIEWS", "12000"))
+
+WRK_SCRIPT = """
+-- Every request uses the next line of the file; wrk threads take interleaved lines so no
+-- two requests ever cancel the same interview.
+local reqs = {}
+local i = 0
+local step = 1
+local counter = 0
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+end
+function init(args)
+  for line in io.lines(args[1]) do
+    local path, auth = line:match("([^ ]+) ([^ ]+)")
+    reqs[#reqs + 1] = {path, auth}
+  end
+  step = tonumber(args[2])
+  i = tid
+end
+function request()
+  local r = reqs[(i % #reqs) + 1]
+  i = i + step
+  local headers = {["Content-Type"] = "application/json"}
+  if r[2] ~= "-" then headers["Authorization"] = "Bearer " .. r[2] end
+  return wrk.format("POST", r[1], headers, '{"reason_code":"time_conflict"}')
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"port {port} did not open")
+
+
+def env_for(db_url: str) -> dict:
+    env = dict(os.environ)
+    env.update(APP_ENV="development", DATABASE_URL=db_url, REDIS_URL=REDIS_URL,
+               REDIS_KEY_PREFIX=f"aiicbench:{uuid.uuid4().hex[:8]}:", EMBEDDED_WORKER="0",
+               # one load generator on loopback stands for thousands of candidates' IPs
+               RATE_LIMITS='{"cancel": {"ip": [10000000, 60]}}')
+    return env
+
+
+def prepare(db_url: str, env: dict, workdir: Path) -> tuple[Path, Path]:
+    """Migrate, seed interviews far in the future, issue one session per candidate."""
+    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+                   cwd=ROOT, env=env, check=True, capture_output=True)
+    code = f"""
+import json, sys
+from datetime import timedelta
+from sqlalchemy import insert, select
+from wsgi import app
+from app.extensions import db
+from app.models import *
+from app.services.demo import seed_demo
+from app.services.mp_login import issue_session
+from app.timeutil import utcnow
+with app.app_context():
+    seed_demo(candidates=10)
+    position = db.session.scalars(select(Position).where(Position.cancel_requires_review.is_(False))).first()
+    start = utcnow() + timedelta(days=30)
+    n = {INTERVIEWS}
+    cands = [dict(name=f"候选人{{i}}") for i in range(n)]
+    ids = db.session.scalars(insert(Candidate).returning(Candidate.id), cands).all()
+    db.session.execute(insert(WechatAccount), [dict(app=WechatApp.MINI_PROGRAM, openid=f"bench-{{c}}", candidate_id=c) for c in ids])
+    db.session.execute(insert(Interview), [dict(public_id=f"iv_bench{{c}}", number=f"AI-BENCH-{{c}}", candidate_id=c, position_id=position.id, scheduled_at=start, duration_minutes=30, version=1) for c in ids])
+    db.session.commit()
+    accounts = dict(db.session.execute(select(WechatAccount.candidate_id, WechatAccount.id).where(WechatAccount.openid.like("bench-%"))).all())
+    rows = db.session.execute(select(Interview.id, Interview.public_id, Interview.candidate_id).where(Interview.number.like("AI-BENCH-%"))).all()
+    out = []
+    for iid, pid, cid in rows:
+        token, _ = issue_session(accounts[cid])
+        out.append((iid, pid, token))
+    json.dump(out, sys.stdout)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
+                          capture_output=True, text=True)
+    rows = json.loads(proc.stdout.strip().splitlines()[-1])
+    cancel_file = workdir / "cancel.txt"
+    bare_file = workdir / "bare.txt"
+    cancel_file.write_text("".join(f"/api/mp/v1/interviews/{pid}/cancel {tok}\n"
+                                   for _, pid, tok in rows))
+    bare_file.write_text("".join(f"/bare/{iid} -\n" for iid, _, _ in rows))
+    return cancel_file, bare_file
+
+
+def gunicorn(app_spec: str, port: int, env: dict) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "gunicorn", "-w", WORKERS, "--threads", THREADS,
+           "-b", f"127.0.0.1:{port}", "--log-level", "warning", app_spec]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    wait_port(port)
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+WRK_THREADS = 2
+
+
+def wrk(port: int, script: Path, requests_file: Path, seconds: int) -> dict:
+    out = subprocess.run(
+        ["wrk", "-t", str(WRK_THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds}s",
+         "--latency", "-s", str(script), f"http://127.0.0.1:{port}", "--",
+         str(requests_file), str(WRK_THREADS)],
+        capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    factor = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    return {"rps": rps, "p99_ms": float(p99.group(1)) * factor,
+            "non2xx": int(non2xx.group(1)) if non2xx else 0, "requests": total}
+
+
+def main() -> int:
+    if not shutil.which("wrk"):
+        print("wrk is required (apt-get install wrk)", file=sys.stderr)
+        return 2
+    from sqlalchemy import create_engine, text
+
+    db_name = f"aiic_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{db_name}"'))
+    db_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + db_name
+    env = env_for(db_url)
+    procs = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            script = workdir / "requests.lua"
+            script.write_text(WRK_SCRIPT)
+            print(f"preparing {INTERVIEWS} interviews on PostgreSQL ({db_name}) ...", flush=True)
+            cancel_file, bare_file = prepare(db_url, env, workdir)
+            app_port, bare_port = free_port(), free_port()
+            procs.append(gunicorn("wsgi:app", app_port, env))
+            bare_env = dict(env, PYTHONPATH=str(ROOT / "bench"))
+            procs.append(gunicorn("baseline_app:app", bare_port, bare_env))
+            wrk(bare_port, script, bare_file, 2)  # warm-up
+            base = wrk(bare_port, script, bare_file, DURATION)
+            cancel = wrk(app_port, script, cancel_file, DURATION)
+    finally:
+        for p in procs:
+            stop(p)
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+    ratio = cancel["rps"] / base["rps"]
+    print(f"connections: {CONNECTIONS}, {DURATION}s each, gunicorn -w {WORKERS} "
+          f"--threads {THREADS}, PostgreSQL + Redis")
+    print(f"baseline (bare one-row update): {base['rps']:8.1f} req/s  p99 {base['p99_ms']:6.1f} ms"
+          f"  ({base['requests']} requests, {base['non2xx']} non-2xx)")
+    print(f"cancel endpoint:                {cancel['rps']:8.1f} req/s  p99 {cancel['p99_ms']:6.1f} ms"
+          f"  ({cancel['requests']} requests, {cancel['non2xx']} non-2xx)")
+    print(f"ratio cancel/baseline: {ratio:.2f} (target >= 0.5); cancel p99 "
+          f"{cancel['p99_ms']:.1f} ms (target <= 100 ms)")
+    if cancel["requests"] > INTERVIEWS:
+        print("warning: more requests than interviews; some cancels hit already-cancelled ones")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
