@@ -280,14 +280,18 @@ def test_every_endpoint_answers_as_documented(app, demo, live_url):
     call("GET", "/interviews/{public_id}/reschedule-slots", 409, token=token,
          public_id=iv_id)
     detail = call("GET", "/interviews/{public_id}", 200, token=token, public_id=iv_id)
-    types = [e["type"] for e in detail["timeline"]]
-    assert {"scheduled", "confirmed", "rescheduled", "cancelled" if done["status"] ==
-            "cancelled" else "cancel_requested"} <= set(types)
+    types = {e["type"] for e in detail["timeline"]}
+    # (no "confirmed": rescheduling cleared the confirmation, and the timeline shows the
+    # interview's current confirmed_at only)
+    assert {"scheduled", "rescheduled", "message_read",
+            "cancelled" if done["status"] == "cancelled" else "cancel_requested"} <= types
 
     call("POST", "/auth/bind", 200, token=token, body={"invite_token": known["invite"]})
     call("POST", "/auth/bind", 422, token=stranger["token"], body={"invite_token": "nope"})
     call("POST", "/auth/bind", 404, token=stranger["token"],
          body={"phone_code": "sandbox-phone:13000000000"})
+    app.config["RATE_LIMITS"] = {"bind": {"user": (1, 60)}}
+    call("POST", "/auth/bind", 429, token=stranger["token"], body={"invite_token": "nope"})
     call("POST", "/auth/logout", 204, token=token)
     call("GET", "/interviews", 401, token=token)
 
@@ -312,6 +316,10 @@ def _realistic(case, known: dict, level: int) -> None:
     if "interview_id" in body:
         body["interview_id"] = known["interview_id"]
     if level >= 2:
+        if "code" in body:
+            body["code"] = f"sandbox:{known['candidate']['openid'] if level == 2 else STRANGER}"
+        if "phone_code" in body and "invite_token" not in body:
+            body["phone_code"] = "sandbox-phone:13000000000"
         if "reason_code" in body:
             body["reason_code"] = "personal" if level == 2 else "other"
         if "slot_id" in body:
@@ -328,6 +336,9 @@ def test_schemathesis_finds_no_server_error_and_no_spec_violation(app, backend, 
     app.config["RATE_LIMITS"] = {scope: {"ip": UNLIMITED, "user": UNLIMITED}
                                  for scope in ("login", "bind", "cancel")}
     schema = schemathesis.openapi.from_url(f"{live_url}{API}/openapi.json")
+    # U+0000 in strings: left out on PostgreSQL until the NUL bug is fixed (see
+    # BUG_REPRODUCERS below); delete this line with those entries.
+    schema.config.generation.update(allow_x00=backend.name != "services")
     known = _prepare(app, demo)
     openids = {"candidate": known["candidate"]["openid"], "stranger": STRANGER}
     tokens = {"candidate": _login(live_url, openids["candidate"]),
@@ -340,8 +351,8 @@ def test_schemathesis_finds_no_server_error_and_no_spec_violation(app, backend, 
     statuses: dict[str, set[int]] = {}
     started = time.monotonic()
 
-    for result in schema.get_all_operations():
-        operation = result.ok()
+    operations = [result.ok() for result in schema.get_all_operations()]
+    for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             _fresh_interview(app, known["interview_id"])
 
@@ -371,7 +382,7 @@ def test_schemathesis_finds_no_server_error_and_no_spec_violation(app, backend, 
         print(f"  {label}: {sorted(codes)}")
     assert not failures, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
     # the run reached every operation, and success as well as errors on most of them
-    assert len(statuses) == len(schema.raw_schema["paths"])
+    assert len(statuses) == len(operations) >= 14
     successes = [label for label, codes in statuses.items() if min(codes) < 300]
     assert len(successes) >= 12, statuses
 
