@@ -68,7 +68,8 @@ class OutboxMessage(TimestampMixin, db.Model):
     claimed_by: Mapped[str | None] = mapped_column(String(40), index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
     errcode: Mapped[int | None] = mapped_column(Integer)
-    msgid: Mapped[str | None] = mapped_column(String(32), index=True)
+    # WeChat msgid, SMS serial number or e-mail Message-ID
+    msgid: Mapped[str | None] = mapped_column(String(200), index=True)
     open_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -108,3 +108,12 @@ def test_expire_tokens_fault_expires_every_issued_token(sandbox):
     fresh = sandbox.token("mp")  # the stable token expired too: a new one is issued
     assert fresh != mp
     assert sandbox.subscribe_send(body, fresh)["errcode"] == 0
+
+
+@pytest.mark.parametrize("body", [{"appid": ["x"]}, {"secret": {"a": 1}}, {"grant_type": None}])
+def test_stable_token_odd_json_types_are_wechat_errors(sandbox, body):
+    assert _stable(sandbox, **body)["errcode"] in (40002, 40013, 40125)
+
+
+def test_stable_token_with_a_body_that_is_not_json(sandbox):
+    assert sandbox.post("/cgi-bin/stable_token", raw=b"appid=x")["errcode"] == 47001

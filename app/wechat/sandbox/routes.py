@@ -26,6 +26,8 @@ PHONE_CODE_TTL = 300        # a phone code is valid 5 minutes
 
 
 def _app_of(appid: object) -> str | None:
+    if not isinstance(appid, str):
+        return None
     cfg = current_app.config
     return {cfg["WECHAT_MP_APPID"]: "mp", cfg["WECHAT_OA_APPID"]: "oa"}.get(appid)
 
