@@ -17,6 +17,7 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     config.validate()
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_object(config)
+    _engine_options(app)
     app.config["CONFIG_OBJECT"] = config
     app.json.ensure_ascii = False
 
@@ -27,6 +28,16 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app
+
+
+def _engine_options(app: Flask) -> None:
+    """A connection pool sized for the worker's concurrent sends (not for SQLite files)."""
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI") or ""
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if not uri.startswith("sqlite"):
+        options.setdefault("pool_size", app.config.get("DB_POOL_SIZE", 10))
+        options.setdefault("max_overflow", app.config.get("DB_MAX_OVERFLOW", 30))
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def register_extensions(app: Flask) -> None:
@@ -51,11 +62,13 @@ def register_blueprints(app: Flask) -> None:
     from app.console import bp as console_bp
     from app.health import bp as health_bp
     from app.landing import bp as landing_bp
+    from app.metrics import bp as metrics_bp
     from miniprogram_api import bp as mp_api_bp
     from wechat_handlers import bp as wechat_handlers_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(landing_bp)
+    app.register_blueprint(metrics_bp)
     app.register_blueprint(mp_api_bp, url_prefix="/api/mp/v1")
     csrf.exempt(mp_api_bp)  # bearer-token API, no cookies
     app.register_blueprint(wechat_handlers_bp, url_prefix="/wechat")

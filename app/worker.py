@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from flask import Flask
 
@@ -27,7 +27,8 @@ class Worker:
         cfg = app.config
         self.batch = cfg["WORKER_BATCH_SIZE"]
         self.sweep = cfg["WORKER_SWEEP_SECONDS"]
-        self.pool = ThreadPoolExecutor(max_workers=cfg["WORKER_CONCURRENCY"],
+        self.concurrency = cfg["WORKER_CONCURRENCY"]
+        self.pool = ThreadPoolExecutor(max_workers=self.concurrency,
                                        thread_name_prefix="outbox-send")
 
     def run_once(self) -> int:
@@ -60,31 +61,55 @@ class Worker:
         return total
 
     def run_forever(self) -> None:
+        """Keep up to WORKER_CONCURRENCY sends in flight; sleep on the wake-up channel
+        (or the sweep interval) when nothing is due."""
         log.info("outbox worker %s started", self.worker_id)
         with self.app.app_context():
             pubsub = redis_store.client.pubsub(ignore_subscribe_messages=True)
             pubsub.subscribe(redis_store.key(WAKE_CHANNEL))
+        in_flight: set[Future] = set()
         try:
             while not self.stopping.is_set():
-                try:
-                    while self.run_once() and not self.stopping.is_set():
-                        pass
-                except Exception:
-                    log.exception("outbox worker loop error; continuing after a pause")
-                    self.stopping.wait(self.sweep)
+                claimed = self._claim_into(in_flight)
+                if in_flight:
+                    done, in_flight = wait(in_flight, timeout=0 if claimed else 0.2,
+                                           return_when=FIRST_COMPLETED)
+                    in_flight = set(in_flight)
+                    if not claimed and not done:
+                        self._poll(pubsub, 0)
                     continue
-                try:
-                    message = pubsub.get_message(timeout=self.sweep)
-                    # drain extra wake-ups that arrived meanwhile
-                    while message is not None and pubsub.get_message(timeout=0) is not None:
-                        pass
-                except Exception:
-                    log.warning("wake-up channel unavailable; sweeping", exc_info=True)
-                    self.stopping.wait(self.sweep)
+                if not claimed:
+                    self._poll(pubsub, self.sweep)
+            wait(in_flight)
         finally:
             pubsub.close()
             self.pool.shutdown(wait=True)
             log.info("outbox worker %s stopped", self.worker_id)
+
+    def _claim_into(self, in_flight: set) -> int:
+        free = self.concurrency - len(in_flight)
+        if free <= 0:
+            return 0
+        try:
+            with self.app.app_context():
+                ids = dispatch.claim_due(min(free, self.batch), self.worker_id)
+                db.session.remove()
+        except Exception:
+            log.exception("outbox worker: claiming failed; retrying after a pause")
+            self.stopping.wait(self.sweep)
+            return 0
+        for row_id in ids:
+            in_flight.add(self.pool.submit(self._send, row_id))
+        return len(ids)
+
+    def _poll(self, pubsub, timeout: float) -> None:
+        try:
+            message = pubsub.get_message(timeout=timeout)
+            while message is not None:  # drain wake-ups that arrived meanwhile
+                message = pubsub.get_message(timeout=0)
+        except Exception:
+            log.warning("wake-up channel unavailable; sweeping", exc_info=True)
+            self.stopping.wait(timeout)
 
     def stop(self) -> None:
         self.stopping.set()

@@ -104,7 +104,7 @@ class BaseConfig:
     WORKER_SWEEP_SECONDS = 5.0
     WORKER_BATCH_SIZE = 50
     WORKER_LEASE_SECONDS = 60
-    WORKER_CONCURRENCY = 8
+    WORKER_CONCURRENCY = 32
     EMBEDDED_WORKER = False
 
     REDIS_KEY_PREFIX = "aiic:"
@@ -119,9 +119,18 @@ class BaseConfig:
         self.WECHAT_API_BASE = _env("WECHAT_API_BASE", self.WECHAT_API_BASE)
         self.REDIS_KEY_PREFIX = _env("REDIS_KEY_PREFIX", self.REDIS_KEY_PREFIX)
         self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+        self.METRICS_TOKEN = _env("METRICS_TOKEN")
         self.CANCEL_DEADLINE_HOURS = _env_int("CANCEL_DEADLINE_HOURS", self.CANCEL_DEADLINE_HOURS)
         self.NOTIFY_PROMISE_MINUTES = _env_int("NOTIFY_PROMISE_MINUTES", self.NOTIFY_PROMISE_MINUTES)
         self.EMBEDDED_WORKER = _env_bool("EMBEDDED_WORKER", self.EMBEDDED_WORKER)
+        self.WORKER_CONCURRENCY = _env_int("WORKER_CONCURRENCY", self.WORKER_CONCURRENCY)
+        self.WORKER_LEASE_SECONDS = _env_int("WORKER_LEASE_SECONDS", self.WORKER_LEASE_SECONDS)
+        self.WORKER_BATCH_SIZE = _env_int("WORKER_BATCH_SIZE", self.WORKER_BATCH_SIZE)
+        self.WORKER_SWEEP_SECONDS = float(_env("WORKER_SWEEP_SECONDS",
+                                               self.WORKER_SWEEP_SECONDS))
+        self.DB_POOL_SIZE = _env_int("DB_POOL_SIZE", 10)
+        self.DB_MAX_OVERFLOW = _env_int("DB_MAX_OVERFLOW", 30)
+        self.WECHAT_HTTP_TIMEOUT = float(_env("WECHAT_HTTP_TIMEOUT", self.WECHAT_HTTP_TIMEOUT))
         # JSON, e.g. {"cancel": {"ip": [300, 60], "user": [20, 60]}} (limit, window seconds)
         import json
 

@@ -206,7 +206,7 @@ def operation(operation_id: str, summary: str, *, tag: str, auth: str | None, su
     if auth == "login":
         all_errors.insert(0, SESSION_INVALID)
     elif auth == "candidate":
-        all_errors[:0] = [SESSION_INVALID]
+        all_errors[:0] = [SESSION_INVALID, NOT_BOUND]
     if idempotent:
         all_errors.extend(IDEMPOTENCY)
     by_status: dict[int, list[Err]] = {}
@@ -261,7 +261,7 @@ def _interview_properties() -> dict:
         "scheduled_at": date_time("Start time (Asia/Shanghai offset)."),
         "duration_minutes": integer(minimum=0),
         "join_url": nullable(string("Video room link.")),
-        "can_cancel": integer("Whether the cancel button should be offered now (directly, "
+        "can_cancel": boolean("Whether the cancel button should be offered now (directly, "
                               "or as a request to HR after the deadline when HR allows it)."),
         "cancel_deadline": date_time("Last moment for self-service cancellation and "
                                      "rescheduling."),
