@@ -214,7 +214,9 @@ def operation(operation_id: str, summary: str, *, tag: str, auth: str | None, su
         by_status.setdefault(e.status, []).append(e)
     responses = dict(success)
     for status in sorted(by_status):
-        responses[str(status)] = error_response(by_status[status], replayable=idempotent)
+        # 401, 403 and 429 are answered before the idempotency layer: never replayed
+        responses[str(status)] = error_response(
+            by_status[status], replayable=idempotent and status not in (401, 403, 429))
     op: dict[str, Any] = {"operationId": operation_id, "summary": summary, "tags": [tag],
                           "responses": responses}
     if description:
@@ -232,8 +234,10 @@ def operation(operation_id: str, summary: str, *, tag: str, auth: str | None, su
 
 
 def path_param(name: str, description: str) -> dict:
+    # No "/" (not even as %2F, which WSGI decodes before routing: the request would reach
+    # another route, or none: 404 `not_found`).
     return {"name": name, "in": "path", "required": True, "description": description,
-            "schema": {"type": "string", "minLength": 1}}
+            "schema": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}}
 
 
 INTERVIEW_ID = path_param("public_id", "Opaque interview id from the list (`iv_...`); "

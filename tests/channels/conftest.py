@@ -25,7 +25,8 @@ def sms_sandbox_server():
     yield server
     server.server.shutdown()
     server.server.server_close()
-    redis_store.clear_namespace()
+    with server.app.app_context():
+        redis_store.clear_namespace()
 
 
 @pytest.fixture

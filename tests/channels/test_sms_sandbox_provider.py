@@ -14,7 +14,15 @@ from app.channels.sms import (
 from app.channels.sms import sandbox as sms_state
 
 
-def test_records_messages_in_redis(app):
+@pytest.fixture
+def ctx(app):
+    """The dispatcher sends inside the app context; so do these tests."""
+    with app.app_context():
+        yield app
+
+
+def test_records_messages_in_redis(ctx):
+    app = ctx
     provider = sms_provider_from_config(app.config)
     assert isinstance(provider, SandboxSmsProvider)
     result = provider.send("13800138000", "candidate_cancel_confirmed", ["张三", "明天"],
@@ -35,14 +43,14 @@ def test_records_messages_in_redis(app):
     assert provider.messages() == []
 
 
-def test_rejects_bad_numbers_like_tencent(app):
+def test_rejects_bad_numbers_like_tencent(ctx, app):
     result = SandboxSmsProvider(app.config).send("10086", "candidate_cancel_confirmed", [])
     assert (result.ok, result.code, result.retryable) == \
         (False, "InvalidParameterValue.IncorrectPhoneNumber", False)
     assert sms_state.list_messages() == []
 
 
-def test_faults_apply_to_the_sandbox_provider(app):
+def test_faults_apply_to_the_sandbox_provider(ctx, app):
     provider = SandboxSmsProvider(app.config)
     sms_state.set_fault("LimitExceeded.PhoneNumberDailyLimit", phone="13800138000", times=2)
     sms_state.set_fault("FailedOperation.InsufficientBalanceInSmsPackage", times=1)

@@ -223,3 +223,14 @@ def test_provider_from_config(sms_sandbox_server):
         sms_provider_from_config({"ENV_NAME": "production", "SMS_PROVIDER": "sandbox"})
     with pytest.raises(SmsConfigError, match="SMS_PROVIDER"):
         sms_provider_from_config({"SMS_PROVIDER": "carrier-pigeon"})
+
+
+def test_templates_from_a_json_string(sms_sandbox_server):
+    cfg = sms_sandbox_server.config(TENCENT_SMS_TEMPLATES='{"candidate_rescheduled": 1001003}')
+    p = sms_provider_from_config(cfg)
+    assert p.template_id("candidate_rescheduled") == "1001003"
+    assert p.send("13800138000", "candidate_rescheduled", ["x"]).ok
+    assert sms_sandbox_server.messages()[0]["template"] == "1001003"
+    for bad in ("not json", "[1, 2]"):
+        with pytest.raises(SmsConfigError, match="TENCENT_SMS_TEMPLATES"):
+            sms_provider_from_config(sms_sandbox_server.config(TENCENT_SMS_TEMPLATES=bad))

@@ -82,8 +82,9 @@ def explain(code: str) -> str:
 
 
 def result_for_code(code: str, provider_message: str | None = None) -> SmsResult:
-    """A failed SmsResult for `code`: HR-readable message, retryable per the rules above."""
+    """A failed SmsResult for `code`: HR-readable message (the Chinese explanation, then
+    the provider's own words when they add something), retryable per the rules above."""
     text = explain(code)
-    detail = f"{code}：{provider_message}" if provider_message and provider_message != code \
-        else code
-    return SmsResult(False, None, code, f"{text}（{detail}）", is_retryable(code))
+    if provider_message and provider_message != code:
+        text = f"{text}：{provider_message}"
+    return SmsResult(False, None, code, text, is_retryable(code))

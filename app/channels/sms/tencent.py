@@ -28,6 +28,20 @@ VERSION = "2021-01-11"
 CONTENT_TYPE = "application/json; charset=utf-8"
 
 
+def _templates(value) -> dict[str, str]:
+    """TENCENT_SMS_TEMPLATES as a dict (a JSON object string is accepted, from env)."""
+    if not value:
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise SmsConfigError("TENCENT_SMS_TEMPLATES must be a JSON object") from None
+    if not isinstance(value, Mapping):
+        raise SmsConfigError("TENCENT_SMS_TEMPLATES must map message kinds to template ids")
+    return {str(k): str(v) for k, v in value.items()}
+
+
 class TencentSmsProvider:
     """SMS_PROVIDER=tencent. `template_code` is a message kind looked up in `templates`
     (TENCENT_SMS_TEMPLATES), or a numeric Tencent template id used as is."""
@@ -60,7 +74,7 @@ class TencentSmsProvider:
                    secret_key=config["TENCENT_SECRET_KEY"],
                    sdk_app_id=config["TENCENT_SMS_SDK_APP_ID"],
                    sign_name=config["TENCENT_SMS_SIGN_NAME"],
-                   templates=config.get("TENCENT_SMS_TEMPLATES") or {},
+                   templates=_templates(config.get("TENCENT_SMS_TEMPLATES")),
                    endpoint=config.get("TENCENT_SMS_ENDPOINT") or DEFAULT_ENDPOINT,
                    region=config.get("TENCENT_SMS_REGION") or DEFAULT_REGION,
                    timeout=float(config.get("TENCENT_SMS_TIMEOUT", 5.0)))
