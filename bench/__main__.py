@@ -1,5 +1,7 @@
 """`python -m bench` runs every benchmark."""
-from bench import cancel_endpoint
+import sys
+
+from bench import cancel_endpoint, dispatch
 
 if __name__ == "__main__":
-    cancel_endpoint.main()
+    sys.exit(cancel_endpoint.main() or dispatch.main())

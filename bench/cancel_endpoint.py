@@ -128,7 +128,8 @@ with app.app_context():
 
 
 def gunicorn(app_spec: str, port: int, env: dict) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "gunicorn", "-w", WORKERS, "--threads", THREADS,
+    threads = os.environ.get("BENCH_GUNICORN_THREADS", THREADS)
+    cmd = [sys.executable, "-m", "gunicorn", "-w", WORKERS, "--threads", threads,
            "-b", f"127.0.0.1:{port}", "--log-level", "warning", app_spec]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)

@@ -21,6 +21,28 @@ from miniprogram_api.idempotency import idempotent
 from miniprogram_api.ratelimit import hit, limited
 
 
+def is_clean_text(value: str) -> bool:
+    """Text the database can store: no NUL, no lone UTF-16 surrogates."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@bp.url_value_preprocessor
+def reject_unusable_ids(endpoint, values):
+    """An id that cannot exist (NUL, surrogates, absurd length) is simply not found."""
+    from app.services.errors import InterviewNotFound
+    from app.services.notifications import NotificationNotFound
+
+    for name, value in (values or {}).items():
+        if isinstance(value, str) and (len(value) > 64 or not is_clean_text(value)):
+            raise NotificationNotFound() if name == "open_token" else InterviewNotFound()
+
+
 def json_body() -> dict:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
@@ -36,8 +58,8 @@ def string_field(data: dict, name: str, *, required: bool = True, max_length: in
             raise ValidationFailed(f"缺少必填字段 {name}", code="field_required",
                                    details={"field": name})
         return None
-    if not isinstance(value, str):
-        raise ValidationFailed(f"字段 {name} 必须是字符串", code="field_invalid",
+    if not isinstance(value, str) or not is_clean_text(value):
+        raise ValidationFailed(f"字段 {name} 必须是有效的文本", code="field_invalid",
                                details={"field": name})
     if len(value) > max_length:
         raise ValidationFailed(f"字段 {name} 过长", code="field_too_long",
@@ -157,7 +179,8 @@ def record_subscriptions():
         raise ValidationFailed("results 必须是 1 到 3 个模板的订阅结果", code="field_invalid",
                                details={"field": "results"})
     for template_id, result in results.items():
-        if result not in subscriptions.RESULTS or not 0 < len(template_id) <= 64:
+        if (result not in subscriptions.RESULTS or not 0 < len(template_id) <= 64
+                or not is_clean_text(template_id)):
             raise ValidationFailed("订阅结果只能是 accept、reject 或 ban",
                                    code="field_invalid", details={"field": "results"})
     granted = subscriptions.record_results(g.mp_account.openid, results)

@@ -120,6 +120,8 @@ def _slot_for(interview: Interview, slot_id, window: SlotWindow) -> InterviewSes
         sid = int(slot_id)
     except (TypeError, ValueError):
         raise invalid from None
+    if not 0 < sid < 2**63:  # beyond any id the database can hold
+        raise invalid
     slot = db.session.get(InterviewSession, sid)
     if (slot is None or sid == interview.session_id
             or slot.position_id not in (None, interview.position_id)

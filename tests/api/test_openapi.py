@@ -352,9 +352,6 @@ def test_schemathesis_finds_no_server_error_and_no_spec_violation(app, backend, 
     app.config["RATE_LIMITS"] = {scope: {"ip": UNLIMITED, "user": UNLIMITED}
                                  for scope in ("login", "bind", "cancel")}
     schema = schemathesis.openapi.from_url(f"{live_url}{API}/openapi.json")
-    # U+0000 in strings: left out on PostgreSQL until the NUL bug is fixed (see
-    # BUG_REPRODUCERS below); delete this line with those entries.
-    schema.config.generation.update(allow_x00=backend.name != "services")
     known = _prepare(app, demo)
     openids = {"candidate": known["candidate"]["openid"], "stranger": STRANGER}
     tokens = {"candidate": _login(live_url, openids["candidate"]),
@@ -397,7 +394,7 @@ def test_schemathesis_finds_no_server_error_and_no_spec_violation(app, backend, 
     assert len(successes) >= 12, statuses
 
 
-# --- 5. server bugs found by the run (strict xfail: remove the entry once fixed) -----------
+# --- 5. regressions: inputs the first schemathesis run found answered with 5xx ------------
 
 NUL_BUG = "PostgreSQL rejects U+0000 in text: the query raises ValueError -> 500"
 SURROGATE_BUG = "a lone UTF-16 surrogate cannot be encoded as UTF-8 -> 500"
@@ -405,38 +402,29 @@ SLOT_OVERFLOW_BUG = "SQLite: slot_id beyond 64-bit integers raises OverflowError
 LOGIN_CODE_BUG = ("a login code that cannot be sent to WeChat (lone surrogate) is answered "
                   "503 service_unavailable instead of 401/422")
 
-# (method, path, raw JSON body, backends where the server answers 5xx today, bug)
+# (method, path, raw JSON body, the bug it once was)
 BUG_REPRODUCERS = [
-    ("POST", "/feedback", '{"content": "a\\u0000b"}', {"services"}, NUL_BUG),
-    ("POST", "/feedback", '{"content": "a", "interview_id": "x\\u0000"}', {"services"},
-     NUL_BUG),
-    ("POST", "/interviews/{iv}/cancel", '{"reason_code": "a\\u0000"}', {"services"},
-     NUL_BUG),
-    ("POST", "/subscriptions", '{"results": {"tpl\\u0000": "accept"}}', {"services"},
-     NUL_BUG),
-    ("GET", "/interviews/iv%00x", None, {"services"}, NUL_BUG),
-    ("POST", "/notifications/a%00b/open", None, {"services"}, NUL_BUG),
-    ("POST", "/feedback", '{"content": "\\ud800"}', {"sqlite", "services"}, SURROGATE_BUG),
+    ("POST", "/feedback", '{"content": "a\\u0000b"}', NUL_BUG),
+    ("POST", "/feedback", '{"content": "a", "interview_id": "x\\u0000"}', NUL_BUG),
+    ("POST", "/interviews/{iv}/cancel", '{"reason_code": "a\\u0000"}', NUL_BUG),
+    ("POST", "/subscriptions", '{"results": {"tpl\\u0000": "accept"}}', NUL_BUG),
+    ("GET", "/interviews/iv%00x", None, NUL_BUG),
+    ("POST", "/notifications/a%00b/open", None, NUL_BUG),
+    ("POST", "/feedback", '{"content": "\\ud800"}', SURROGATE_BUG),
     ("POST", "/interviews/{iv}/cancel", '{"reason_code": "other", "note": "\\ud800"}',
-     {"sqlite", "services"}, SURROGATE_BUG),
-    ("POST", "/subscriptions", '{"results": {"\\ud800": "accept"}}', {"sqlite", "services"},
      SURROGATE_BUG),
-    ("POST", "/auth/bind", '{"phone_code": "\\ud800"}', {"sqlite", "services"},
-     SURROGATE_BUG),
-    ("POST", "/auth/bind", '{"invite_token": "\\ud800"}', {"sqlite", "services"},
-     SURROGATE_BUG),
+    ("POST", "/subscriptions", '{"results": {"\\ud800": "accept"}}', SURROGATE_BUG),
+    ("POST", "/auth/bind", '{"phone_code": "\\ud800"}', SURROGATE_BUG),
+    ("POST", "/auth/bind", '{"invite_token": "\\ud800"}', SURROGATE_BUG),
     ("POST", "/interviews/{iv}/reschedule", '{"slot_id": "99999999999999999999"}',
-     {"sqlite"}, SLOT_OVERFLOW_BUG),
-    ("POST", "/auth/login", '{"code": "\\ud800"}', {"sqlite", "services"}, LOGIN_CODE_BUG),
+     SLOT_OVERFLOW_BUG),
+    ("POST", "/auth/login", '{"code": "\\ud800"}', LOGIN_CODE_BUG),
 ]
 
 
-@pytest.mark.parametrize("method,path,body,broken_on,bug", BUG_REPRODUCERS,
-                         ids=[f"{m} {p} {b}" for m, p, b, _, _ in BUG_REPRODUCERS])
-def test_known_server_bug(request, app, backend, demo, live_url, method, path, body,
-                          broken_on, bug):
-    if backend.name in broken_on:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=bug))
+@pytest.mark.parametrize("method,path,body,bug", BUG_REPRODUCERS,
+                         ids=[f"{m} {p} {b}" for m, p, b, _ in BUG_REPRODUCERS])
+def test_former_server_bug_is_a_documented_4xx(app, demo, live_url, method, path, body, bug):
     known = _prepare(app, demo)
     schema = schemathesis.openapi.from_url(f"{live_url}{API}/openapi.json")
     token = _login(live_url, known["candidate"]["openid"])
@@ -444,7 +432,7 @@ def test_known_server_bug(request, app, backend, demo, live_url, method, path, b
     r = requests.request(method, url, data=body.encode() if body else None, timeout=15,
                          headers={"Authorization": f"Bearer {token}",
                                   "Content-Type": "application/json"})
-    assert r.status_code < 500, r.text
+    assert 400 <= r.status_code < 500, (bug, r.text)
     # and the answer is a documented one
     template = re.sub(r"/interviews/[^/]+", "/interviews/{public_id}",
                       re.sub(r"/notifications/[^/]+", "/notifications/{open_token}", path))
