@@ -80,6 +80,10 @@ def register_blueprints(app: Flask) -> None:
 
         app.register_blueprint(sandbox_bp, url_prefix="/_sandbox/wechat")
         csrf.exempt(sandbox_bp)
+        from app.channels.sms_sandbox import bp as sms_sandbox_bp
+
+        app.register_blueprint(sms_sandbox_bp, url_prefix="/_sandbox/sms")
+        csrf.exempt(sms_sandbox_bp)
 
     @app.get("/")
     def index():

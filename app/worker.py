@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from flask import Flask
 
 from app.extensions import db, redis_store
-from app.services import dispatch
+from app.services import dispatch, webhook_sender
 from app.services.outbox import WAKE_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class Worker:
         self.concurrency = cfg["WORKER_CONCURRENCY"]
         self.pool = ThreadPoolExecutor(max_workers=self.concurrency,
                                        thread_name_prefix="outbox-send")
+        self.hook_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhooks")
 
     def run_once(self) -> int:
         """Claim one batch and send it; returns how many rows were handled."""
@@ -51,10 +53,10 @@ class Worker:
                 db.session.remove()
 
     def drain(self, max_rounds: int = 100) -> int:
-        """Send until nothing is due (tests, CLI)."""
+        """Send until nothing is due (tests, CLI): outbox rows, then webhooks."""
         total = 0
         for _ in range(max_rounds):
-            handled = self.run_once()
+            handled = self.run_once() + self._webhooks_once()
             total += handled
             if not handled:
                 break
@@ -68,8 +70,14 @@ class Worker:
             pubsub = redis_store.client.pubsub(ignore_subscribe_messages=True)
             pubsub.subscribe(redis_store.key(WAKE_CHANNEL))
         in_flight: set[Future] = set()
+        hooks: Future | None = None
+        next_hooks = 0.0
         try:
             while not self.stopping.is_set():
+                if (hooks is None or hooks.done()) and time.monotonic() >= next_hooks:
+                    next_hooks = time.monotonic() + 1.0
+                    # a slow receiver never holds up WeChat sends: its own task
+                    hooks = self.hook_pool.submit(self._webhooks_once)
                 claimed = self._claim_into(in_flight)
                 if in_flight:
                     done, in_flight = wait(in_flight, timeout=0 if claimed else 0.2,
@@ -84,7 +92,19 @@ class Worker:
         finally:
             pubsub.close()
             self.pool.shutdown(wait=True)
+            self.hook_pool.shutdown(wait=True)
             log.info("outbox worker %s stopped", self.worker_id)
+
+    def _webhooks_once(self) -> int:
+        with self.app.app_context():
+            try:
+                return webhook_sender.dispatch_due(self.worker_id, self.batch)
+            except Exception:
+                log.exception("webhook dispatch failed; will retry")
+                db.session.rollback()
+                return 0
+            finally:
+                db.session.remove()
 
     def _claim_into(self, in_flight: set) -> int:
         free = self.concurrency - len(in_flight)
@@ -143,3 +163,4 @@ def drain(app: Flask) -> int:
         return worker.drain()
     finally:
         worker.pool.shutdown(wait=True)
+        worker.hook_pool.shutdown(wait=True)

@@ -109,6 +109,21 @@ class BaseConfig:
 
     REDIS_KEY_PREFIX = "aiic:"
 
+    # Webhooks to the company's ATS/ERP/OA
+    WEBHOOK_TIMEOUT = 5.0
+    WEBHOOK_RETRY_WINDOW_HOURS = 24
+    WEBHOOK_BACKOFF_BASE_SECONDS = 30
+    WEBHOOK_BACKOFF_CAP_SECONDS = 3600
+    WEBHOOK_DISABLE_AFTER = 5
+
+    # SMS (fallback channel) and e-mail
+    SMS_PROVIDER = None  # sandbox (development/testing default) / tencent / disabled
+    TENCENT_SMS_ENDPOINT = "https://sms.tencentcloudapi.com"
+    TENCENT_SMS_REGION = "ap-guangzhou"
+    SMTP_PORT = None
+    SMTP_TIMEOUT = 10
+    MAIL_FROM = "AI面试通知 <noreply@example.com>"
+
     def __init__(self):
         self.SECRET_KEY = _env("SECRET_KEY")
         self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")
@@ -120,6 +135,15 @@ class BaseConfig:
         self.REDIS_KEY_PREFIX = _env("REDIS_KEY_PREFIX", self.REDIS_KEY_PREFIX)
         self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
         self.METRICS_TOKEN = _env("METRICS_TOKEN")
+        for key in ("SMS_PROVIDER", "TENCENT_SECRET_ID", "TENCENT_SECRET_KEY",
+                    "TENCENT_SMS_SDK_APP_ID", "TENCENT_SMS_SIGN_NAME", "TENCENT_SMS_TEMPLATES",
+                    "TENCENT_SMS_ENDPOINT", "TENCENT_SMS_REGION", "SMTP_HOST", "SMTP_USER",
+                    "SMTP_PASSWORD", "SMTP_STARTTLS", "SMTP_SSL", "SMTP_CA_FILE", "MAIL_FROM"):
+            setattr(self, key, _env(key, getattr(self, key, None)))
+        if _env("SMTP_PORT"):
+            self.SMTP_PORT = int(_env("SMTP_PORT"))
+        for key in ("WEBHOOK_DISABLE_AFTER", "WEBHOOK_RETRY_WINDOW_HOURS"):
+            setattr(self, key, _env_int(key, getattr(self, key)))
         self.CANCEL_DEADLINE_HOURS = _env_int("CANCEL_DEADLINE_HOURS", self.CANCEL_DEADLINE_HOURS)
         self.NOTIFY_PROMISE_MINUTES = _env_int("NOTIFY_PROMISE_MINUTES", self.NOTIFY_PROMISE_MINUTES)
         self.EMBEDDED_WORKER = _env_bool("EMBEDDED_WORKER", self.EMBEDDED_WORKER)

@@ -81,6 +81,17 @@ def _staff_text(title: str) -> Callable[[dict], str]:
     return build
 
 
+def _webhook_disabled(c: dict) -> dict:
+    return {"thing1": "对接接口已停用", "thing2": c["endpoint_name"], "time3": c["disabled_at"],
+            "thing4": f"连续{c['consecutive_failures']}次投递失败"}
+
+
+def _webhook_disabled_text(c: dict) -> str:
+    return (f"对接接口“{c['endpoint_name']}”（{c['endpoint_url']}）因连续"
+            f"{c['consecutive_failures']}次投递失败已于{c['disabled_at_text']}停用，"
+            f"原因：{c.get('reason') or '未知'}。请检查对方系统后在设置中重新启用。")
+
+
 MESSAGE_KINDS: dict[str, MessageKind] = {
     k.code: k for k in (
         MessageKind("candidate_cancel_confirmed", "candidate", "WECHAT_TPL_INTERVIEW_CANCELLED",
@@ -101,6 +112,9 @@ MESSAGE_KINDS: dict[str, MessageKind] = {
         MessageKind("staff_notification_failed", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
                     OA_HR_ALERT_FIELDS, _staff_values("候选人通知发送失败"), "pages/message/open",
                     _staff_text("候选人通知发送失败")),
+        MessageKind("staff_webhook_disabled", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
+                    OA_HR_ALERT_FIELDS, _webhook_disabled, "pages/message/open",
+                    _webhook_disabled_text),
         MessageKind("staff_candidate_cancelled", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
                     OA_HR_ALERT_FIELDS, _staff_values("候选人取消面试"), "pages/message/open",
                     _staff_text("候选人取消面试")),
@@ -120,6 +134,7 @@ TITLES = {
     "staff_approval_needed": "面试取消申请待审批",
     "staff_interview_rescheduled": "候选人面试改期",
     "staff_notification_failed": "候选人通知发送失败",
+    "staff_webhook_disabled": "对接接口已停用",
 }
 
 

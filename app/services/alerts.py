@@ -5,7 +5,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import HrUser, OutboxMessage, Role
-from app.services import outbox
+from app.services import outbox, webhooks
+from app.timeutil import iso, utcnow
 
 
 def alert_failed_notification(row: OutboxMessage, *, admins: bool = False) -> int:
@@ -25,10 +26,22 @@ def alert_failed_notification(row: OutboxMessage, *, admins: bool = False) -> in
         outbox.enqueue(event=f"notification.failed:{row.id}", kind="staff_notification_failed",
                        recipient_type="hr_user", recipient_id=user_id, interview=interview,
                        context=context)
-    try:
-        from app.services.webhooks import enqueue_event, notification_payload
-    except ImportError:
-        return len(recipients)
-    enqueue_event("notification.failed", f"notification.failed:{row.id}",
-                  notification_payload(row))
+    webhooks.enqueue_event("notification.failed", f"notification.failed:{row.id}",
+                           notification_payload(row))
     return len(recipients)
+
+
+def notification_payload(row: OutboxMessage) -> dict:
+    """What the company's systems learn about a failed notification (no personal data)."""
+    interview = row.interview
+    return {
+        "occurred_at": iso(utcnow()),
+        "notification": {"id": row.id, "kind": row.kind, "channel": row.channel,
+                         "status": row.status.value, "errcode": row.errcode,
+                         "error": row.last_error, "attempts": row.attempts},
+        "interview": ({"id": interview.public_id, "number": interview.number,
+                       "status": interview.status.value,
+                       "scheduled_at": iso(interview.scheduled_at)} if interview else None),
+        "candidate": {"ref": (interview.candidate.external_ref
+                              or f"candidate-{interview.candidate_id}") if interview else None},
+    }

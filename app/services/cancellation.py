@@ -19,7 +19,7 @@ from app.models import (
     InvalidTransition,
     ReasonActor,
 )
-from app.services import audit, outbox
+from app.services import audit, outbox, webhooks
 from app.services.rules import get_rules
 from app.services.errors import (
     AlreadyCancelled,
@@ -152,6 +152,11 @@ def _cancel_by_candidate(candidate_id, public_id, reason_code, note, now) -> Can
                  data={"reason": reason.code, "note": note, "cancellation_id": cancellation.id,
                        "number": interview.number})
     _enqueue_notifications(interview, cancellation, reason.label, needs_review)
+    event_type = "interview.cancel_requested" if needs_review else "interview.cancelled"
+    webhooks.enqueue_event(event_type, f"{event_type}:{cancellation.id}",
+                           webhooks.interview_payload(interview, reason=reason,
+                                                      actor_type="candidate",
+                                                      actor_id=candidate_id, at=now))
     return CancelOutcome(interview, cancellation)
 
 

@@ -23,6 +23,7 @@ from app.models import OutboxMessage, OutboxStatus, Subscription
 from app.models.outbox import DUE_STATUSES
 from app.services import routing
 from app.services.alerts import alert_failed_notification
+from app.services.delivery import apply_pending_delivery
 from app.services.transmit import Outcome, transmit
 from app.timeutil import SHANGHAI, utcnow
 from templates_msg import get_kind
@@ -131,6 +132,8 @@ def _record(plan: Plan, worker_id: str, outcome: Outcome) -> OutboxStatus | None
         row.last_error, row.errcode = None, None
         if route.channel == "subscribe":
             _spend_credit(route.address, outcome.template_id)
+        # WeChat may report delivery before we stored the msgid: apply what it said.
+        apply_pending_delivery(row)
     elif outcome.status == "retry" and row.attempts < MAX_ATTEMPTS:
         delay = min(BACKOFF_BASE_SECONDS * 2 ** (row.attempts - 1), BACKOFF_CAP_SECONDS)
         row.status = OutboxStatus.RETRYING

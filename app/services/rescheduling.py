@@ -11,7 +11,7 @@ from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import Interview, InterviewSession, InvalidTransition
 from app.models.interview import ACTIVE_STATUSES
-from app.services import audit, outbox
+from app.services import audit, outbox, webhooks
 from app.services.cancellation import load_candidate_interview
 from app.services.rules import get_rules
 from app.services.workdays import WorkdayCalendar
@@ -206,6 +206,11 @@ def _reschedule(candidate_id, public_id, slot_id, now) -> RescheduleOutcome:
                        "from_text": cn_datetime(previous_at),
                        "to_text": cn_datetime(slot.starts_at)})
     _enqueue_notifications(interview, previous_at)
+    event_id = f"interview.rescheduled:{interview.id}:{interview.version}"
+    payload = webhooks.interview_payload(interview, actor_type="candidate",
+                                         actor_id=candidate_id, at=now)
+    payload["previous_scheduled_at"] = iso(previous_at)
+    webhooks.enqueue_event("interview.rescheduled", event_id, payload)
     return RescheduleOutcome(interview.id, previous_at, interview.scheduled_at, slot.id)
 
 

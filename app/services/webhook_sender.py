@@ -327,14 +327,7 @@ def _count_final_failure(job: _Job, now: datetime) -> bool:
 
 
 def notify_admins_webhook_disabled(endpoint: WebhookEndpoint) -> int:
-    """Queue a message to every active admin (inside the caller's transaction). Does
-    nothing until the message catalogue defines the `staff_webhook_disabled` kind."""
-    from templates_msg import MESSAGE_KINDS
-
-    if STAFF_KIND not in MESSAGE_KINDS:
-        log.info("message kind %s not defined yet: admins not messaged about endpoint %s",
-                 STAFF_KIND, endpoint.id)
-        return 0
+    """Queue a message to every active admin (inside the caller's transaction)."""
     admins = db.session.scalars(select(HrUser.id).where(
         HrUser.role == Role.ADMIN, HrUser.active.is_(True)).order_by(HrUser.id)).all()
     disabled_at = endpoint.disabled_at or utcnow()
