@@ -132,9 +132,21 @@ def gunicorn(app_spec: str, port: int, env: dict) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "gunicorn", "-w", WORKERS, "--threads", threads,
            "-b", f"127.0.0.1:{port}", "--log-level", "warning", app_spec]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "ab"),
+                            start_new_session=True,
+                            preexec_fn=_die_with_parent)
     wait_port(port)
     return proc
+
+
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM if the benchmark itself is killed."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def stop(proc: subprocess.Popen) -> None:

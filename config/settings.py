@@ -198,6 +198,8 @@ class DevelopmentConfig(BaseConfig):
             self.SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'aiic.db'}"
         if _env("WECHAT_API_BASE") is None:
             self.WECHAT_API_BASE = self.PUBLIC_BASE_URL.rstrip("/") + "/_sandbox/wechat"
+        # The sandbox pushes delivery events to our callbacks ~0.3 s after a send.
+        self.SANDBOX_AUTO_PUSH = _env_bool("SANDBOX_AUTO_PUSH", not self.TESTING)
 
 
 class TestingConfig(DevelopmentConfig):

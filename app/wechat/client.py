@@ -9,6 +9,7 @@ number of times instead.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any, Callable
 
@@ -94,10 +95,21 @@ class ConfigurableWeChatClient(WeChatClient):
 
 
 def _client(appid_key: str, secret_key: str) -> ConfigurableWeChatClient:
+    """One client per app, base URL and thread: building a wechatpy client is costly
+    (it instantiates every API class), and requests sessions are not shared by threads."""
     cfg = current_app.config
-    storage = RedisStorage(redis_store.client, prefix=redis_store.key("wechatpy"))
-    return ConfigurableWeChatClient(cfg[appid_key], cfg[secret_key], cfg["WECHAT_API_BASE"],
-                                    storage, cfg.get("WECHAT_HTTP_TIMEOUT", 5.0))
+    key = (appid_key, cfg[appid_key], cfg["WECHAT_API_BASE"], cfg.get("WECHAT_HTTP_TIMEOUT"),
+           redis_store.prefix)
+    cache = current_app.extensions.setdefault("wechat_clients", threading.local())
+    clients = cache.__dict__.setdefault("clients", {})
+    client = clients.get(key)
+    if client is None:
+        storage = RedisStorage(redis_store.client, prefix=redis_store.key("wechatpy"))
+        client = ConfigurableWeChatClient(cfg[appid_key], cfg[secret_key],
+                                          cfg["WECHAT_API_BASE"], storage,
+                                          cfg.get("WECHAT_HTTP_TIMEOUT", 5.0))
+        clients[key] = client
+    return client
 
 
 def mini_program_client() -> ConfigurableWeChatClient:
