@@ -89,8 +89,10 @@ def dev_cmd(host: str, port: int):
                "interviewer)")
     click.echo(f"API       {base}/api/mp/v1/")
     click.echo(f"simulator {base}/_sandbox/wechat/simulator")
+    from werkzeug.serving import run_simple
+
     try:
-        app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
     finally:
         worker.stop()
 
