@@ -143,7 +143,7 @@ class EmbeddedWorker:
         self.thread = threading.Thread(target=self.worker.run_forever, name="outbox-worker",
                                        daemon=True)
 
-    def start(self) -> "EmbeddedWorker":
+    def start(self) -> EmbeddedWorker:
         self.thread.start()
         return self
 

@@ -212,7 +212,8 @@ def main() -> int:
           f"--threads {THREADS}, PostgreSQL + Redis")
     print(f"baseline (bare one-row update): {base['rps']:8.1f} req/s  p99 {base['p99_ms']:6.1f} ms"
           f"  ({base['requests']} requests, {base['non2xx']} non-2xx)")
-    print(f"cancel endpoint:                {cancel['rps']:8.1f} req/s  p99 {cancel['p99_ms']:6.1f} ms"
+    print(f"cancel endpoint:                {cancel['rps']:8.1f} req/s  "
+          f"p99 {cancel['p99_ms']:6.1f} ms"
           f"  ({cancel['requests']} requests, {cancel['non2xx']} non-2xx)")
     print(f"ratio cancel/baseline: {ratio:.2f} (target >= 0.5); cancel p99 "
           f"{cancel['p99_ms']:.1f} ms (target <= 100 ms)")

@@ -5,11 +5,11 @@ store, WeChat sandbox credentials); Production has no default for any secret and
 to start without them, naming every missing key.
 """
 from config.settings import (  # noqa: F401
+    REQUIRED_PRODUCTION_KEYS,
     BaseConfig,
+    ConfigError,
     DevelopmentConfig,
     ProductionConfig,
     TestingConfig,
-    ConfigError,
     config_for_env,
-    REQUIRED_PRODUCTION_KEYS,
 )

@@ -145,7 +145,8 @@ class BaseConfig:
         for key in ("WEBHOOK_DISABLE_AFTER", "WEBHOOK_RETRY_WINDOW_HOURS"):
             setattr(self, key, _env_int(key, getattr(self, key)))
         self.CANCEL_DEADLINE_HOURS = _env_int("CANCEL_DEADLINE_HOURS", self.CANCEL_DEADLINE_HOURS)
-        self.NOTIFY_PROMISE_MINUTES = _env_int("NOTIFY_PROMISE_MINUTES", self.NOTIFY_PROMISE_MINUTES)
+        self.NOTIFY_PROMISE_MINUTES = _env_int("NOTIFY_PROMISE_MINUTES",
+                                               self.NOTIFY_PROMISE_MINUTES)
         self.EMBEDDED_WORKER = _env_bool("EMBEDDED_WORKER", self.EMBEDDED_WORKER)
         self.WORKER_CONCURRENCY = _env_int("WORKER_CONCURRENCY", self.WORKER_CONCURRENCY)
         self.WORKER_LEASE_SECONDS = _env_int("WORKER_LEASE_SECONDS", self.WORKER_LEASE_SECONDS)
@@ -177,7 +178,7 @@ class BaseConfig:
                 Fernet(self.DATA_ENCRYPTION_KEY)
             except Exception:
                 raise ConfigError([], ["DATA_ENCRYPTION_KEY must be a Fernet key "
-                                       "(urlsafe base64 of 32 bytes)"])
+                                       "(urlsafe base64 of 32 bytes)"]) from None
 
 
 class DevelopmentConfig(BaseConfig):

@@ -3,6 +3,5 @@ from flask import Blueprint
 
 bp = Blueprint("mp_api", __name__)
 
-from miniprogram_api import views  # noqa: E402,F401
-from miniprogram_api import reschedule  # noqa: E402,F401
-from miniprogram_api import spec  # noqa: E402,F401
+# Route modules register themselves on `bp`.
+from miniprogram_api import reschedule, spec, views  # noqa: E402,F401

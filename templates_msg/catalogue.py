@@ -2,8 +2,8 @@
 learns what was cancelled, why, and what happens next."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 # Field types of the templates registered in the WeChat admin consoles.
 MP_CANCELLED_FIELDS = {"thing1": "thing", "time2": "time", "thing3": "thing", "thing4": "thing"}

@@ -1,17 +1,17 @@
 """SQLAlchemy 2.0 typed models, one module per aggregate."""
-from app.models.hr import HrUser, Role  # noqa: F401
-from app.models.candidate import Candidate, WechatAccount, WechatApp  # noqa: F401
-from app.models.position import Position, InterviewSession  # noqa: F401
-from app.models.interview import Interview, InterviewStatus, InvalidTransition  # noqa: F401
+from app.models.audit import AuditEntry  # noqa: F401
 from app.models.cancellation import (  # noqa: F401
     Approval,
     ApprovalDecision,
-    CancelReason,
     Cancellation,
     CancellationState,
+    CancelReason,
     ReasonActor,
 )
-from app.models.audit import AuditEntry  # noqa: F401
+from app.models.candidate import Candidate, WechatAccount, WechatApp  # noqa: F401
+from app.models.hr import HrUser, Role  # noqa: F401
+from app.models.interview import Interview, InterviewStatus, InvalidTransition  # noqa: F401
 from app.models.outbox import OutboxMessage, OutboxStatus, Subscription  # noqa: F401
+from app.models.position import InterviewSession, Position  # noqa: F401
 from app.models.settings import Feedback, InviteToken, Setting, WorkdayOverride  # noqa: F401
 from app.models.webhook import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: F401,E501

@@ -60,7 +60,7 @@ class Cancellation(TimestampMixin, db.Model):
 
     interview: Mapped[Interview] = relationship()
     reason: Mapped[CancelReason] = relationship()
-    approvals: Mapped[list["Approval"]] = relationship(back_populates="cancellation",
+    approvals: Mapped[list[Approval]] = relationship(back_populates="cancellation",
                                                        order_by="Approval.level")
 
 

@@ -24,9 +24,9 @@ class Candidate(TimestampMixin, db.Model):
     email: Mapped[str | None] = mapped_column(String(254))
     external_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
 
-    interviews: Mapped[list["Interview"]] = relationship(  # noqa: F821
+    interviews: Mapped[list[Interview]] = relationship(  # noqa: F821
         back_populates="candidate")
-    wechat_accounts: Mapped[list["WechatAccount"]] = relationship(back_populates="candidate")
+    wechat_accounts: Mapped[list[WechatAccount]] = relationship(back_populates="candidate")
 
     @property
     def phone(self) -> str | None:

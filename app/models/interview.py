@@ -18,7 +18,7 @@ from app.timeutil import UTCDateTime
 class InvalidTransition(Exception):
     """The interview cannot move from its current status to the requested one."""
 
-    def __init__(self, current: "InterviewStatus", target: "InterviewStatus"):
+    def __init__(self, current: InterviewStatus, target: InterviewStatus):
         self.current = current
         self.target = target
         super().__init__(f"interview cannot go from {current.value} to {target.value}")

@@ -5,7 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import CancelReason, Cancellation, Interview, ReasonActor
+from app.models import Cancellation, CancelReason, Interview, ReasonActor
 
 
 def candidate_interviews(candidate_id: int) -> list[Interview]:

@@ -11,16 +11,15 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.extensions import db
 from app.models import (
     Approval,
-    CancelReason,
     Cancellation,
     CancellationState,
+    CancelReason,
     Interview,
     InterviewStatus,
     InvalidTransition,
     ReasonActor,
 )
 from app.services import audit, outbox, webhooks
-from app.services.rules import get_rules
 from app.services.errors import (
     AlreadyCancelled,
     CancelDeadlinePassed,
@@ -32,6 +31,7 @@ from app.services.errors import (
     NoteRequired,
     NoteTooLong,
 )
+from app.services.rules import get_rules
 from app.timeutil import iso, utcnow
 
 

@@ -82,7 +82,7 @@ def seed_demo(candidates: int = 50, seed: int = 20240315) -> dict:
         db.session.add(user)
         users[role] = user
     db.session.flush()
-    for role, user in users.items():
+    for user in users.values():
         db.session.add(WechatAccount(app=WechatApp.OFFICIAL_ACCOUNT,
                                      openid=f"sandbox-hr-{user.username}",
                                      hr_user_id=user.id, followed=True))

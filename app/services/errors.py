@@ -1,5 +1,5 @@
 """Domain errors raised by services: stable code for programs, Chinese message for people."""
-from app.errors import AppError, Conflict, NotFound, ValidationFailed
+from app.errors import Conflict, NotFound, ValidationFailed
 
 
 class InterviewNotFound(NotFound):

@@ -15,7 +15,8 @@ def submit_feedback(*, candidate_id: int, content: str, interview_public_id: str
     """Store the text for HR, tied to the candidate's own interview when one is given."""
     content = (content or "").strip()
     if not content:
-        raise ValidationFailed("请填写反馈内容", code="field_required", details={"field": "content"})
+        raise ValidationFailed("请填写反馈内容", code="field_required",
+                               details={"field": "content"})
     if len(content) > MAX_LENGTH:
         raise ValidationFailed(f"反馈内容最多{MAX_LENGTH}个字", code="field_too_long",
                                details={"field": "content", "max_length": MAX_LENGTH})

@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import select
 
 from app.errors import ValidationFailed
 from app.extensions import db

@@ -46,8 +46,9 @@ class Outcome:
     retry_at: datetime | None = None
 
     @classmethod
-    def unreachable(cls) -> "Outcome":
-        return cls("unreachable", error="收件人没有可用的通知渠道（未订阅、未关注、无手机号和邮箱）")
+    def unreachable(cls) -> Outcome:
+        return cls("unreachable",
+                   error="收件人没有可用的通知渠道（未订阅、未关注、无手机号和邮箱）")
 
 
 def transmit(kind: str, context: dict, open_token: str | None, route: Route, row_id: int

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import requests
 from flask import current_app
@@ -72,7 +73,7 @@ class ConfigurableWeChatClient(WeChatClient):
             self.expires_at = int(time.time()) + expires_in
             return result
 
-    def call(self, fn: Callable[["ConfigurableWeChatClient"], Any]) -> Any:
+    def call(self, fn: Callable[[ConfigurableWeChatClient], Any]) -> Any:
         """Run one API call, refreshing the token at most WECHAT_TOKEN_RETRIES times."""
         retries = current_app.config.get("WECHAT_TOKEN_RETRIES", 1)
         attempt = 0

@@ -1,5 +1,4 @@
 """POST /auth/login and /auth/bind through HTTP against the WeChat sandbox."""
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -23,7 +22,8 @@ def test_login_returns_our_token_and_never_the_session_key(app, client, demo):
             WechatAccount.openid == "sandbox-candidate-001")).one()
         assert acc.session_key_encrypted and not acc.session_key_encrypted.startswith("{")
         # the token is stored hashed, with a TTL
-        keys = [k.decode() for k in redis_store.client.scan_iter(redis_store.key("mp-session", "*"))]
+        pattern = redis_store.key("mp-session", "*")
+        keys = [k.decode() for k in redis_store.client.scan_iter(pattern)]
         assert len(keys) == 1 and body["token"] not in keys[0]
         assert 0 < redis_store.client.ttl(keys[0]) <= app.config["SESSION_TOKEN_TTL"]
 

@@ -56,7 +56,8 @@ def queue(app, demo, sb):
                 iv.candidate.phone = None
             if not email:
                 iv.candidate.email = None
-            row = outbox.enqueue(event=f"test:{kind}:{db.session.scalar(select(db.func.count()).select_from(OutboxMessage))}",
+            n = db.session.scalar(select(db.func.count()).select_from(OutboxMessage))
+            row = outbox.enqueue(event=f"test:{kind}:{n}",
                                  kind=kind, recipient_type=recipient,
                                  recipient_id=recipient_id or iv.candidate_id, interview=iv,
                                  context=outbox.interview_context(iv, reason_label="时间冲突"))

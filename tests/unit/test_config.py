@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from config import REQUIRED_PRODUCTION_KEYS, ProductionConfig, ConfigError, DevelopmentConfig
+from config import REQUIRED_PRODUCTION_KEYS, ConfigError, DevelopmentConfig, ProductionConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 

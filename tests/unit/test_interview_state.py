@@ -1,12 +1,12 @@
 """The interview state machine lives on the model and refuses invalid transitions."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from app.models import Interview, InterviewStatus, InvalidTransition
 from app.models.interview import TRANSITIONS
 
-NOW = datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 S = InterviewStatus
 ACTIONS = {
     S.CONFIRMED: lambda iv: iv.confirm(NOW),
@@ -17,8 +17,8 @@ ACTIONS = {
 
 
 def _interview(status):
-    return Interview(number="AI-2026-11-22-001", status=status, scheduled_at=NOW + timedelta(days=1),
-                     duration_minutes=30)
+    return Interview(number="AI-2026-11-22-001", status=status,
+                     scheduled_at=NOW + timedelta(days=1), duration_minutes=30)
 
 
 @pytest.mark.parametrize("current", list(S))

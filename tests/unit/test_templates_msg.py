@@ -1,5 +1,5 @@
 """templates_msg fits values to WeChat's field rules before sending."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -27,7 +27,7 @@ def test_phrase_is_at_most_5_chinese_characters():
 
 
 def test_time_is_24h_with_date_in_shanghai():
-    when = datetime(2024, 3, 15, 6, 0, tzinfo=timezone.utc)
+    when = datetime(2024, 3, 15, 6, 0, tzinfo=UTC)
     assert fields.time(when) == "2024年03月15日 14:00"
 
 
