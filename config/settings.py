@@ -93,6 +93,8 @@ class BaseConfig:
     WECHAT_TPL_INTERVIEW_CANCELLED = "tpl-interview-cancelled"
     WECHAT_TPL_CANCEL_REQUEST = "tpl-cancel-request"
     WECHAT_TPL_INTERVIEW_CHANGED = "tpl-interview-changed"
+    WECHAT_TPL_CONFIRM_REMINDER = "tpl-confirm-reminder"
+    WECHAT_TPL_SLOT_OFFER = "tpl-slot-offer"
     WECHAT_OA_TPL_HR_ALERT = "oa-tpl-hr-alert"
 
     # Product rules (defaults; HR can change them in settings later).
@@ -162,7 +164,8 @@ class BaseConfig:
         self.RATE_LIMITS = {scope: {kind: tuple(v) for kind, v in kinds.items()}
                             for scope, kinds in json.loads(_env("RATE_LIMITS", "{}")).items()}
         for key in ("WECHAT_TPL_INTERVIEW_CANCELLED", "WECHAT_TPL_CANCEL_REQUEST",
-                    "WECHAT_TPL_INTERVIEW_CHANGED", "WECHAT_OA_TPL_HR_ALERT"):
+                    "WECHAT_TPL_INTERVIEW_CHANGED", "WECHAT_TPL_CONFIRM_REMINDER",
+                    "WECHAT_TPL_SLOT_OFFER", "WECHAT_OA_TPL_HR_ALERT"):
             setattr(self, key, _env(key, getattr(self, key)))
 
     @property

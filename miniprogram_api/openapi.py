@@ -433,6 +433,10 @@ def _paths() -> dict:
         "/subscriptions/templates": {"get": operation(
             "subscriptionTemplates", "Template ids to pass to wx.requestSubscribeMessage",
             tag=subs, auth="login",
+            description="`scene=cancel` (default): before the 确认取消 tap; `scene=schedule`: "
+                        "when viewing or confirming an interview. Unknown scenes are ignored.",
+            parameters=({"name": "scene", "in": "query", "required": False,
+                         "schema": {"type": "string", "enum": ["cancel", "schedule"]}},),
             success=ok(obj({"template_ids": array(string(), maxItems=3)}), "At most 3."))},
         "/subscriptions": {"post": operation(
             "recordSubscriptions", "Record wx.requestSubscribeMessage results", tag=subs,

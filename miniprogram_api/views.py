@@ -165,10 +165,17 @@ def confirm(public_id: str):
 @login_required
 def subscription_templates():
     cfg = current_app.config
-    # wx.requestSubscribeMessage accepts at most 3 template ids per call.
-    ids = [cfg["WECHAT_TPL_INTERVIEW_CANCELLED"], cfg["WECHAT_TPL_CANCEL_REQUEST"],
-           cfg["WECHAT_TPL_INTERVIEW_CHANGED"]][:3]
-    return jsonify(template_ids=ids)
+    # wx.requestSubscribeMessage accepts at most 3 template ids per call: one set per scene.
+    keys = SUBSCRIBE_SCENES.get(request.args.get("scene", "cancel"), SUBSCRIBE_SCENES["cancel"])
+    return jsonify(template_ids=[cfg[k] for k in keys][:3])
+
+
+SUBSCRIBE_SCENES = {
+    "cancel": ("WECHAT_TPL_INTERVIEW_CANCELLED", "WECHAT_TPL_CANCEL_REQUEST",
+               "WECHAT_TPL_INTERVIEW_CHANGED"),
+    "schedule": ("WECHAT_TPL_CONFIRM_REMINDER", "WECHAT_TPL_SLOT_OFFER",
+                 "WECHAT_TPL_INTERVIEW_CHANGED"),
+}
 
 
 @bp.post("/subscriptions")

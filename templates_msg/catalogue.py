@@ -8,6 +8,8 @@ from dataclasses import dataclass
 # Field types of the templates registered in the WeChat admin consoles.
 MP_CANCELLED_FIELDS = {"thing1": "thing", "time2": "time", "thing3": "thing", "thing4": "thing"}
 MP_REQUEST_FIELDS = {"thing1": "thing", "time2": "time", "phrase3": "phrase", "thing4": "thing"}
+MP_REMINDER_FIELDS = {"thing1": "thing", "time2": "time", "time3": "time", "thing4": "thing"}
+MP_OFFER_FIELDS = {"thing1": "thing", "time2": "time", "thing3": "thing"}
 MP_CHANGED_FIELDS = {"thing1": "thing", "time2": "time", "time3": "time", "thing4": "thing"}
 # The Official Account's notice template (事项/对象/时间/说明), for HR and for candidates
 # who follow the Official Account.
@@ -81,6 +83,70 @@ def _staff_text(title: str) -> Callable[[dict], str]:
     return build
 
 
+def _company_cancelled(c: dict) -> dict:
+    days = c.get("reschedule_days", 3)
+    return {"thing1": c["position_title"], "time2": c["scheduled_at"],
+            "thing3": c["reason_label"], "thing4": f"将在{days}个工作日内为您重新安排"}
+
+
+def _company_cancelled_text(c: dict) -> str:
+    # the seed's wording
+    return (f"尊敬的{c['candidate_name']}，因{c['reason_label']}，您原定{c['scheduled_at_text']}的"
+            f"AI面试已取消，我们将在{c.get('reschedule_days', 3)}个工作日内为您重新安排，感谢理解。"
+            f"如有疑问可在小程序中提交反馈。")
+
+
+def _request_decided(approved: bool) -> Callable[[dict], dict]:
+    def build(c: dict) -> dict:
+        return {"thing1": c["position_title"], "time2": c["scheduled_at"],
+                "phrase3": "已通过" if approved else "未通过",
+                "thing4": "面试已取消" if approved
+                else (c.get("comment") or "请按原时间参加面试")}
+    return build
+
+
+def _request_decided_text(approved: bool) -> Callable[[dict], str]:
+    def build(c: dict) -> str:
+        if approved:
+            return (f"尊敬的{c['candidate_name']}，您取消{c['scheduled_at_text']}"
+                    f"{c['position_title']}AI面试的申请已通过，面试已取消。")
+        reason = f"（{c['comment']}）" if c.get("comment") else ""
+        return (f"尊敬的{c['candidate_name']}，您取消{c['scheduled_at_text']}"
+                f"{c['position_title']}AI面试的申请未通过{reason}，请按原时间参加面试。")
+    return build
+
+
+def _reminder(c: dict) -> dict:
+    hours = c.get("auto_cancel_hours", 24)
+    return {"thing1": c["position_title"], "time2": c["scheduled_at"],
+            "time3": c["confirm_by"], "thing4": f"逾期未确认将自动取消（{hours}小时）"}
+
+
+def _reminder_text(c: dict) -> str:
+    return (f"尊敬的{c['candidate_name']}，请在{c['confirm_by_text']}前确认参加"
+            f"{c['scheduled_at_text']}的{c['position_title']}AI面试，逾期未确认将自动取消。")
+
+
+def _slot_offer(c: dict) -> dict:
+    return {"thing1": c["position_title"], "time2": c["slot_starts_at"],
+            "thing3": "名额有限，先到先得"}
+
+
+def _slot_offer_text(c: dict) -> str:
+    return (f"尊敬的{c['candidate_name']}，{c['position_title']}AI面试在"
+            f"{c['slot_starts_at_text']}有空余名额，可在小程序中改约，名额有限，先到先得。")
+
+
+def _digest(c: dict) -> dict:
+    return {"thing1": "面试取消日报", "thing2": f"取消{c['cancelled']}场，待审批{c['pending']}场",
+            "time3": c["day_end_at"], "thing4": f"未送达通知{c['failed']}条，详情见后台"}
+
+
+def _digest_text(c: dict) -> str:
+    return (f"面试取消日报（{c['day']}）：取消{c['cancelled']}场，待审批{c['pending']}场，"
+            f"候选人通知失败或无法触达{c['failed']}条。详情请登录招聘后台查看。")
+
+
 def _webhook_disabled(c: dict) -> dict:
     return {"thing1": "对接接口已停用", "thing2": c["endpoint_name"], "time3": c["disabled_at"],
             "thing4": f"连续{c['consecutive_failures']}次投递失败"}
@@ -112,6 +178,30 @@ MESSAGE_KINDS: dict[str, MessageKind] = {
         MessageKind("staff_notification_failed", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
                     OA_HR_ALERT_FIELDS, _staff_values("候选人通知发送失败"), "pages/message/open",
                     _staff_text("候选人通知发送失败")),
+        MessageKind("candidate_cancelled_by_company", "candidate",
+                    "WECHAT_TPL_INTERVIEW_CANCELLED", OA_NOTICE, MP_CANCELLED_FIELDS,
+                    _company_cancelled, "pages/message/open", _company_cancelled_text,
+                    OA_HR_ALERT_FIELDS, _candidate_oa("面试已取消", "我们将尽快为您重新安排")),
+        MessageKind("candidate_cancel_approved", "candidate", "WECHAT_TPL_CANCEL_REQUEST",
+                    OA_NOTICE, MP_REQUEST_FIELDS, _request_decided(True), "pages/message/open",
+                    _request_decided_text(True), OA_HR_ALERT_FIELDS,
+                    _candidate_oa("取消申请已通过", "面试已取消")),
+        MessageKind("candidate_cancel_rejected", "candidate", "WECHAT_TPL_CANCEL_REQUEST",
+                    OA_NOTICE, MP_REQUEST_FIELDS, _request_decided(False), "pages/message/open",
+                    _request_decided_text(False), OA_HR_ALERT_FIELDS,
+                    _candidate_oa("取消申请未通过", "请按原时间参加面试")),
+        MessageKind("candidate_confirm_reminder", "candidate", "WECHAT_TPL_CONFIRM_REMINDER",
+                    OA_NOTICE, MP_REMINDER_FIELDS, _reminder, "pages/interview/detail",
+                    _reminder_text, OA_HR_ALERT_FIELDS,
+                    _candidate_oa("请确认参加面试", "逾期未确认将自动取消")),
+        MessageKind("candidate_slot_offer", "candidate", "WECHAT_TPL_SLOT_OFFER", None,
+                    MP_OFFER_FIELDS, _slot_offer, "pages/interview/reschedule",
+                    _slot_offer_text),
+        MessageKind("staff_interview_cancelled", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
+                    OA_HR_ALERT_FIELDS, _staff_values("面试已取消"), "pages/message/open",
+                    _staff_text("面试已取消")),
+        MessageKind("staff_daily_digest", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
+                    OA_HR_ALERT_FIELDS, _digest, "pages/message/open", _digest_text),
         MessageKind("staff_webhook_disabled", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
                     OA_HR_ALERT_FIELDS, _webhook_disabled, "pages/message/open",
                     _webhook_disabled_text),
@@ -135,6 +225,13 @@ TITLES = {
     "staff_interview_rescheduled": "候选人面试改期",
     "staff_notification_failed": "候选人通知发送失败",
     "staff_webhook_disabled": "对接接口已停用",
+    "candidate_cancelled_by_company": "面试取消通知",
+    "candidate_cancel_approved": "面试取消申请已通过",
+    "candidate_cancel_rejected": "面试取消申请未通过",
+    "candidate_confirm_reminder": "面试确认提醒",
+    "candidate_slot_offer": "面试空档通知",
+    "staff_interview_cancelled": "面试已取消",
+    "staff_daily_digest": "面试取消日报",
 }
 
 

@@ -29,7 +29,7 @@ SMS_PARAM_MAX = 12  # Tencent Cloud SMS: at most 12 characters per template vari
 def _context(context: dict) -> dict:
     ctx = dict(context)
     for key, value in context.items():  # ISO times -> datetime, plus a Chinese text form
-        if key.endswith("_at") and isinstance(value, str) and value:
+        if key.endswith(("_at", "_by")) and isinstance(value, str) and value:
             ctx[key] = datetime.fromisoformat(value)
             ctx[key + "_text"] = fields.time(ctx[key])
     return ctx

@@ -1,4 +1,5 @@
 """templates_msg fits values to WeChat's field rules before sending."""
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -76,3 +77,53 @@ def test_plain_text_for_sms_and_email():
     assert "尊敬的张三" in plain.text and "2024年03月15日 14:00" in plain.text
     assert plain.text.endswith("https://x/o?t=1")
     assert all(len(p) <= 12 for p in plain.sms_params)
+
+
+KINDS_CTX = {"position_title": "Java后端开发工程师", "scheduled_at": "2024-03-15T14:00:00+08:00",
+             "reason_label": "岗位暂停招聘", "candidate_name": "张三",
+             "interview_number": "AI-2024-03-15-001", "confirm_by": "2024-03-14T14:00:00+08:00",
+             "slot_starts_at": "2024-03-18T10:00:00+08:00", "comment": "",
+             "cancelled": 12, "pending": 3, "failed": 1, "day": "2024-03-15",
+             "day_end_at": "2024-03-15T23:59:00+08:00", "endpoint_name": "ATS",
+             "endpoint_url": "https://ats.example.com/hook", "disabled_at":
+             "2024-03-15T10:00:00+08:00", "consecutive_failures": 5}
+CONFIG_ALL = {**CONFIG, "WECHAT_TPL_INTERVIEW_CHANGED": "tpl-ch",
+              "WECHAT_TPL_CONFIRM_REMINDER": "tpl-rem", "WECHAT_TPL_SLOT_OFFER": "tpl-offer"}
+
+
+@pytest.mark.parametrize("kind", ["candidate_cancel_confirmed", "candidate_cancel_requested",
+                                  "candidate_cancelled_by_company", "candidate_cancel_approved",
+                                  "candidate_cancel_rejected", "candidate_rescheduled",
+                                  "candidate_confirm_reminder", "candidate_slot_offer",
+                                  "staff_candidate_cancelled", "staff_approval_needed",
+                                  "staff_interview_cancelled", "staff_daily_digest",
+                                  "staff_interview_rescheduled", "staff_notification_failed",
+                                  "staff_webhook_disabled"])
+def test_every_kind_renders_within_wechat_rules(kind):
+    from templates_msg import MESSAGE_KINDS, render_plain
+
+    k = MESSAGE_KINDS[kind]
+    ctx = {**KINDS_CTX, "previous_scheduled_at": "2024-03-14T10:00:00+08:00"}
+    for app_name in ("mp", "oa"):
+        if (k.mp_template_key if app_name == "mp" else k.oa_template_key) is None:
+            continue
+        msg = render(kind, ctx, app=app_name, config=CONFIG_ALL, open_token="t")
+        for field, value in msg.data.items():
+            v = value["value"]
+            assert v and "\n" not in v
+            if field.startswith("thing"):
+                assert len(v) <= 20, (field, v)
+            if field.startswith("phrase"):
+                assert len(v) <= 5
+            if field.startswith("time"):
+                assert re.fullmatch(r"\d{4}年\d{2}月\d{2}日 \d{2}:\d{2}", v)
+    plain = render_plain(kind, ctx)
+    assert plain.subject and plain.text
+
+
+def test_company_cancel_follows_the_seed_wording():
+    from templates_msg import render_plain
+
+    text = render_plain("candidate_cancelled_by_company", {**KINDS_CTX, "reschedule_days": 3}).text
+    assert text.startswith("尊敬的张三，因岗位暂停招聘，您原定2024年03月15日 14:00的AI面试已取消，"
+                           "我们将在3个工作日内为您重新安排，感谢理解。")

@@ -58,6 +58,12 @@ BUILTIN = {
         ("WECHAT_TPL_INTERVIEW_CHANGED", "面试变更通知", _fields(
             ("thing1", "thing", "岗位名称"), ("time2", "time", "原面试时间"),
             ("time3", "time", "新面试时间"), ("thing4", "thing", "备注"))),
+        ("WECHAT_TPL_CONFIRM_REMINDER", "面试确认提醒", _fields(
+            ("thing1", "thing", "岗位名称"), ("time2", "time", "面试时间"),
+            ("time3", "time", "确认截止时间"), ("thing4", "thing", "温馨提示"))),
+        ("WECHAT_TPL_SLOT_OFFER", "面试空档通知", _fields(
+            ("thing1", "thing", "岗位名称"), ("time2", "time", "可预约时间"),
+            ("thing3", "thing", "温馨提示"))),
     ),
     "oa": (
         ("WECHAT_OA_TPL_HR_ALERT", "待办事项提醒", _fields(
