@@ -35,17 +35,23 @@ class Worker:
 
     def run_once(self) -> int:
         """Claim one batch and send it; returns how many rows were handled."""
-        with self.app.app_context():
-            ids = dispatch.claim_due(self.batch, self.worker_id)
-            db.session.remove()
-        if ids:
-            list(self.pool.map(self._send, ids))
-        return len(ids)
+        plans = self._claim(self.batch)
+        list(self.pool.map(self._send, plans))
+        return len(plans)
 
-    def _send(self, row_id: int):
+    def _claim(self, limit: int) -> list:
         with self.app.app_context():
             try:
-                return dispatch.send_one(row_id, self.worker_id)
+                ids = dispatch.claim_due(limit, self.worker_id)
+                return dispatch.plan_batch(ids, self.worker_id) if ids else []
+            finally:
+                db.session.remove()
+
+    def _send(self, plan):
+        row_id = plan.row_id
+        with self.app.app_context():
+            try:
+                return dispatch.send_one(row_id, self.worker_id, plan)
             except Exception:
                 log.exception("outbox row %s: unexpected error while sending", row_id)
                 db.session.rollback()
@@ -111,16 +117,14 @@ class Worker:
         if free <= 0:
             return 0
         try:
-            with self.app.app_context():
-                ids = dispatch.claim_due(min(free, self.batch), self.worker_id)
-                db.session.remove()
+            plans = self._claim(min(free, self.batch))
         except Exception:
             log.exception("outbox worker: claiming failed; retrying after a pause")
             self.stopping.wait(self.sweep)
             return 0
-        for row_id in ids:
-            in_flight.add(self.pool.submit(self._send, row_id))
-        return len(ids)
+        for plan in plans:
+            in_flight.add(self.pool.submit(self._send, plan))
+        return len(plans)
 
     def _poll(self, pubsub, timeout: float) -> None:
         try:

@@ -23,10 +23,9 @@ from app.models import OutboxMessage, OutboxStatus, Subscription
 from app.models.outbox import DUE_STATUSES
 from app.services import routing
 from app.services.alerts import alert_failed_notification
-from app.services.delivery import apply_pending_delivery
+from app.services.delivery import apply_pending_delivery, has_pending_delivery
 from app.services.transmit import Outcome, transmit
 from app.timeutil import SHANGHAI, utcnow
-from templates_msg import get_kind
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +70,25 @@ class Plan:
     excluded: set[str] = field(default_factory=set)
 
 
-def send_one(row_id: int, worker_id: str) -> OutboxStatus | None:
+def plan_batch(ids: list[int], worker_id: str) -> list[Plan]:
+    """Plans for claimed rows, read in a few queries for the whole batch."""
+    try:
+        rows = db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.claimed_by == worker_id)).all()
+        directory = routing.Directory.load(rows)
+        return [Plan(row.id, row.kind, dict(row.context), row.open_token,
+                     routing.resolve(row, set(), directory)) for row in rows]
+    finally:
+        db.session.rollback()
+
+
+def send_one(row_id: int, worker_id: str, plan: Plan | None = None) -> OutboxStatus | None:
     """Send one row this worker claimed, trying channels in order; record the result."""
     excluded: set[str] = set()
     for _ in range(len(routing.CHANNELS) + 1):
-        plan = _plan(row_id, worker_id, excluded)
+        if plan is None:
+            plan = _plan(row_id, worker_id, excluded)
         if plan is None:
             return None  # reclaimed by another worker after our lease expired
         if plan.route is None:
@@ -84,7 +97,10 @@ def send_one(row_id: int, worker_id: str) -> OutboxStatus | None:
         if outcome.status == "next":
             _leave_channel(plan.route, outcome)
             excluded.add(plan.route.channel)
+            plan = None
             continue
+        if outcome.status == "sent" and _record_sent_fast(plan, worker_id, outcome):
+            return OutboxStatus.SENT
         return _record(plan, worker_id, outcome)
     return _record(plan, worker_id, Outcome.unreachable())
 
@@ -95,7 +111,7 @@ def _plan(row_id: int, worker_id: str, excluded: set[str]) -> Plan | None:
         row = db.session.get(OutboxMessage, row_id)
         if row is None or row.status != OutboxStatus.SENDING or row.claimed_by != worker_id:
             return None
-        route = routing.resolve(row, get_kind(row.kind), excluded)
+        route = routing.resolve(row, excluded)
         return Plan(row.id, row.kind, dict(row.context), row.open_token, route, excluded)
     finally:
         db.session.rollback()
@@ -109,6 +125,33 @@ def _leave_channel(route: routing.Route, outcome: Outcome) -> None:
         db.session.commit()
     if outcome.errcode == 45009:
         routing.pause_channel(route.channel, _next_day())
+
+
+def _record_sent_fast(plan: Plan, worker_id: str, outcome: Outcome) -> bool:
+    """The common case in one UPDATE; False when the ORM path is needed (a delivery event
+    arrived before the msgid was stored) or the row is no longer ours."""
+    route = plan.route
+    if outcome.msgid and route.app and has_pending_delivery(route.app, outcome.msgid):
+        return False
+    result = db.session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == plan.row_id,
+                                    OutboxMessage.status == OutboxStatus.SENDING,
+                                    OutboxMessage.claimed_by == worker_id)
+        .values(status=OutboxStatus.SENT, sent_at=utcnow(), msgid=outcome.msgid,
+                channel=route.channel, app=route.app,
+                touser=route.address if route.app else _mask(route.address),
+                template_id=outcome.template_id, lease_until=None, last_error=None,
+                errcode=None)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.rollback()
+        return True  # reclaimed by another worker: nothing of ours to record
+    if route.channel == "subscribe":
+        db.session.execute(update(Subscription).where(
+            Subscription.openid == route.address, Subscription.template_id == outcome.template_id,
+            Subscription.credits > 0).values(credits=Subscription.credits - 1))
+    db.session.commit()
+    return True
 
 
 def _record(plan: Plan, worker_id: str, outcome: Outcome) -> OutboxStatus | None:

@@ -5,10 +5,13 @@ template) -> Official Account template message (when they follow it: linked by u
 -> SMS (phone on file) -> e-mail. HR users, interviewers and hiring managers: OA template
 message when bound, else e-mail. A channel paused by WeChat's daily quota (45009) is
 skipped until the next day.
+
+Routing reads its facts for a whole batch of rows in a few queries (`Directory`), so the
+dispatcher does not query per row.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
@@ -16,7 +19,7 @@ from sqlalchemy import select
 
 from app.extensions import db, redis_store
 from app.models import Candidate, HrUser, OutboxMessage, Subscription, WechatAccount, WechatApp
-from templates_msg import MessageKind
+from templates_msg import MessageKind, get_kind
 
 CHANNELS = ("subscribe", "oa_template", "sms", "email")
 
@@ -28,54 +31,94 @@ class Route:
     address: str          # openid, phone number or e-mail address
 
 
-def resolve(row: OutboxMessage, kind: MessageKind, excluded: set[str]) -> Route | None:
+@dataclass
+class Directory:
+    """Everything routing needs to know about a batch's recipients."""
+
+    accounts: dict[tuple[str, int], list[WechatAccount]] = field(default_factory=dict)
+    oa_by_unionid: dict[str, list[WechatAccount]] = field(default_factory=dict)
+    credits: dict[tuple[str, str], int] = field(default_factory=dict)
+    candidates: dict[int, Candidate] = field(default_factory=dict)
+    users: dict[int, HrUser] = field(default_factory=dict)
+    paused: frozenset[str] = frozenset()
+
+    @classmethod
+    def load(cls, rows: list[OutboxMessage]) -> Directory:
+        d = cls()
+        cand_ids = {r.recipient_id for r in rows if r.recipient_type == "candidate"}
+        user_ids = {r.recipient_id for r in rows if r.recipient_type != "candidate"}
+        if cand_ids:
+            for acc in db.session.scalars(select(WechatAccount).where(
+                    WechatAccount.candidate_id.in_(cand_ids))):
+                d.accounts.setdefault(("candidate", acc.candidate_id), []).append(acc)
+            d.candidates = {c.id: c for c in db.session.scalars(
+                select(Candidate).where(Candidate.id.in_(cand_ids)))}
+            openids = {a.openid for accs in d.accounts.values() for a in accs
+                       if a.app == WechatApp.MINI_PROGRAM}
+            if openids:
+                d.credits = {(s.openid, s.template_id): s.credits for s in db.session.scalars(
+                    select(Subscription).where(Subscription.openid.in_(openids)))}
+            unionids = {a.unionid for accs in d.accounts.values() for a in accs if a.unionid}
+            if unionids:
+                for acc in db.session.scalars(select(WechatAccount).where(
+                        WechatAccount.app == WechatApp.OFFICIAL_ACCOUNT,
+                        WechatAccount.followed.is_(True),
+                        WechatAccount.unionid.in_(unionids))):
+                    d.oa_by_unionid.setdefault(acc.unionid, []).append(acc)
+        if user_ids:
+            for acc in db.session.scalars(select(WechatAccount).where(
+                    WechatAccount.hr_user_id.in_(user_ids))):
+                d.accounts.setdefault(("hr_user", acc.hr_user_id), []).append(acc)
+            d.users = {u.id: u for u in db.session.scalars(
+                select(HrUser).where(HrUser.id.in_(user_ids)))}
+        d.paused = frozenset(c for c in CHANNELS if channel_paused(c))
+        return d
+
+    def routes(self, row: OutboxMessage, kind: MessageKind):
+        if row.recipient_type == "candidate":
+            return self._candidate_routes(row, kind)
+        return self._staff_routes(row)
+
+    def _candidate_routes(self, row: OutboxMessage, kind: MessageKind):
+        accounts = self.accounts.get(("candidate", row.recipient_id), [])
+        if kind.mp_template_key:
+            template_id = current_app.config[kind.mp_template_key]
+            for acc in accounts:
+                if (acc.app == WechatApp.MINI_PROGRAM
+                        and self.credits.get((acc.openid, template_id), 0) > 0):
+                    yield Route("subscribe", "mp", acc.openid)
+        if kind.oa_template_key:
+            seen = set()
+            oa = [a for a in accounts if a.app == WechatApp.OFFICIAL_ACCOUNT and a.followed]
+            for acc in accounts:
+                oa += self.oa_by_unionid.get(acc.unionid, []) if acc.unionid else []
+            for acc in oa:
+                if acc.openid not in seen:
+                    seen.add(acc.openid)
+                    yield Route("oa_template", "oa", acc.openid)
+        candidate = self.candidates.get(row.recipient_id)
+        if candidate is not None and candidate.phone_encrypted:
+            yield Route("sms", None, candidate.phone)
+        if candidate is not None and candidate.email:
+            yield Route("email", None, candidate.email)
+
+    def _staff_routes(self, row: OutboxMessage):
+        for acc in self.accounts.get(("hr_user", row.recipient_id), []):
+            if acc.app == WechatApp.OFFICIAL_ACCOUNT and acc.followed:
+                yield Route("oa_template", "oa", acc.openid)
+        user = self.users.get(row.recipient_id)
+        if user is not None and user.active and user.email:
+            yield Route("email", None, user.email)
+
+
+def resolve(row: OutboxMessage, excluded: set[str], directory: Directory | None = None
+            ) -> Route | None:
     """The first channel that can reach this row's recipient, skipping `excluded`."""
-    for route in candidates_routes(row, kind) if row.recipient_type == "candidate" \
-            else staff_routes(row, kind):
-        if route.channel not in excluded and not channel_paused(route.channel):
+    directory = directory or Directory.load([row])
+    for route in directory.routes(row, get_kind(row.kind)):
+        if route.channel not in excluded and route.channel not in directory.paused:
             return route
     return None
-
-
-def candidates_routes(row: OutboxMessage, kind: MessageKind):
-    accounts = db.session.scalars(select(WechatAccount).where(
-        WechatAccount.candidate_id == row.recipient_id)).all()
-    cfg = current_app.config
-    if kind.mp_template_key:
-        template_id = cfg[kind.mp_template_key]
-        for acc in accounts:
-            if acc.app == WechatApp.MINI_PROGRAM and has_credit(acc.openid, template_id):
-                yield Route("subscribe", "mp", acc.openid)
-    if kind.oa_template_key or kind.mp_template_key:
-        unionids = {a.unionid for a in accounts if a.unionid}
-        oa = [a for a in accounts if a.app == WechatApp.OFFICIAL_ACCOUNT and a.followed]
-        if unionids:
-            oa += db.session.scalars(select(WechatAccount).where(
-                WechatAccount.app == WechatApp.OFFICIAL_ACCOUNT, WechatAccount.followed.is_(True),
-                WechatAccount.unionid.in_(unionids))).all()
-        for acc in oa:
-            yield Route("oa_template", "oa", acc.openid)
-    candidate = db.session.get(Candidate, row.recipient_id)
-    if candidate is not None and candidate.phone_encrypted:
-        yield Route("sms", None, candidate.phone)
-    if candidate is not None and candidate.email:
-        yield Route("email", None, candidate.email)
-
-
-def staff_routes(row: OutboxMessage, kind: MessageKind):
-    for acc in db.session.scalars(select(WechatAccount).where(
-            WechatAccount.hr_user_id == row.recipient_id,
-            WechatAccount.app == WechatApp.OFFICIAL_ACCOUNT, WechatAccount.followed.is_(True))):
-        yield Route("oa_template", "oa", acc.openid)
-    user = db.session.get(HrUser, row.recipient_id)
-    if user is not None and user.active and user.email:
-        yield Route("email", None, user.email)
-
-
-def has_credit(openid: str, template_id: str) -> bool:
-    sub = db.session.scalars(select(Subscription).where(
-        Subscription.openid == openid, Subscription.template_id == template_id)).first()
-    return sub is not None and sub.credits > 0
 
 
 def _pause_key(channel: str) -> str:

@@ -41,6 +41,9 @@ class ConfigurableWeChatClient(WeChatClient):
         self.API_BASE_URL = self.api_base + "/cgi-bin/"
         # 2) WeChatWxa has its own base
         self.wxa.API_BASE_URL = self.api_base + "/"
+        # Proxy settings read once, not scanned from the environment on every request.
+        self._http.proxies = requests.utils.get_environ_proxies(self.api_base)
+        self._http.trust_env = False
 
     # 3) the URL literal inside fetch_access_token: replaced by stable_token
     def fetch_access_token(self, force_refresh: bool = False) -> dict:
