@@ -114,7 +114,9 @@ class Worker:
 
     def _claim_into(self, in_flight: set) -> int:
         free = self.concurrency - len(in_flight)
-        if free <= 0:
+        # Claim in chunks: one claim (and one batch of routing queries) per several rows,
+        # not one per finished send.
+        if free <= 0 or (in_flight and free < max(1, self.concurrency // 4)):
             return 0
         try:
             plans = self._claim(min(free, self.batch))

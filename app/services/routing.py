@@ -71,7 +71,8 @@ class Directory:
                 d.accounts.setdefault(("hr_user", acc.hr_user_id), []).append(acc)
             d.users = {u.id: u for u in db.session.scalars(
                 select(HrUser).where(HrUser.id.in_(user_ids)))}
-        d.paused = frozenset(c for c in CHANNELS if channel_paused(c))
+        flags = redis_store.client.mget([_pause_key(c) for c in CHANNELS])
+        d.paused = frozenset(c for c, flag in zip(CHANNELS, flags, strict=True) if flag)
         return d
 
     def routes(self, row: OutboxMessage, kind: MessageKind):
