@@ -6,6 +6,7 @@ a periodic sweep as fallback, claims due rows and sends them concurrently.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -32,6 +33,8 @@ class Worker:
         self.pool = ThreadPoolExecutor(max_workers=self.concurrency,
                                        thread_name_prefix="outbox-send")
         self.hook_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhooks")
+        self.sent: queue.Queue = queue.Queue()
+        self.sends_done = threading.Event()
 
     def run_once(self) -> int:
         """Claim one batch and send it; returns how many rows were handled."""
@@ -47,11 +50,11 @@ class Worker:
             finally:
                 db.session.remove()
 
-    def _send(self, plan):
+    def _send(self, plan, on_sent=None):
         row_id = plan.row_id
         with self.app.app_context():
             try:
-                return dispatch.send_one(row_id, self.worker_id, plan)
+                return dispatch.send_one(row_id, self.worker_id, plan, on_sent)
             except Exception:
                 log.exception("outbox row %s: unexpected error while sending", row_id)
                 db.session.rollback()
@@ -76,6 +79,9 @@ class Worker:
             pubsub = redis_store.client.pubsub(ignore_subscribe_messages=True)
             pubsub.subscribe(redis_store.key(WAKE_CHANNEL))
         in_flight: set[Future] = set()
+        self.sends_done.clear()
+        recorder = threading.Thread(target=self._record_sent, name="outbox-record", daemon=True)
+        recorder.start()
         hooks: Future | None = None
         next_hooks = 0.0
         try:
@@ -98,6 +104,9 @@ class Worker:
         finally:
             pubsub.close()
             self.pool.shutdown(wait=True)
+            self.sends_done.set()
+            self.stopping.set()
+            recorder.join(30)
             self.hook_pool.shutdown(wait=True)
             log.info("outbox worker %s stopped", self.worker_id)
 
@@ -125,8 +134,41 @@ class Worker:
             self.stopping.wait(self.sweep)
             return 0
         for plan in plans:
-            in_flight.add(self.pool.submit(self._send, plan))
+            in_flight.add(self.pool.submit(self._send, plan, self.sent.put))
         return len(plans)
+
+    def _record_sent(self) -> None:
+        """Record successful sends in batches (one transaction per batch), until stopped
+        and the queue is empty."""
+        while not (self.stopping.is_set() and self.sent.empty() and self.sends_done.is_set()):
+            try:
+                items = [self.sent.get(timeout=0.2)]
+            except queue.Empty:
+                continue
+            while len(items) < 200:
+                try:
+                    items.append(self.sent.get_nowait())
+                except queue.Empty:
+                    break
+            with self.app.app_context():
+                try:
+                    dispatch.record_sent_batch(items, self.worker_id)
+                except Exception:
+                    log.warning("recording %d sent messages together failed; one by one",
+                                len(items), exc_info=True)
+                    db.session.rollback()
+                    self._record_each(items)
+                finally:
+                    db.session.remove()
+
+    def _record_each(self, items) -> None:
+        for item in items:
+            try:
+                dispatch.record_sent_batch([item], self.worker_id)
+            except Exception:
+                # the row stays "sending": a claim after the lease sends it again
+                log.exception("recording sent outbox row %s failed", item[0].row_id)
+                db.session.rollback()
 
     def _poll(self, pubsub, timeout: float) -> None:
         try:

@@ -112,9 +112,9 @@ def _remember(app: str, msgid: str, result: dict) -> None:
     redis_store.client.set(_pending_key(app, msgid), json.dumps(result), ex=PENDING_TTL)
 
 
-def has_pending_delivery(app_name: str, msgid: str) -> bool:
-    """Did WeChat report this msgid's delivery before we stored it?"""
-    return bool(redis_store.client.exists(_pending_key(app_name, msgid)))
+def pending_delivery_key(app_name: str, msgid: str) -> str:
+    """Where a delivery result that arrived before its msgid was stored waits."""
+    return _pending_key(app_name, msgid)
 
 
 def apply_pending_delivery(row: OutboxMessage) -> bool:

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 
-from app.extensions import db
+from app.extensions import db, redis_store
 from app.models import OutboxMessage, OutboxStatus, Subscription
 from app.models.outbox import DUE_STATUSES
 from app.services import routing
 from app.services.alerts import alert_failed_notification
-from app.services.delivery import apply_pending_delivery, has_pending_delivery
+from app.services.delivery import apply_pending_delivery, pending_delivery_key
 from app.services.transmit import Outcome, transmit
 from app.timeutil import SHANGHAI, utcnow
 
@@ -83,8 +83,10 @@ def plan_batch(ids: list[int], worker_id: str) -> list[Plan]:
         db.session.rollback()
 
 
-def send_one(row_id: int, worker_id: str, plan: Plan | None = None) -> OutboxStatus | None:
-    """Send one row this worker claimed, trying channels in order; record the result."""
+def send_one(row_id: int, worker_id: str, plan: Plan | None = None,
+             on_sent=None) -> OutboxStatus | None:
+    """Send one row this worker claimed, trying channels in order; record the result.
+    With `on_sent`, successful sends are handed to it to be recorded in batches."""
     excluded: set[str] = set()
     for _ in range(len(routing.CHANNELS) + 1):
         if plan is None:
@@ -99,7 +101,10 @@ def send_one(row_id: int, worker_id: str, plan: Plan | None = None) -> OutboxSta
             excluded.add(plan.route.channel)
             plan = None
             continue
-        if outcome.status == "sent" and _record_sent_fast(plan, worker_id, outcome):
+        if outcome.status == "sent" and on_sent is not None:
+            on_sent((plan, outcome))
+            return OutboxStatus.SENT
+        if outcome.status == "sent" and record_sent_batch([(plan, outcome)], worker_id):
             return OutboxStatus.SENT
         return _record(plan, worker_id, outcome)
     return _record(plan, worker_id, Outcome.unreachable())
@@ -127,31 +132,53 @@ def _leave_channel(route: routing.Route, outcome: Outcome) -> None:
         routing.pause_channel(route.channel, _next_day())
 
 
-def _record_sent_fast(plan: Plan, worker_id: str, outcome: Outcome) -> bool:
-    """The common case in one UPDATE; False when the ORM path is needed (a delivery event
-    arrived before the msgid was stored) or the row is no longer ours."""
-    route = plan.route
-    if outcome.msgid and route.app and has_pending_delivery(route.app, outcome.msgid):
-        return False
-    result = db.session.execute(
-        update(OutboxMessage).where(OutboxMessage.id == plan.row_id,
-                                    OutboxMessage.status == OutboxStatus.SENDING,
-                                    OutboxMessage.claimed_by == worker_id)
-        .values(status=OutboxStatus.SENT, sent_at=utcnow(), msgid=outcome.msgid,
-                channel=route.channel, app=route.app,
-                touser=route.address if route.app else _mask(route.address),
-                template_id=outcome.template_id, lease_until=None, last_error=None,
-                errcode=None)
-        .execution_options(synchronize_session=False))
-    if result.rowcount != 1:
-        db.session.rollback()
-        return True  # reclaimed by another worker: nothing of ours to record
-    if route.channel == "subscribe":
-        db.session.execute(update(Subscription).where(
-            Subscription.openid == route.address, Subscription.template_id == outcome.template_id,
-            Subscription.credits > 0).values(credits=Subscription.credits - 1))
-    db.session.commit()
-    return True
+def record_sent_batch(items: list[tuple[Plan, Outcome]], worker_id: str) -> int:
+    """Record successful sends in one transaction (one UPDATE per row, sent together).
+    A row whose delivery event already arrived takes the ORM path to apply it; a row no
+    longer ours (reclaimed after the lease) is left to its new owner."""
+    if not items:
+        return 0
+    pipe = redis_store.client.pipeline(transaction=False)
+    for plan, outcome in items:
+        if outcome.msgid and plan.route.app:
+            pipe.exists(pending_delivery_key(plan.route.app, outcome.msgid))
+        else:
+            pipe.exists(redis_store.key("never"))
+    pending = pipe.execute()
+    fast = [(p, o) for (p, o), waiting in zip(items, pending, strict=True) if not waiting]
+    slow = [(p, o) for (p, o), waiting in zip(items, pending, strict=True) if waiting]
+    now = utcnow()
+    if fast:
+        table = OutboxMessage.__table__
+        db.session.execute(
+            table.update().where(table.c.id == bindparam("b_id"),
+                                 table.c.status == OutboxStatus.SENDING,
+                                 table.c.claimed_by == bindparam("b_worker"))
+            .values(status=OutboxStatus.SENT, sent_at=bindparam("b_sent_at"),
+                    msgid=bindparam("b_msgid"), channel=bindparam("b_channel"),
+                    app=bindparam("b_app"), touser=bindparam("b_touser"),
+                    template_id=bindparam("b_template"), lease_until=None, last_error=None,
+                    errcode=None, updated_at=bindparam("b_sent_at")),
+            [{"b_id": p.row_id, "b_worker": worker_id, "b_sent_at": now, "b_msgid": o.msgid,
+              "b_channel": p.route.channel, "b_app": p.route.app,
+              "b_touser": p.route.address if p.route.app else _mask(p.route.address),
+              "b_template": o.template_id} for p, o in fast])
+        # Sorted: two workers spending credits of the same users lock rows in one order
+        # (no deadlock).
+        spent = sorted(({"b_openid": p.route.address, "b_template": o.template_id}
+                        for p, o in fast if p.route.channel == "subscribe"),
+                       key=lambda d: (d["b_openid"], d["b_template"]))
+        if spent:
+            sub = Subscription.__table__
+            db.session.execute(
+                sub.update().where(sub.c.openid == bindparam("b_openid"),
+                                   sub.c.template_id == bindparam("b_template"),
+                                   sub.c.credits > 0)
+                .values(credits=sub.c.credits - 1), spent)
+        db.session.commit()
+    for plan, outcome in slow:
+        _record(plan, worker_id, outcome)
+    return len(items)
 
 
 def _record(plan: Plan, worker_id: str, outcome: Outcome) -> OutboxStatus | None:

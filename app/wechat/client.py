@@ -44,6 +44,8 @@ class ConfigurableWeChatClient(WeChatClient):
         # Proxy settings read once, not scanned from the environment on every request.
         self._http.proxies = requests.utils.get_environ_proxies(self.api_base)
         self._http.trust_env = False
+        self._memory_token: str | None = None
+        self._memory_until = 0.0
 
     # 3) the URL literal inside fetch_access_token: replaced by stable_token
     def fetch_access_token(self, force_refresh: bool = False) -> dict:
@@ -76,6 +78,23 @@ class ConfigurableWeChatClient(WeChatClient):
             self.expires_at = int(time.time()) + expires_in
             return result
 
+    # The token is shared through Redis; each client also keeps it in memory for a few
+    # seconds so a busy worker does not read Redis before every send.
+    MEMORY_SECONDS = 15
+
+    @property
+    def access_token(self):
+        now = time.monotonic()
+        if self._memory_token and now < self._memory_until:
+            return self._memory_token
+        token = WeChatClient.access_token.fget(self)
+        self._memory_token, self._memory_until = token, now + self.MEMORY_SECONDS
+        return token
+
+    def forget_token(self) -> None:
+        self._memory_token = None
+        self.session.delete(self.access_token_key)
+
     def call(self, fn: Callable[[ConfigurableWeChatClient], Any]) -> Any:
         """Run one API call, refreshing the token at most WECHAT_TOKEN_RETRIES times."""
         retries = current_app.config.get("WECHAT_TOKEN_RETRIES", 1)
@@ -88,7 +107,7 @@ class ConfigurableWeChatClient(WeChatClient):
                     attempt += 1
                     log.info("wechat token rejected (%s), refreshing (attempt %d)",
                              exc.errcode, attempt)
-                    self.session.delete(self.access_token_key)
+                    self.forget_token()
                     self.fetch_access_token(force_refresh=True)
                     continue
                 if exc.errcode is None:

@@ -123,6 +123,8 @@ def test_two_workers_drain_2000_messages_exactly_once(app, backend, demo, live_u
     tokens = [m["page"].split("t=", 1)[1] for m in messages]
     assert len(messages) == 2000 and len(set(tokens)) == 2000
     calls = requests.get(f"{live_url}/_sandbox/wechat/calls", timeout=5).json()["calls"]
+    with app.app_context():  # every row sent once, on its first claim
+        assert db.session.scalar(select(func.max(OutboxMessage.attempts))) == 1
     assert calls.get("subscribe_send", 0) + calls.get("template_send", 0) == 2000  # no repeats
     with app.app_context():
         per_worker = db.session.execute(select(OutboxMessage.claimed_by, func.count())

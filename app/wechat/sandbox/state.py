@@ -44,9 +44,17 @@ def text(raw: bytes | str | None) -> str | None:
 # --- clock ----------------------------------------------------------------------------
 
 def now() -> float:
-    """Sandbox time: wall clock plus the offset tests add with advance_clock()."""
-    offset = r().get(key("clock-offset"))
-    return time.time() + (float(offset) if offset else 0.0)
+    """Sandbox time: wall clock plus the offset tests add with advance_clock(). The offset
+    is read once per request (one request is handled at one moment, as WeChat does)."""
+    from flask import g, has_request_context
+
+    if has_request_context() and "sandbox_clock_offset" in g:
+        return time.time() + g.sandbox_clock_offset
+    raw = r().get(key("clock-offset"))
+    offset = float(raw) if raw else 0.0
+    if has_request_context():
+        g.sandbox_clock_offset = offset
+    return time.time() + offset
 
 
 def iso_now() -> str:
