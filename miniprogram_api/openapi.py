@@ -267,6 +267,8 @@ def _interview_properties() -> dict:
         "join_url": nullable(string("Video room link.")),
         "can_cancel": boolean("Whether the cancel button should be offered now (directly, "
                               "or as a request to HR after the deadline when HR allows it)."),
+        "can_reschedule": boolean("Whether 改期 should be offered now (before the deadline; "
+                                  "the open slots come from reschedule-slots)."),
         "cancel_deadline": date_time("Last moment for self-service cancellation and "
                                      "rescheduling."),
         "confirm_by": date_time("Attendance must be confirmed before this time.",

@@ -29,6 +29,8 @@ def interview(iv: Interview, now: datetime) -> dict:
         "duration_minutes": iv.duration_minutes,
         "join_url": iv.join_url,
         "can_cancel": can_cancel(iv, now),
+        "can_reschedule": (iv.status in ACTIVE_STATUSES
+                           and now < iv.cancel_deadline(hours)),
         "cancel_deadline": iso(iv.cancel_deadline(hours)),
         "confirm_by": iso(iv.confirm_by),
     }

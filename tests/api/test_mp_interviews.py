@@ -38,7 +38,8 @@ def test_list_has_the_contract_fields(client, demo, mp_login):
     assert len(items) == 1
     iv = items[0]
     for key in ("id", "number", "status", "status_label", "position", "scheduled_at",
-                "duration_minutes", "join_url", "can_cancel", "cancel_deadline", "confirm_by"):
+                "duration_minutes", "join_url", "can_cancel", "can_reschedule", "cancel_deadline",
+                "confirm_by"):
         assert key in iv
     assert iv["scheduled_at"].endswith("+08:00") and iv["number"].startswith("AI-")
 
@@ -241,3 +242,27 @@ def test_subscriptions_record_credits(app, client, demo, mp_login):
         assert subs[tpls[0]].credits == 2 and subs[tpls[1]].credits == 0
     bad = client.post(f"{API}/subscriptions", headers=auth, json={"results": {tpls[0]: "maybe"}})
     assert bad.status_code == 422
+
+
+def test_feedback_is_visible_in_the_console(app, client, demo, mp_login):
+    import re
+
+    cand = _first(demo)
+    client.post(f"{API}/feedback", headers=mp_login(cand["openid"]),
+                json={"interview_id": cand["interview_ids"][0], "content": "<b>能否改到下周？</b>"})
+    page = client.get("/console/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    client.post("/console/login", data={"csrf_token": token, "username": "interviewer",
+                                        "password": demo["password"]})
+    html = client.get("/console/feedback").get_data(as_text=True)
+    assert "&lt;b&gt;能否改到下周？&lt;/b&gt;" in html  # shown, escaped
+    assert cand["name"] in html and "AI-" in html
+
+
+def test_can_reschedule_follows_the_deadline(app, client, demo, mp_login):
+    cand = _first(demo)
+    auth = mp_login(cand["openid"])
+    url = f"{API}/interviews/{cand['interview_ids'][0]}"
+    assert client.get(url, headers=auth).get_json()["can_reschedule"] is True
+    _move(app, cand["interview_ids"][0], scheduled_at=utcnow() + timedelta(hours=1))
+    assert client.get(url, headers=auth).get_json()["can_reschedule"] is False
