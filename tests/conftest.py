@@ -18,6 +18,7 @@ import uuid
 from urllib.parse import urlparse
 
 import pytest
+import requests
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
@@ -195,3 +196,24 @@ def demo(app):
         summary = seed_demo(candidates=12)
         register_sandbox_identities()
         return summary
+
+
+@pytest.fixture
+def sandbox(live_url):
+    """The WeChat sandbox's test interface over HTTP (tests/wechat has its own)."""
+    class Sandbox:
+        def post(self, path, **body):
+            r = requests.post(f"{live_url}/_sandbox/wechat/{path}", json=body, timeout=5)
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        def get(self, path, **params):
+            return requests.get(f"{live_url}/_sandbox/wechat/{path}", params=params,
+                                timeout=5).json()
+
+        def fault(self, **spec):
+            return self.post("faults", **spec)
+
+        def messages(self, touser=None):
+            return self.get("messages", **({"touser": touser} if touser else {}))["items"]
+    return Sandbox()

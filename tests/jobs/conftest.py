@@ -1,6 +1,5 @@
 """Fixtures for the notification pipeline: queue one message for a demo candidate."""
 import pytest
-import requests
 from sqlalchemy import select
 
 from app.extensions import db
@@ -9,25 +8,7 @@ from app.services import outbox
 
 
 @pytest.fixture
-def sb(live_url):
-    class Sandbox:
-        def post(self, path, **body):
-            r = requests.post(f"{live_url}/_sandbox/wechat/{path}", json=body, timeout=5)
-            assert r.status_code == 200, r.text
-            return r.json()
-
-        def fault(self, **spec):
-            return self.post("faults", **spec)
-
-        def messages(self, touser=None):
-            params = {"touser": touser} if touser else {}
-            return requests.get(f"{live_url}/_sandbox/wechat/messages", params=params,
-                                timeout=5).json()["items"]
-    return Sandbox()
-
-
-@pytest.fixture
-def queue(app, demo, sb):
+def queue(app, demo, sandbox):
     """queue(kind=..., credit=True, follow_oa=False, phone=True, email=True) -> row id."""
     cand = next(c for c in demo["candidates"] if not c["position_review"])
 
@@ -38,7 +19,7 @@ def queue(app, demo, sb):
                 Interview.public_id == cand["interview_ids"][0])).one()
             tpl = app.config["WECHAT_TPL_INTERVIEW_CANCELLED"]
             if credit:
-                sb.post("subscriptions", openid=cand["openid"], template_id=tpl)
+                sandbox.post("subscriptions", openid=cand["openid"], template_id=tpl)
                 sub = db.session.scalars(select(Subscription).where(
                     Subscription.openid == cand["openid"])).first()
                 if sub is None:
@@ -48,7 +29,8 @@ def queue(app, demo, sb):
                     sub.credits += 1
             if follow_oa:
                 oa_openid = "oa-" + cand["openid"]
-                sb.post("followers", openid=oa_openid, unionid=f"sandbox-union-{cand['openid']}")
+                unionid = f"sandbox-union-{cand['openid']}"
+                sandbox.post("followers", openid=oa_openid, unionid=unionid)
                 db.session.add(WechatAccount(app=WechatApp.OFFICIAL_ACCOUNT, openid=oa_openid,
                                              unionid=f"sandbox-union-{cand['openid']}",
                                              followed=True))

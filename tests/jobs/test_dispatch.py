@@ -19,22 +19,22 @@ def _sms_messages(app):
         return list_messages()
 
 
-def test_subscribe_first_when_the_candidate_holds_a_credit(app, queue, row, sb):
+def test_subscribe_first_when_the_candidate_holds_a_credit(app, queue, row, sandbox):
     rid = queue()
     drain(app)
     r = row(rid)
     assert (r.status, r.channel, r.app) == (OutboxStatus.SENT, "subscribe", "mp")
-    assert len(sb.messages(queue.candidate["openid"])) == 1
+    assert len(sandbox.messages(queue.candidate["openid"])) == 1
     with app.app_context():
         assert db.session.scalars(select(Subscription.credits)).one() == 0  # credit spent
 
 
-def test_oa_template_when_no_credit_but_following(app, queue, row, sb):
+def test_oa_template_when_no_credit_but_following(app, queue, row, sandbox):
     rid = queue(credit=False, follow_oa=True)
     drain(app)
     r = row(rid)
     assert (r.status, r.channel) == (OutboxStatus.SENT, "oa_template")
-    msg = sb.messages("oa-" + queue.candidate["openid"])[0]
+    msg = sandbox.messages("oa-" + queue.candidate["openid"])[0]
     assert msg["api"] == "template_send" and msg["client_msg_id"] == f"outbox-{rid}"
     assert msg["data"]["thing1"]["value"] == "面试已取消"
 
@@ -72,8 +72,8 @@ def test_unreachable_alerts_hr(app, queue, row):
         assert alerts and all(a.status == OutboxStatus.SENT for a in alerts)  # sent to HR too
 
 
-def test_43101_zeroes_the_credit_and_falls_back(app, queue, row, sb):
-    sb.fault(api="subscribe_send", errcode=43101, times=1)
+def test_43101_zeroes_the_credit_and_falls_back(app, queue, row, sandbox):
+    sandbox.fault(api="subscribe_send", errcode=43101, times=1)
     rid = queue()
     drain(app)
     r = row(rid)
@@ -82,10 +82,10 @@ def test_43101_zeroes_the_credit_and_falls_back(app, queue, row, sb):
         assert db.session.scalars(select(Subscription.credits)).one() == 0
 
 
-def test_45009_pauses_the_channel_until_tomorrow(app, queue, row, sb):
+def test_45009_pauses_the_channel_until_tomorrow(app, queue, row, sandbox):
     from app.services.routing import channel_paused
 
-    sb.fault(api="subscribe_send", errcode=45009, times=1)
+    sandbox.fault(api="subscribe_send", errcode=45009, times=1)
     rid = queue()
     drain(app)
     assert row(rid).channel == "sms"
@@ -98,8 +98,8 @@ def test_45009_pauses_the_channel_until_tomorrow(app, queue, row, sb):
 
 @pytest.mark.parametrize("errcode,admins", [(40003, False), (40037, True), (41030, True),
                                             (47003, True)])
-def test_final_errcodes_fail_with_an_explanation(app, queue, row, sb, errcode, admins):
-    sb.fault(api="subscribe_send", errcode=errcode)
+def test_final_errcodes_fail_with_an_explanation(app, queue, row, sandbox, errcode, admins):
+    sandbox.fault(api="subscribe_send", errcode=errcode)
     rid = queue()
     drain(app)
     r = row(rid)
@@ -113,8 +113,8 @@ def test_final_errcodes_fail_with_an_explanation(app, queue, row, sb, errcode, a
 
 
 @pytest.mark.parametrize("spec", [{"errcode": -1}, {"errcode": 99999}])
-def test_transient_errors_retry_with_backoff(app, queue, row, sb, spec):
-    sb.fault(api="subscribe_send", **spec)
+def test_transient_errors_retry_with_backoff(app, queue, row, sandbox, spec):
+    sandbox.fault(api="subscribe_send", **spec)
     rid = queue()
     before = utcnow()
     drain(app)
@@ -123,10 +123,10 @@ def test_transient_errors_retry_with_backoff(app, queue, row, sb, spec):
     assert before + timedelta(seconds=2) < r.next_attempt_at < before + timedelta(seconds=10)
 
 
-def test_backoff_grows_and_ends_in_failure(app, queue, row, sb):
+def test_backoff_grows_and_ends_in_failure(app, queue, row, sandbox):
     from app.services import dispatch
 
-    sb.fault(api="subscribe_send", errcode=-1)
+    sandbox.fault(api="subscribe_send", errcode=-1)
     rid = queue()
     delays = []
     for _ in range(dispatch.MAX_ATTEMPTS):
@@ -144,31 +144,31 @@ def test_backoff_grows_and_ends_in_failure(app, queue, row, sb):
     assert delays[-1] > delays[0] * 8  # exponential
 
 
-def test_token_expiry_is_refreshed_once_and_sent(app, queue, row, sb):
+def test_token_expiry_is_refreshed_once_and_sent(app, queue, row, sandbox):
     drain(app)  # nothing queued; warm a token
-    sb.fault(expire_tokens=True)
+    sandbox.fault(expire_tokens=True)
     rid = queue()
     drain(app)
     assert row(rid).status == OutboxStatus.SENT
 
 
-def test_persistent_invalid_token_is_bounded_and_retried(app, queue, row, sb):
-    sb.fault(api="subscribe_send", errcode=40001)
+def test_persistent_invalid_token_is_bounded_and_retried(app, queue, row, sandbox):
+    sandbox.fault(api="subscribe_send", errcode=40001)
     rid = queue()
     drain(app)
     r = row(rid)
     assert r.status == OutboxStatus.RETRYING and r.errcode == 40001
 
 
-def test_wechat_timeout_is_retried(app, queue, row, sb):
+def test_wechat_timeout_is_retried(app, queue, row, sandbox):
     app.config["WECHAT_HTTP_TIMEOUT"] = 0.3
-    sb.fault(api="subscribe_send", latency_ms=1500, times=1)
+    sandbox.fault(api="subscribe_send", latency_ms=1500, times=1)
     rid = queue()
     drain(app)
     assert row(rid).status == OutboxStatus.RETRYING
 
 
-def test_staff_get_oa_then_email(app, demo, queue, row, sb, smtp_server):
+def test_staff_get_oa_then_email(app, demo, queue, row, sandbox, smtp_server):
     server = smtp_server()
     app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=server.port)
     manager = demo["hr_users"]["recruiting_manager"]["id"]
@@ -176,7 +176,7 @@ def test_staff_get_oa_then_email(app, demo, queue, row, sb, smtp_server):
                 recipient_id=manager)
     drain(app)
     assert row(rid).channel == "oa_template"
-    sb.post("followers", openid="sandbox-hr-manager")  # still following, but we unbind:
+    sandbox.post("followers", openid="sandbox-hr-manager")  # still following, but we unbind:
     from app.models import WechatAccount
 
     with app.app_context():

@@ -17,7 +17,7 @@ def _age(app, row_id, minutes):
         db.session.commit()
 
 
-def test_latency_percentiles_and_overdue(app, queue, row, sb):
+def test_latency_percentiles_and_overdue(app, queue, row, sandbox):
     from app.queries.notifications import promise_stats
 
     sent_ids = [queue() for _ in range(3)]
@@ -25,7 +25,7 @@ def test_latency_percentiles_and_overdue(app, queue, row, sb):
         _age(app, rid, minutes=[1, 2, 90][i])
     drain(app)
     stuck = queue()
-    sb.fault(api="subscribe_send", errcode=-1)
+    sandbox.fault(api="subscribe_send", errcode=-1)
     _age(app, stuck, minutes=61)
     with app.app_context():
         db.session.execute(update(OutboxMessage).where(OutboxMessage.id == stuck)
