@@ -42,6 +42,11 @@ def _engine_options(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    if not (app.config.get("SQLALCHEMY_DATABASE_URI") or "").startswith("sqlite"):
+        from app.db_pool import ping_idle_connections
+
+        with app.app_context():
+            ping_idle_connections(db.engine, app.config.get("DB_PING_AFTER_IDLE_SECONDS", 10))
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True,
                       compare_type=True)
     redis_store.init_app(app)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL",
-                          "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+                          "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
@@ -158,6 +158,41 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 WRK_THREADS = 2
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_program() -> dict[str, float]:
+    """CPU seconds used so far by every process on the machine, summed per program
+    (gunicorn workers, postgres backends, redis-server, wrk)."""
+    totals: dict[str, float] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        seconds = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        if "gunicorn" in cmdline:
+            name = "gunicorn"
+        elif name.startswith("postgres") or "postgres:" in cmdline:
+            name = "postgres"
+        totals[name] = totals.get(name, 0.0) + seconds
+    return totals
+
+
+def cpu_per_request(before: dict, after: dict, requests: int) -> dict[str, float]:
+    """Milliseconds of CPU per request, per program, for the programs that did work."""
+    out = {}
+    for name in ("gunicorn", "postgres", "redis-server", "wrk"):
+        used = after.get(name, 0.0) - before.get(name, 0.0)
+        out[name] = 1000 * used / max(requests, 1)
+    return out
 
 
 def wrk(port: int, script: Path, requests_file: Path, seconds: int) -> dict:
@@ -200,8 +235,13 @@ def main() -> int:
             bare_env = dict(env, PYTHONPATH=str(ROOT / "bench"))
             procs.append(gunicorn("baseline_app:app", bare_port, bare_env))
             wrk(bare_port, script, bare_file, 2)  # warm-up
+            before = cpu_by_program()
             base = wrk(bare_port, script, bare_file, DURATION)
+            middle = cpu_by_program()
             cancel = wrk(app_port, script, cancel_file, DURATION)
+            after = cpu_by_program()
+            base["cpu"] = cpu_per_request(before, middle, base["requests"])
+            cancel["cpu"] = cpu_per_request(middle, after, cancel["requests"])
     finally:
         for p in procs:
             stop(p)
@@ -215,6 +255,10 @@ def main() -> int:
     print(f"cancel endpoint:                {cancel['rps']:8.1f} req/s  "
           f"p99 {cancel['p99_ms']:6.1f} ms"
           f"  ({cancel['requests']} requests, {cancel['non2xx']} non-2xx)")
+    for label, result in (("baseline", base), ("cancel", cancel)):
+        print(f"CPU ms per request, {label:8}: " + ", ".join(
+            f"{name} {ms:.2f}" for name, ms in result["cpu"].items())
+            + f"; total {sum(result['cpu'].values()):.2f}")
     print(f"ratio cancel/baseline: {ratio:.2f} (target >= 0.5); cancel p99 "
           f"{cancel['p99_ms']:.1f} ms (target <= 100 ms)")
     if cancel["requests"] > INTERVIEWS:

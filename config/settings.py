@@ -57,6 +57,18 @@ def _env(name: str, default=None):
     return value if value not in (None, "") else default
 
 
+def database_url(url: str | None) -> str | None:
+    """PostgreSQL URLs without a driver (postgres://, postgresql://) use psycopg 3: it
+    prepares the statements a connection runs repeatedly, so PostgreSQL stops planning
+    the hot queries on every request."""
+    if url is None:
+        return None
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url
+
+
 def _env_int(name: str, default: int) -> int:
     value = _env(name)
     return int(value) if value is not None else default
@@ -76,7 +88,9 @@ class BaseConfig:
     TESTING = False
     DEBUG = False
     SQLALCHEMY_TRACK_MODIFICATIONS = False
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # Pooled connections idle longer than this are pinged before use (app.db_pool).
+    DB_PING_AFTER_IDLE_SECONDS = 10.0
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -128,7 +142,7 @@ class BaseConfig:
 
     def __init__(self):
         self.SECRET_KEY = _env("SECRET_KEY")
-        self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")
+        self.SQLALCHEMY_DATABASE_URI = database_url(_env("DATABASE_URL"))
         self.REDIS_URL = _env("REDIS_URL")
         self.DATA_ENCRYPTION_KEY = _env("DATA_ENCRYPTION_KEY")
         for key in REQUIRED_PRODUCTION_KEYS[4:]:
@@ -157,6 +171,8 @@ class BaseConfig:
                                                self.WORKER_SWEEP_SECONDS))
         self.DB_POOL_SIZE = _env_int("DB_POOL_SIZE", 10)
         self.DB_MAX_OVERFLOW = _env_int("DB_MAX_OVERFLOW", 30)
+        self.DB_PING_AFTER_IDLE_SECONDS = float(_env("DB_PING_AFTER_IDLE_SECONDS",
+                                                     self.DB_PING_AFTER_IDLE_SECONDS))
         self.WECHAT_HTTP_TIMEOUT = float(_env("WECHAT_HTTP_TIMEOUT", self.WECHAT_HTTP_TIMEOUT))
         # JSON, e.g. {"cancel": {"ip": [300, 60], "user": [20, 60]}} (limit, window seconds)
         import json

@@ -26,10 +26,10 @@ def login_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         token = _bearer()
-        account = resolve_session(token) if token else None
-        if account is None:
+        user = resolve_session(token) if token else None
+        if user is None:
             raise Unauthorized("登录已失效，请重新登录", code="session_invalid")
-        g.mp_account = account
+        g.mp_user = user
         return view(*args, **kwargs)
     return wrapper
 
@@ -39,8 +39,8 @@ def candidate_required(view):
     @wraps(view)
     @login_required
     def wrapper(*args, **kwargs):
-        if g.mp_account.candidate_id is None:
+        if g.mp_user.candidate_id is None:
             raise NotBound()
-        g.candidate_id = g.mp_account.candidate_id
+        g.candidate_id = g.mp_user.candidate_id
         return view(*args, **kwargs)
     return wrapper

@@ -31,7 +31,7 @@ def idempotent(view):
                                    details={"field": "Idempotency-Key"})
         fingerprint = hashlib.sha256(request.path.encode() + b"\n" + request.get_data()
                                      ).hexdigest()
-        store_key = redis_store.key("idem", g.mp_account.id, key)
+        store_key = redis_store.key("idem", g.mp_user.id, key)
         client = redis_store.client
         if not client.set(store_key, json.dumps({"state": "pending"}), nx=True,
                           ex=IN_PROGRESS_TTL):

@@ -31,19 +31,34 @@ def _limits(scope: str) -> dict:
 
 def hit(scope: str, kind: str, ident: object) -> None:
     """Count one request in a fixed window; raise RateLimited past the limit."""
-    limit_window = _limits(scope).get(kind)
-    if not limit_window:
-        return
-    limit, window = limit_window
+    hit_many(scope, [(kind, ident)])
+
+
+def hit_many(scope: str, counters: list[tuple[str, object]]) -> None:
+    """Count one request against several limits of a scope (per IP, per user) in one
+    Redis round trip; raise RateLimited when any is exceeded."""
+    limits = _limits(scope)
     now = int(time.time())
-    bucket = now // window
-    key = redis_store.key("rl", scope, kind, ident, bucket)
-    pipe = redis_store.client.pipeline()
-    pipe.incr(key)
-    pipe.expire(key, window + 1)
-    count = pipe.execute()[0]
-    if count > limit:
-        retry_after = max(1, (bucket + 1) * window - now)
+    checks = []
+    pipe = redis_store.client.pipeline(transaction=False)
+    for kind, ident in counters:
+        limit_window = limits.get(kind)
+        if not limit_window:
+            continue
+        limit, window = limit_window
+        bucket = now // window
+        key = redis_store.key("rl", scope, kind, ident, bucket)
+        pipe.incr(key)
+        pipe.expire(key, window + 1)
+        checks.append((limit, window, bucket))
+    if not checks:
+        return
+    counts = pipe.execute()[::2]
+    retry_after = 0
+    for count, (limit, window, bucket) in zip(counts, checks, strict=True):
+        if count > limit:
+            retry_after = max(retry_after, 1, (bucket + 1) * window - now)
+    if retry_after:
         raise RateLimited(details={"scope": scope, "retry_after": retry_after},
                           headers={"Retry-After": str(retry_after)})
 
@@ -57,10 +72,11 @@ def limited(scope: str):
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            hit(scope, "ip", client_ip())
-            account = g.get("mp_account")
-            if account is not None:
-                hit(scope, "user", account.id)
+            counters = [("ip", client_ip())]
+            user = g.get("mp_user")
+            if user is not None:
+                counters.append(("user", user.id))
+            hit_many(scope, counters)
             return view(*args, **kwargs)
         return wrapper
     return decorator

@@ -5,20 +5,22 @@ from datetime import datetime
 
 from app.models import Interview
 from app.models.interview import ACTIVE_STATUSES
-from app.services.rules import get_rules
+from app.services.rules import Rules, get_rules
 from app.timeutil import iso
 
 
-def can_cancel(iv: Interview, now: datetime) -> bool:
-    rules = get_rules()
+def can_cancel(iv: Interview, now: datetime, rules: Rules | None = None) -> bool:
+    """Interview: the model, or the cancel path's InterviewFacts (same attributes)."""
+    rules = rules or get_rules()
     if iv.status not in ACTIVE_STATUSES or now >= iv.scheduled_at:
         return False
     return rules.after_deadline == "request" or now < iv.cancel_deadline(
         rules.cancel_deadline_hours)
 
 
-def interview(iv: Interview, now: datetime) -> dict:
-    hours = get_rules().cancel_deadline_hours
+def interview(iv: Interview, now: datetime, rules: Rules | None = None) -> dict:
+    rules = rules or get_rules()
+    hours = rules.cancel_deadline_hours
     return {
         "id": iv.public_id,
         "number": iv.number,
@@ -28,7 +30,7 @@ def interview(iv: Interview, now: datetime) -> dict:
         "scheduled_at": iso(iv.scheduled_at),
         "duration_minutes": iv.duration_minutes,
         "join_url": iv.join_url,
-        "can_cancel": can_cancel(iv, now),
+        "can_cancel": can_cancel(iv, now, rules),
         "can_reschedule": (iv.status in ACTIVE_STATUSES
                            and now < iv.cancel_deadline(hours)),
         "cancel_deadline": iso(iv.cancel_deadline(hours)),

@@ -100,9 +100,9 @@ def bind():
         raise ValidationFailed("请提供 invite_token 或 phone_code 其中之一",
                                code="field_required", details={"field": "invite_token"})
     if invite:
-        candidate = binding.bind_by_invite(g.mp_account.id, invite)
+        candidate = binding.bind_by_invite(g.mp_user.id, invite)
     else:
-        candidate = binding.bind_by_phone(g.mp_account.id, phone_code)
+        candidate = binding.bind_by_phone(g.mp_user.id, phone_code)
     return jsonify(bound=True, candidate=_candidate_json(candidate))
 
 
@@ -145,11 +145,11 @@ def cancel(public_id: str):
     outcome = cancellation.cancel_by_candidate(
         candidate_id=g.candidate_id, interview_public_id=public_id,
         reason_code=reason_code, note=note)
-    c = outcome.cancellation
     return jsonify(status=outcome.status.value,
-                   interview=serializers.interview(outcome.interview, utcnow()),
-                   cancellation={"state": c.state.value, "reason_code": c.reason.code,
-                                 "reason_label": c.reason.label, "note": c.note})
+                   interview=serializers.interview(outcome.interview, utcnow(), outcome.rules),
+                   cancellation={"state": outcome.state.value,
+                                 "reason_code": outcome.reason.code,
+                                 "reason_label": outcome.reason.label, "note": outcome.note})
 
 
 @bp.post("/interviews/<public_id>/confirm")
@@ -190,7 +190,7 @@ def record_subscriptions():
                 or not is_clean_text(template_id)):
             raise ValidationFailed("订阅结果只能是 accept、reject 或 ban",
                                    code="field_invalid", details={"field": "results"})
-    granted = subscriptions.record_results(g.mp_account.openid, results)
+    granted = subscriptions.record_results(g.mp_user.openid, results)
     return jsonify(recorded=len(results), credits_granted=granted)
 
 

@@ -26,14 +26,14 @@ from app import create_app
 from config import TestingConfig
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL",
-                              "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 BACKENDS = ("sqlite", "services")
 
 
 def _reachable(url: str, default_port: int) -> bool:
-    parsed = urlparse(url.replace("+psycopg2", ""))
+    parsed = urlparse(url.replace("+psycopg", ""))
     try:
         with socket.create_connection((parsed.hostname or "127.0.0.1",
                                        parsed.port or default_port), timeout=1):

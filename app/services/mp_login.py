@@ -73,25 +73,85 @@ def login(code: str) -> MpSession:
     return MpSession(token, ttl, account.id, account.candidate)
 
 
+@dataclass(frozen=True)
+class MpUser:
+    """Who is calling the candidate API: read from the session, without a database query
+    once the account is bound (a binding never changes except through HR, which revokes
+    the account's sessions)."""
+    id: int
+    openid: str
+    candidate_id: int | None
+
+
 def issue_session(account_id: int) -> tuple[str, int]:
     """A new opaque bearer token for this WeChat account; only its hash is stored."""
+    account = db.session.get(WechatAccount, account_id)
     token = crypto.new_token(32)
     ttl = current_app.config["SESSION_TOKEN_TTL"]
-    redis_store.client.set(_session_key(token), json.dumps({"account_id": account_id}), ex=ttl)
+    token_hash = crypto.token_hash(token)
+    index = _account_sessions_key(account_id)
+    pipe = redis_store.client.pipeline()
+    pipe.set(_session_key_from_hash(token_hash), _payload(account), ex=ttl)
+    pipe.sadd(index, token_hash)
+    pipe.expire(index, ttl)
+    pipe.execute()
     return token, ttl
 
 
+def _payload(account: WechatAccount) -> str:
+    return json.dumps({"account_id": account.id, "openid": account.openid,
+                       "candidate_id": account.candidate_id})
+
+
 def _session_key(token: str) -> str:
-    return redis_store.key("mp-session", crypto.token_hash(token))
+    return _session_key_from_hash(crypto.token_hash(token))
 
 
-def resolve_session(token: str) -> WechatAccount | None:
-    """The WeChat account behind a bearer token, or None when unknown/expired/revoked."""
-    raw = redis_store.client.get(_session_key(token))
+def _session_key_from_hash(token_hash: str) -> str:
+    return redis_store.key("mp-session", token_hash)
+
+
+def _account_sessions_key(account_id: int) -> str:
+    return redis_store.key("mp-account-sessions", account_id)
+
+
+def resolve_session(token: str) -> MpUser | None:
+    """The WeChat user behind a bearer token, or None when unknown/expired/revoked."""
+    key = _session_key(token)
+    raw = redis_store.client.get(key)
     if raw is None:
         return None
-    return db.session.get(WechatAccount, json.loads(raw)["account_id"])
+    data = json.loads(raw)
+    if data.get("candidate_id") is not None and data.get("openid"):
+        return MpUser(data["account_id"], data["openid"], data["candidate_id"])
+    # Not bound when the session was issued (or issued by an older release): ask the
+    # database, and keep the answer in the session once there is a binding.
+    account = db.session.get(WechatAccount, data["account_id"])
+    if account is None:
+        return None
+    if account.candidate_id is not None:
+        redis_store.client.set(key, _payload(account), keepttl=True)
+    return MpUser(account.id, account.openid, account.candidate_id)
+
+
+def revoke_sessions(account_id: int) -> int:
+    """Log this WeChat account out everywhere (HR changes its binding). Returns how many
+    sessions were open."""
+    index = _account_sessions_key(account_id)
+    hashes = redis_store.client.smembers(index)
+    pipe = redis_store.client.pipeline()
+    for token_hash in hashes:
+        pipe.delete(_session_key_from_hash(token_hash.decode()))
+    pipe.delete(index)
+    results = pipe.execute()
+    return sum(results[:-1])
 
 
 def logout(token: str) -> None:
-    redis_store.client.delete(_session_key(token))
+    token_hash = crypto.token_hash(token)
+    raw = redis_store.client.get(_session_key_from_hash(token_hash))
+    pipe = redis_store.client.pipeline()
+    pipe.delete(_session_key_from_hash(token_hash))
+    if raw is not None:
+        pipe.srem(_account_sessions_key(json.loads(raw)["account_id"]), token_hash)
+    pipe.execute()

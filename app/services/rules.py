@@ -40,14 +40,21 @@ def _defaults() -> dict:
             "notify_promise_minutes": cfg.get("NOTIFY_PROMISE_MINUTES", 60)}
 
 
+def rules_from(stored: dict | None) -> Rules:
+    """The rules given the stored settings value (None: nothing stored, the defaults)."""
+    values = {**_defaults(), **(stored or {})}
+    return Rules(**{k: v for k, v in values.items() if k in _KNOWN})
+
+
+_KNOWN = frozenset(f.name for f in fields(Rules))
+
+
 def get_rules() -> Rules:
     """The rules in force (cached for the current request)."""
     if has_request_context() and "rules" in g:
         return g.rules
     stored = db.session.get(Setting, RULES_KEY)
-    values = {**_defaults(), **(stored.value if stored else {})}
-    known = {f.name for f in fields(Rules)}
-    rules = Rules(**{k: v for k, v in values.items() if k in known})
+    rules = rules_from(stored.value if stored else None)
     if has_request_context():
         g.rules = rules
     return rules

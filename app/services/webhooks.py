@@ -5,15 +5,18 @@ Sending (signing, retries, disabling) lives in app.services.webhook_sender.
 """
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 from urllib.parse import urlparse
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from app import sqlwrite
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.models import CancelReason, Interview
@@ -115,8 +118,10 @@ def enqueue_event(event_type: str, event_id: str, payload: dict) -> int:
             # ON CONFLICT DO NOTHING: a concurrent or repeated enqueue of the same event
             # must not abort the caller's transaction (its cancellation is what matters).
             stmt = (insert(WebhookDelivery.__table__).values(**values)
-                    .on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"]))
-            queued += db.session.execute(stmt).rowcount
+                    .on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
+                    .returning(WebhookDelivery.__table__.c.id))
+            # Count the returned rows: rowcount is not reliable across drivers here.
+            queued += len(db.session.execute(stmt).all())
         else:
             exists = db.session.scalar(select(WebhookDelivery.id).where(
                 WebhookDelivery.endpoint_id == endpoint.id,
@@ -125,6 +130,53 @@ def enqueue_event(event_type: str, event_id: str, payload: dict) -> int:
                 db.session.add(WebhookDelivery(**values))
                 queued += 1
     return queued
+
+
+def subscribed_endpoints_column(dialect_name: str):
+    """A scalar subquery for a SELECT list: the active endpoints as JSON
+    `[{"id": 1, "events": [...]}, ...]` (or NULL when there are none), so a caller's one
+    read also learns where its event goes. Read with endpoints_subscribed()."""
+    table = WebhookEndpoint.__table__
+    if dialect_name == "postgresql":
+        agg = func.json_agg(func.json_build_object("id", table.c.id, "events", table.c.events))
+    else:
+        agg = func.json_group_array(func.json_object("id", table.c.id,
+                                                     "events", func.json(table.c.events)))
+    return (select(agg).where(table.c.active.is_(True)).scalar_subquery()
+            .label("webhook_endpoints"))
+
+
+def endpoints_subscribed(column_value, event_type: str) -> list[int]:
+    """The ids, from subscribed_endpoints_column(), of the endpoints taking this event."""
+    if column_value is None:
+        return []
+    endpoints = json.loads(column_value) if isinstance(column_value, str) else column_value
+    return [e["id"] for e in endpoints if event_type in (e.get("events") or [])]
+
+
+@cache
+def delivery_templates(count: int) -> list:
+    """INSERTs of the deliveries of one new event (its id has never been queued: the
+    caller's transaction created it) to `count` endpoints, for callers writing with SQL
+    statements (app.sqlwrite): the parameters of delivery_params(), and `now` shared with
+    the caller."""
+    return sqlwrite.insert_templates(
+        WebhookDelivery.__table__, count, "w", ("endpoint_id",),
+        shared={"event_id": "event", "event_type": "webhook_event_type",
+                "payload": "webhook_payload", "status": sqlwrite.constant(DeliveryStatus.QUEUED),
+                "attempts": sqlwrite.constant(0), "next_attempt_at": "now",
+                "created_at": "now", "updated_at": "now"})
+
+
+def delivery_params(event_type: str, event_id: str, payload: dict, endpoint_ids: list[int]
+                    ) -> dict:
+    if event_type not in EVENTS:
+        raise ValueError(f"unknown webhook event {event_type!r}")
+    params = sqlwrite.rows_params("w", [dict(endpoint_id=e) for e in endpoint_ids])
+    params.update(event=event_id, webhook_event_type=event_type, webhook_payload={
+        "event": event_type, "event_id": event_id,
+        **{k: v for k, v in payload.items() if k not in ("event", "event_id")}})
+    return params
 
 
 # --- endpoint management (one transaction each) ---------------------------------------
