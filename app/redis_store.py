@@ -8,7 +8,7 @@ uses its own, picked through the current app context.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 from flask import current_app, has_app_context
@@ -19,6 +19,7 @@ class _Bound:
     client: redis.Redis
     prefix: str
     embedded: bool
+    scripts: dict = field(default_factory=dict)
 
 
 class RedisStore:
@@ -61,6 +62,15 @@ class RedisStore:
     @property
     def embedded(self) -> bool:
         return self._bound().embedded
+
+    def script(self, source: str):
+        """A Lua script registered with this app's client (run with EVALSHA; loaded again
+        by redis-py if the server lost it)."""
+        bound = self._bound()
+        found = bound.scripts.get(source)
+        if found is None:
+            found = bound.scripts[source] = bound.client.register_script(source)
+        return found
 
     def key(self, *parts: object) -> str:
         return self.prefix + ":".join(str(p) for p in parts)

@@ -1,16 +1,19 @@
 """Hot-path writes as SQL statements: prepared once per shape, run in one round trip.
 
-Building SQLAlchemy statements costs more CPU than running them, so a hot path builds
-each statement shape once (with named bind parameters), caches it, and passes the values
-at execution. On PostgreSQL, data-modifying statements can be the CTEs of a single
-statement, so a unit of work of N independent INSERT/UPDATE statements costs one round
-trip instead of N; other databases (SQLite, in process, where a round trip costs
-nothing) run them one by one.
+Building SQLAlchemy statements costs more CPU than running them, so a hot path describes
+each write once (with named bind parameters), caches it, and passes the values at
+execution. On PostgreSQL, data-modifying statements can be the CTEs of a single
+statement: a unit of work of N writes is one statement, so one round trip and, run in
+autocommit mode, its own transaction (no BEGIN, no COMMIT round trips). The writes run
+only when a guard (an UPDATE ... RETURNING of the row the unit is about, checked against
+the version that was read) matched that row, so a unit is never half applied. Other
+databases (SQLite, in process, where a round trip costs nothing) run the guard and then
+the writes one by one inside the caller's transaction.
 
 Keep such a statement under 50 parameters and 4 KB of SQL: psycopg caches its
-conversion of those only, and PostgreSQL then runs it as a prepared statement. Rows of
-one event share their common values (one `now`, one event id) as one parameter, and
-fixed values are written into the SQL as constants.
+conversion of those only, and PostgreSQL runs it as a prepared statement. Rows of one
+event share their common values (one `now`, one event id) as one parameter, and fixed
+values are written into the SQL as constants.
 
 Two traps: column defaults and onupdate functions are not applied inside a CTE (give every
 value, created_at, updated_at, ..., explicitly), and a parameter named like a column of a
@@ -21,10 +24,23 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import Table, bindparam, func, insert, literal_column, null, select
-from sqlalchemy.sql.dml import Insert, UpdateBase
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import (
+    String,
+    Table,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    literal_column,
+    null,
+    select,
+    update,
+)
+from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 
 def constant(value: object) -> ColumnElement:
@@ -42,28 +58,64 @@ def constant(value: object) -> ColumnElement:
     raise TypeError(f"no SQL constant for {value!r}")
 
 
-def insert_templates(table: Table, rows: int, prefix: str, per_row: Sequence[str],
-                     shared: Mapping[str, str | ColumnElement] | None = None
-                     ) -> list[Insert]:
+@dataclass(frozen=True, eq=False)
+class Write:
+    """One INSERT (where is None) or UPDATE of a unit of work."""
+    table: Table
+    values: Mapping[str, ColumnElement]
+    where: ColumnElement | None = None
+
+    def statement(self) -> UpdateBase:
+        if self.where is None:
+            return insert(self.table).values(dict(self.values))
+        return update(self.table).where(self.where).values(dict(self.values))
+
+    def guarded_by(self, guard, from_guard: Mapping[str, str]) -> UpdateBase:
+        """The same write, done only when the guard CTE returned a row. Parameters named in
+        `from_guard` are read from the guard's RETURNING columns instead."""
+        if self.where is not None:
+            return (update(self.table).where(self.where, exists(select(1).select_from(guard)))
+                    .values(dict(self.values)))
+        # INSERT ... SELECT ... FROM guard. A parameter in a select list has no column to
+        # take its type from: strings arrive as text, which any text column accepts; other
+        # parameters are cast to their column's type.
+        row = []
+        for column, value in self.values.items():
+            if isinstance(value, BindParameter):
+                if value.key in from_guard:
+                    value = guard.c[from_guard[value.key]]
+                elif not isinstance(self.table.c[column].type, String):
+                    value = cast(value, self.table.c[column].type)
+            row.append(value)
+        return insert(self.table).from_select(list(self.values),
+                                              select(*row).select_from(guard))
+
+
+def insert_rows(table: Table, rows: int, prefix: str, per_row: Sequence[str],
+                shared: Mapping[str, str | ColumnElement] | None = None) -> list[Write]:
     """One INSERT per row. Per-row columns take the parameters `<prefix><row>_<column>`;
     a shared column takes the parameter it names (str) or the SQL expression given
     (constant(...)). (A multi-row VALUES statement has no cache key in SQLAlchemy: it
     would be compiled again on every execution.)"""
     common = {c: bindparam(v, type_=table.c[c].type) if isinstance(v, str) else v
               for c, v in (shared or {}).items()}
-    return [insert(table).values({
+    return [Write(table, {
         **{c: bindparam(f"{prefix}{i}_{c}", type_=table.c[c].type) for c in per_row},
         **common}) for i in range(rows)]
 
 
 def rows_params(prefix: str, rows: Sequence[dict]) -> dict:
-    """The per-row parameters of insert_templates() for these rows."""
+    """The per-row parameters of insert_rows() for these rows."""
     return {f"{prefix}{i}_{c}": v for i, row in enumerate(rows) for c, v in row.items()}
 
 
-def together(guard: UpdateBase, statements: Sequence[UpdateBase]):
-    """PostgreSQL: `guard` (an UPDATE ... RETURNING meant to match exactly one row) and the
-    other statements as one statement, which returns how many rows the guard matched.
-    None of the statements may read another's result."""
-    writes = [statement.cte(f"w{i}") for i, statement in enumerate(statements)]
-    return select(func.count()).select_from(guard.cte("g")).add_cte(*writes)
+def guarded_unit(guard: UpdateBase, writes: Sequence[Write],
+                 from_guard: Mapping[str, str] | None = None):
+    """PostgreSQL: `guard` (an UPDATE ... RETURNING meant to match exactly one row) and
+    the writes, done only if it did, as one statement returning how many rows the guard
+    matched. No write may read another's result. `from_guard` maps parameter names to
+    columns the guard returns with the same values (shorter SQL, fewer casts)."""
+    guard_cte = guard.cte("g")
+    ctes = [w.guarded_by(guard_cte, from_guard or {}).cte(f"w{i}")
+            for i, w in enumerate(writes)]
+    return select(func.count()).select_from(guard_cte).add_cte(*ctes)

@@ -84,6 +84,22 @@ def env_for(db_url: str) -> dict:
     return env
 
 
+def drop_redis_namespace(prefix: str) -> None:
+    """The run's sessions and counters would otherwise stay in Redis for days (and make
+    every SCAN of the keyspace slower)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    batch = []
+    for key in client.scan_iter(match=prefix + "*", count=1000):
+        batch.append(key)
+        if len(batch) == 1000:
+            client.unlink(*batch)
+            batch.clear()
+    if batch:
+        client.unlink(*batch)
+
+
 def prepare(db_url: str, env: dict, workdir: Path) -> tuple[Path, Path]:
     """Migrate, seed interviews far in the future, issue one session per candidate."""
     subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
@@ -247,6 +263,7 @@ def main() -> int:
             stop(p)
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+        drop_redis_namespace(env["REDIS_KEY_PREFIX"])
     ratio = cancel["rps"] / base["rps"]
     print(f"connections: {CONNECTIONS}, {DURATION}s each, gunicorn -w {WORKERS} "
           f"--threads {THREADS}, PostgreSQL + Redis")

@@ -6,7 +6,9 @@ from functools import wraps
 from flask import g, request
 
 from app.errors import AppError, Unauthorized
+from app.services import mp_login
 from app.services.mp_login import resolve_session
+from miniprogram_api import ratelimit
 
 
 class NotBound(AppError):
@@ -21,12 +23,20 @@ def _bearer() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def login_required(view):
-    """Any logged-in WeChat user (bound or not)."""
+def login_required(view=None, *, limit: str | None = None):
+    """Any logged-in WeChat user (bound or not). With `limit`, the request also counts
+    against that rate-limit scope, per IP and per user, in the same Redis round trip as
+    the session lookup."""
+    if view is None:
+        return lambda v: login_required(v, limit=limit)
+
     @wraps(view)
     def wrapper(*args, **kwargs):
         token = _bearer()
-        user = resolve_session(token) if token else None
+        if limit is None:
+            user = resolve_session(token) if token else None
+        else:
+            user = _session_counted(limit, token)
         if user is None:
             raise Unauthorized("登录已失效，请重新登录", code="session_invalid")
         g.mp_user = user
@@ -34,10 +44,25 @@ def login_required(view):
     return wrapper
 
 
-def candidate_required(view):
+def _session_counted(scope: str, token: str | None):
+    if not token:
+        return None
+    key = mp_login.session_key(token)
+    raw, user_counted = ratelimit.session_and_limits(scope, key,
+                                                     mp_login.token_account_hint(token))
+    user = mp_login.user_from_session(key, raw)
+    if user is not None and not user_counted:
+        ratelimit.hit(scope, "user", user.id)  # an older token that does not name its user
+    return user
+
+
+def candidate_required(view=None, *, limit: str | None = None):
     """A logged-in WeChat user bound to a candidate record."""
+    if view is None:
+        return lambda v: candidate_required(v, limit=limit)
+
     @wraps(view)
-    @login_required
+    @login_required(limit=limit)
     def wrapper(*args, **kwargs):
         if g.mp_user.candidate_id is None:
             raise NotBound()

@@ -90,8 +90,7 @@ def logout():
 
 
 @bp.post("/auth/bind")
-@login_required
-@limited("bind")
+@login_required(limit="bind")
 def bind():
     data = json_body()
     invite = string_field(data, "invite_token", required=False, max_length=128)
@@ -135,8 +134,7 @@ def cancel_reasons():
 
 
 @bp.post("/interviews/<public_id>/cancel")
-@candidate_required
-@limited("cancel")
+@candidate_required(limit="cancel")
 @idempotent
 def cancel(public_id: str):
     data = json_body()

@@ -20,14 +20,14 @@ def record(*, actor_type: str, actor_id: int | None, action: str, object_type: s
 
 
 @cache
-def insert_template():
+def insert_row():
     """The INSERT of one entry, for callers writing with SQL statements (app.sqlwrite):
     the parameters of entry_params(), and `now` shared with the caller."""
-    [statement] = sqlwrite.insert_templates(
+    [row] = sqlwrite.insert_rows(
         AuditEntry.__table__, 1, "au",
         ("actor_type", "actor_id", "action", "object_type", "object_id", "data", "ip"),
         shared={"at": "now"})
-    return statement
+    return row
 
 
 def entry_params(*, actor_type: str, actor_id: int | None, action: str, object_type: str,

@@ -1,14 +1,18 @@
 """Cancelling interviews: by the candidate (the two taps).
 
 A candidate's cancel is the product's busiest write, so it is written as SQL statements
-rather than through the ORM unit of work, in one transaction as before: one read (the
-interview row locked, with its position, candidate, the chosen reason, the rules in force
-and the webhook endpoints) and one write (the state change, the place freed in the
-session, the cancellation, its approvals, the audit entry, the outbox rows and the webhook
-deliveries: on PostgreSQL a single statement), then the commit and the worker's wake-up.
+rather than through the ORM unit of work (see app.sqlwrite). One read gets everything the
+decision needs (the interview with its position and candidate, the chosen reason, the
+rules in force, the webhook endpoints); one write makes the decision durable, all or
+nothing: the interview's state change, checked against the version read (a concurrent
+change wins and this cancel writes nothing), the place freed in the session, the
+cancellation, its approvals, the audit entry, the outbox rows and the webhook deliveries.
+On PostgreSQL that write is a single statement and its own transaction; on SQLite it is
+the session's transaction. Then the worker is woken.
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
@@ -129,10 +133,17 @@ def cancel_by_candidate(*, candidate_id: int, interview_public_id: str, reason_c
     """A candidate cancels their interview: cancelled at once, or a request for HR review
     when the position requires review (or, as configured, when the self-service deadline
     has passed). Refused after the deadline otherwise."""
+    now = now or utcnow()
     try:
-        outcome = _cancel_by_candidate(candidate_id, interview_public_id, reason_code, note,
-                                       now or utcnow())
-        db.session.commit()
+        if db.engine.dialect.name == "postgresql":
+            # One statement is the whole transaction: autocommit, no BEGIN/COMMIT trips.
+            with _autocommit_engine(db.engine).connect() as conn:
+                outcome = _cancel_by_candidate(conn, candidate_id, interview_public_id,
+                                               reason_code, note, now)
+        else:
+            outcome = _cancel_by_candidate(db.session.connection(), candidate_id,
+                                           interview_public_id, reason_code, note, now)
+            db.session.commit()
     except _LostRace:
         # A concurrent change committed first: report the state it left.
         db.session.rollback()
@@ -145,8 +156,19 @@ def cancel_by_candidate(*, candidate_id: int, interview_public_id: str, reason_c
     return outcome
 
 
+_AUTOCOMMIT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _autocommit_engine(engine):
+    """The engine's pool, with connections in autocommit mode while checked out."""
+    found = _AUTOCOMMIT.get(engine)
+    if found is None:
+        found = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return found
+
+
 class _LostRace(Exception):
-    """The interview changed between the read and the write (SQLite has no row lock)."""
+    """The interview changed between the read and the write: nothing was written."""
 
 
 def _state_error(status: InterviewStatus):
@@ -167,7 +189,8 @@ _SESSION = InterviewSession.__table__
 
 @cache
 def _read_statement(dialect_name: str):
-    """Everything the decision needs, in one statement, the interview row locked."""
+    """Everything the decision needs, in one statement. The row is not locked: the write
+    changes it only if its version is still the one read (optimistic locking)."""
     columns = [
         _IV.c.id, _IV.c.public_id, _IV.c.number, _IV.c.status, _IV.c.scheduled_at,
         _IV.c.duration_minutes, _IV.c.join_url, _IV.c.confirm_by, _IV.c.session_id,
@@ -192,8 +215,7 @@ def _read_statement(dialect_name: str):
             .outerjoin(_REASON, _REASON.c.code == bindparam("q_reason_code"))
             .outerjoin(_SETTING, _SETTING.c.key == RULES_KEY)
             .where(_IV.c.public_id == bindparam("q_public_id"),
-                   _IV.c.candidate_id == bindparam("q_candidate_id"))
-            .with_for_update(of=_IV))
+                   _IV.c.candidate_id == bindparam("q_candidate_id")))
 
 
 @dataclass(frozen=True)
@@ -207,9 +229,10 @@ class _Shape:
 
 
 @lru_cache(maxsize=64)
-def _write_statements(dialect_name: str, shape: _Shape):
-    """(guard, cancellation insert, dependent writes) with named parameters, plus, on
-    PostgreSQL, all of them as one statement."""
+def _write_plan(dialect_name: str, shape: _Shape):
+    """The guard (the interview's state change, checked against the version read) and the
+    writes that go with it, with named parameters; on PostgreSQL all of them as one
+    statement. Returns (guard, cancellation insert, other writes, combined)."""
     values = dict(status=bindparam("new_status", type_=_IV.c.status.type),
                   version=bindparam("new_version"), updated_at=bindparam("now"))
     if shape.needs_review:
@@ -218,32 +241,34 @@ def _write_statements(dialect_name: str, shape: _Shape):
         values["cancelled_at"] = bindparam("now")
     guard = (update(_IV).where(_IV.c.id == bindparam("iv_id"),
                                _IV.c.version == bindparam("old_version"))
-             .values(**values).returning(_IV.c.id))
+             .values(**values).returning(_IV.c.id, _IV.c.updated_at))
     per_row = ("id",) if dialect_name == "postgresql" else ()
-    [cancellation] = sqlwrite.insert_templates(
+    [cancellation] = sqlwrite.insert_rows(
         Cancellation.__table__, 1, "c", (*per_row, "actor_id", "reason_id", "note", "state",
                                          "decided_at"),
         shared={"interview_id": "iv_id", "actor_type": sqlwrite.constant("candidate"),
                 "requested_at": "now", "created_at": "now", "updated_at": "now"})
-    dependents = []
+    writes = []
     if shape.frees_place:
         # In SQL, not read-modify-write: a concurrent reschedule's booked + 1 survives.
-        dependents.append(
-            update(_SESSION).where(_SESSION.c.id == bindparam("place_session_id"))
-            .values(booked=case((_SESSION.c.booked > 0, _SESSION.c.booked - 1),
-                                else_=sqlwrite.constant(0)),
-                    updated_at=bindparam("now")))
-    dependents += sqlwrite.insert_templates(
+        writes.append(sqlwrite.Write(
+            _SESSION,
+            {"booked": case((_SESSION.c.booked > 0, _SESSION.c.booked - 1),
+                            else_=sqlwrite.constant(0)),
+             "updated_at": bindparam("now", type_=_SESSION.c.updated_at.type)},
+            where=_SESSION.c.id == bindparam("place_session_id")))
+    writes += sqlwrite.insert_rows(
         Approval.__table__, shape.approval_levels, "a", ("level",),
         shared={"cancellation_id": "cancellation_id",
                 "decision": sqlwrite.constant(ApprovalDecision.PENDING),
                 "created_at": "now", "updated_at": "now"})
-    dependents.append(audit.insert_template())
-    dependents += outbox.fanout_templates(shape.messages)
-    dependents += webhooks.delivery_templates(shape.deliveries)
-    combined = (sqlwrite.together(guard, [cancellation, *dependents])
-                if dialect_name == "postgresql" else None)
-    return guard, cancellation, dependents, combined
+    writes.append(audit.insert_row())
+    writes += outbox.fanout_rows(shape.messages)
+    writes += webhooks.delivery_rows(shape.deliveries)
+    if dialect_name == "postgresql":
+        return guard, None, None, sqlwrite.guarded_unit(
+            guard, [cancellation, *writes], from_guard={"iv_id": "id", "now": "updated_at"})
+    return guard, cancellation.statement(), [w.statement() for w in writes], None
 
 
 def _facts(row, candidate_id: int) -> InterviewFacts:
@@ -268,8 +293,8 @@ def _check_note(row, note: str | None, global_max: int) -> str | None:
     return note
 
 
-def _cancel_by_candidate(candidate_id, public_id, reason_code, note, now) -> CancelOutcome:
-    conn = db.session.connection()
+def _cancel_by_candidate(conn, candidate_id, public_id, reason_code, note, now
+                         ) -> CancelOutcome:
     dialect_name = conn.dialect.name
     row = conn.execute(_read_statement(dialect_name), {
         "q_candidate_id": candidate_id, "q_public_id": public_id, "q_reason_code": reason_code,
@@ -307,7 +332,7 @@ def _cancel_by_candidate(candidate_id, public_id, reason_code, note, now) -> Can
                    approval_levels=(2 if interview.position.is_senior else 1)
                    if needs_review else 0,
                    messages=1 + len(staff), deliveries=len(endpoint_ids))
-    guard, insert_cancellation, dependents, combined = _write_statements(dialect_name, shape)
+    guard, insert_cancellation, dependents, combined = _write_plan(dialect_name, shape)
     params = {"iv_id": interview.id, "old_version": interview.version,
               "new_version": interview.version + 1, "new_status": new_status,
               "old_status": interview.status, "now": now,

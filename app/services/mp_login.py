@@ -84,9 +84,12 @@ class MpUser:
 
 
 def issue_session(account_id: int) -> tuple[str, int]:
-    """A new opaque bearer token for this WeChat account; only its hash is stored."""
+    """A new opaque bearer token for this WeChat account; only its hash is stored. The
+    token starts with the account id (not a secret: the id alone opens nothing), so the
+    account's rate-limit counter can be read in the same Redis round trip as the session
+    (miniprogram_api.auth)."""
     account = db.session.get(WechatAccount, account_id)
-    token = crypto.new_token(32)
+    token = f"{account_id}.{crypto.new_token(32)}"
     ttl = current_app.config["SESSION_TOKEN_TTL"]
     token_hash = crypto.token_hash(token)
     index = _account_sessions_key(account_id)
@@ -98,12 +101,20 @@ def issue_session(account_id: int) -> tuple[str, int]:
     return token, ttl
 
 
+def token_account_hint(token: str) -> int | None:
+    """The account id a token names (None for a malformed or older token). Only a token
+    whose session exists proves it."""
+    head, dot, _ = token.partition(".")
+    return int(head) if dot and head.isdigit() and len(head) < 19 else None
+
+
 def _payload(account: WechatAccount) -> str:
     return json.dumps({"account_id": account.id, "openid": account.openid,
                        "candidate_id": account.candidate_id})
 
 
-def _session_key(token: str) -> str:
+def session_key(token: str) -> str:
+    """The Redis key of a token's session."""
     return _session_key_from_hash(crypto.token_hash(token))
 
 
@@ -117,8 +128,12 @@ def _account_sessions_key(account_id: int) -> str:
 
 def resolve_session(token: str) -> MpUser | None:
     """The WeChat user behind a bearer token, or None when unknown/expired/revoked."""
-    key = _session_key(token)
-    raw = redis_store.client.get(key)
+    key = session_key(token)
+    return user_from_session(key, redis_store.client.get(key))
+
+
+def user_from_session(key: str, raw: bytes | None) -> MpUser | None:
+    """The WeChat user a stored session (read from `key`) names."""
     if raw is None:
         return None
     data = json.loads(raw)

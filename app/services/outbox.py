@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from functools import cache
 
 from app import sqlwrite
@@ -57,11 +59,11 @@ def enqueue(*, event: str, kind: str, recipient_type: str, recipient_id: int,
 
 
 @cache
-def fanout_templates(count: int) -> list:
+def fanout_rows(count: int) -> list:
     """INSERTs of `count` queued messages about one event and interview, for callers
     writing with SQL statements (app.sqlwrite). Parameters: per message those of
     fanout_params(); shared with the caller: `iv_id` (the interview) and `now`."""
-    return sqlwrite.insert_templates(
+    return sqlwrite.insert_rows(
         OutboxMessage.__table__, count, "m",
         ("dedupe_key", "kind", "recipient_type", "recipient_id", "open_token"),
         shared={"event": "event", "interview_id": "iv_id", "context": "message_context",
@@ -71,7 +73,7 @@ def fanout_templates(count: int) -> list:
 
 
 def fanout_params(event: str, context: dict, recipients: list[tuple[str, str, int]]) -> dict:
-    """The parameters of fanout_templates() for (kind, recipient_type, recipient_id)s."""
+    """The parameters of fanout_rows() for (kind, recipient_type, recipient_id)s."""
     params = sqlwrite.rows_params("m", [
         dict(dedupe_key=dedupe_key(event, recipient_type, recipient_id, kind), kind=kind,
              recipient_type=recipient_type, recipient_id=recipient_id,
@@ -82,9 +84,55 @@ def fanout_params(event: str, context: dict, recipients: list[tuple[str, str, in
     return params
 
 
+# A burst of commits (a busy cancel endpoint) wakes the workers once per interval per
+# process instead of once per commit: one Redis round trip less per request under load.
+WAKE_INTERVAL_SECONDS = 0.05
+
+
+class _WakeDebouncer:
+    """Per process and channel: publish at once when the last wake-up is older than the
+    interval, otherwise once at the end of it. The last commit of a burst is always
+    followed by a wake-up, so no row waits for the sweep."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._state: dict[str, list] = {}  # channel -> [next allowed at, trailing pending]
+
+    def wake(self, client, channel: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            state = self._state.setdefault(channel, [0.0, False])
+            if state[1]:
+                return  # a trailing wake-up is already scheduled; it covers this commit
+            if now >= state[0]:
+                state[0] = now + WAKE_INTERVAL_SECONDS
+                delay = None
+            else:
+                state[1] = True
+                delay = state[0] - now
+        if delay is None:
+            _publish(client, channel)
+        else:
+            timer = threading.Timer(delay, self._trailing, (client, channel))
+            timer.daemon = True
+            timer.start()
+
+    def _trailing(self, client, channel: str) -> None:
+        with self._lock:
+            self._state[channel] = [time.monotonic() + WAKE_INTERVAL_SECONDS, False]
+        _publish(client, channel)
+
+
+_debouncer = _WakeDebouncer()
+
+
 def wake_dispatcher() -> None:
     """Tell workers new rows are due (after commit). Losing this is harmless: they sweep."""
+    _debouncer.wake(redis_store.client, redis_store.key(WAKE_CHANNEL))
+
+
+def _publish(client, channel: str) -> None:
     try:
-        redis_store.client.publish(redis_store.key(WAKE_CHANNEL), b"1")
+        client.publish(channel, b"1")
     except Exception:  # the periodic sweep covers a lost wake-up
         log.warning("could not publish outbox wake-up", exc_info=True)

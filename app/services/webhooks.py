@@ -155,12 +155,12 @@ def endpoints_subscribed(column_value, event_type: str) -> list[int]:
 
 
 @cache
-def delivery_templates(count: int) -> list:
+def delivery_rows(count: int) -> list:
     """INSERTs of the deliveries of one new event (its id has never been queued: the
     caller's transaction created it) to `count` endpoints, for callers writing with SQL
     statements (app.sqlwrite): the parameters of delivery_params(), and `now` shared with
     the caller."""
-    return sqlwrite.insert_templates(
+    return sqlwrite.insert_rows(
         WebhookDelivery.__table__, count, "w", ("endpoint_id",),
         shared={"event_id": "event", "event_type": "webhook_event_type",
                 "payload": "webhook_payload", "status": sqlwrite.constant(DeliveryStatus.QUEUED),
