@@ -34,10 +34,19 @@ def _engine_options(app: Flask) -> None:
     """A connection pool sized for the worker's concurrent sends (not for SQLite files)."""
     uri = app.config.get("SQLALCHEMY_DATABASE_URI") or ""
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    # JSON columns keep Chinese as UTF-8, not \uXXXX escapes: half the bytes (outbox
+    # contexts, audit data) and readable in the database.
+    options.setdefault("json_serializer", _json_dumps)
     if not uri.startswith("sqlite"):
         options.setdefault("pool_size", app.config.get("DB_POOL_SIZE", 10))
         options.setdefault("max_overflow", app.config.get("DB_MAX_OVERFLOW", 30))
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def _json_dumps(value) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
 
 
 def register_extensions(app: Flask) -> None:

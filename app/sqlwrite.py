@@ -23,7 +23,9 @@ parameters so they never collide: `<prefix><row>_<column>`, `iv_id`, ...).
 from __future__ import annotations
 
 import enum
+from collections import namedtuple
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -39,6 +41,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Engine
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
@@ -119,3 +122,74 @@ def guarded_unit(guard: UpdateBase, writes: Sequence[Write],
     ctes = [w.guarded_by(guard_cte, from_guard or {}).cte(f"w{i}")
             for i, w in enumerate(writes)]
     return select(func.count()).select_from(guard_cte).add_cte(*ctes)
+
+
+class Prepared:
+    """A statement compiled once for one dialect and run on the driver's own cursor.
+
+    On a hot path SQLAlchemy's per-execution bookkeeping costs more than the driver does;
+    this keeps what matters of it: the SQL it compiled and its type conversions of
+    parameters (JSON, enums, UTC datetimes) and of result columns. PostgreSQL (psycopg)
+    only; the driver prepares the statement server-side once it has run a few times.
+    """
+
+    def __init__(self, statement, dialect):
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self._params: list[tuple[str, str, object, object]] = []
+        seen = set()
+        for bind, name in compiled.bind_names.items():
+            if name in seen:
+                continue
+            seen.add(name)
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            default = bind.value if not bind.required else _REQUIRED
+            self._params.append((name, bind.key, default, processor))
+        self._columns = None
+        if getattr(statement, "selected_columns", None) is not None:
+            columns = list(statement.selected_columns)
+            self._row = namedtuple("Row", [c.key for c in columns], rename=True)
+            self._columns = [c.type.dialect_impl(dialect).result_processor(dialect, None)
+                             for c in columns]
+
+    def params(self, values: Mapping[str, object]) -> dict:
+        out = {}
+        for name, key, default, processor in self._params:
+            value = values[key] if key in values else default
+            if value is _REQUIRED:
+                raise KeyError(f"no value for parameter {key!r}")
+            out[name] = processor(value) if processor is not None else value
+        return out
+
+    def first(self, driver_connection, values: Mapping[str, object]):
+        """The first result row (a named tuple), or None."""
+        with driver_connection.cursor() as cursor:
+            cursor.execute(self.sql, self.params(values))
+            raw = cursor.fetchone()
+        if raw is None:
+            return None
+        return self._row(*(p(v) if p is not None else v
+                           for p, v in zip(self._columns, raw, strict=True)))
+
+
+@contextmanager
+def autocommit(engine: Engine):
+    """A pooled driver connection in autocommit mode (each statement its own transaction),
+    back in the pool in its usual mode afterwards; a connection that failed is discarded."""
+    pooled = engine.raw_connection()
+    driver = pooled.driver_connection
+    try:
+        driver.autocommit = True
+        yield driver
+        driver.autocommit = False
+    except engine.dialect.loaded_dbapi.Error:
+        pooled.invalidate()
+        raise
+    except BaseException:
+        driver.autocommit = False
+        raise
+    finally:
+        pooled.close()
+
+
+_REQUIRED = object()

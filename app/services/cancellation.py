@@ -12,7 +12,6 @@ the session's transaction. Then the worker is woken.
 """
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
@@ -137,9 +136,9 @@ def cancel_by_candidate(*, candidate_id: int, interview_public_id: str, reason_c
     try:
         if db.engine.dialect.name == "postgresql":
             # One statement is the whole transaction: autocommit, no BEGIN/COMMIT trips.
-            with _autocommit_engine(db.engine).connect() as conn:
+            with sqlwrite.autocommit(db.engine) as conn:
                 outcome = _cancel_by_candidate(conn, candidate_id, interview_public_id,
-                                               reason_code, note, now)
+                                               reason_code, note, now, postgres=True)
         else:
             outcome = _cancel_by_candidate(db.session.connection(), candidate_id,
                                            interview_public_id, reason_code, note, now)
@@ -154,17 +153,6 @@ def cancel_by_candidate(*, candidate_id: int, interview_public_id: str, reason_c
         raise
     outbox.wake_dispatcher()
     return outcome
-
-
-_AUTOCOMMIT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _autocommit_engine(engine):
-    """The engine's pool, with connections in autocommit mode while checked out."""
-    found = _AUTOCOMMIT.get(engine)
-    if found is None:
-        found = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return found
 
 
 class _LostRace(Exception):
@@ -271,6 +259,17 @@ def _write_plan(dialect_name: str, shape: _Shape):
     return guard, cancellation.statement(), [w.statement() for w in writes], None
 
 
+_PREPARED: dict = {}
+
+
+def _prepared(dialect, key, build) -> sqlwrite.Prepared:
+    """PostgreSQL: the statement `build(dialect name)` for `key`, compiled once."""
+    found = _PREPARED.get(key)
+    if found is None:
+        found = _PREPARED[key] = sqlwrite.Prepared(build(dialect.name), dialect)
+    return found
+
+
 def _facts(row, candidate_id: int) -> InterviewFacts:
     return InterviewFacts(
         id=row.id, public_id=row.public_id, number=row.number, status=row.status,
@@ -293,12 +292,18 @@ def _check_note(row, note: str | None, global_max: int) -> str | None:
     return note
 
 
-def _cancel_by_candidate(conn, candidate_id, public_id, reason_code, note, now
-                         ) -> CancelOutcome:
-    dialect_name = conn.dialect.name
-    row = conn.execute(_read_statement(dialect_name), {
-        "q_candidate_id": candidate_id, "q_public_id": public_id, "q_reason_code": reason_code,
-    }).first()
+def _cancel_by_candidate(conn, candidate_id, public_id, reason_code, note, now,
+                         postgres: bool = False) -> CancelOutcome:
+    """`conn`: on PostgreSQL a driver connection in autocommit mode, otherwise the
+    session's SQLAlchemy connection."""
+    dialect = db.engine.dialect
+    dialect_name = dialect.name
+    query = {"q_candidate_id": candidate_id, "q_public_id": public_id,
+             "q_reason_code": reason_code}
+    if postgres:
+        row = _prepared(dialect, "read", _read_statement).first(conn, query)
+    else:
+        row = conn.execute(_read_statement(dialect_name), query).first()
     if row is None:
         raise InterviewNotFound()
     if (row.reason_id is None or not row.reason_active
@@ -365,7 +370,7 @@ def _cancel_by_candidate(conn, candidate_id, public_id, reason_code, note, now
         cancellation_id = row.next_cancellation_id
         params["c0_id"] = cancellation_id
         params.update(dependent_params(cancellation_id))
-        if conn.execute(combined, params).scalar_one() != 1:
+        if _prepared(dialect, shape, lambda _: combined).first(conn, params)[0] != 1:
             raise _LostRace()
     else:
         if conn.execute(guard, params).first() is None:
