@@ -20,6 +20,11 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     _engine_options(app)
     app.config["CONFIG_OBJECT"] = config
     app.json.ensure_ascii = False
+    app.json.sort_keys = False  # responses keep the order the serializers give
+
+    from app.sessions import ConsoleSessionInterface
+
+    app.session_interface = ConsoleSessionInterface()
 
     register_extensions(app)
     register_blueprints(app)

@@ -198,6 +198,9 @@ def cpu_by_program() -> dict[str, float]:
             name = "gunicorn"
         elif name.startswith("postgres") or "postgres:" in cmdline:
             name = "postgres"
+            if os.environ.get("BENCH_PG_DETAIL"):
+                title = cmdline.split("postgres:")[-1].replace("15/main:", "").split()
+                name = "pg:" + (title[0] if title and not title[0].startswith("postgres") and "@" not in cmdline else "backend")
         totals[name] = totals.get(name, 0.0) + seconds
     return totals
 
@@ -205,7 +208,10 @@ def cpu_by_program() -> dict[str, float]:
 def cpu_per_request(before: dict, after: dict, requests: int) -> dict[str, float]:
     """Milliseconds of CPU per request, per program, for the programs that did work."""
     out = {}
-    for name in ("gunicorn", "postgres", "redis-server", "wrk"):
+    names = ["gunicorn", "postgres", "redis-server", "wrk"]
+    if os.environ.get("BENCH_PG_DETAIL"):
+        names += sorted(n for n in after if n.startswith("pg:"))
+    for name in names:
         used = after.get(name, 0.0) - before.get(name, 0.0)
         out[name] = 1000 * used / max(requests, 1)
     return out

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
 
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import bindparam, case, func, literal_column, select, update
 from sqlalchemy.orm import joinedload
 
 from app import sqlwrite
@@ -175,8 +175,7 @@ _SETTING = Setting.__table__
 _SESSION = InterviewSession.__table__
 
 
-@cache
-def _read_statement(dialect_name: str):
+def _read_statement(dialect_name: str, cancellation_sequence: str | None = None):
     """Everything the decision needs, in one statement. The row is not locked: the write
     changes it only if its version is still the one read (optimistic locking)."""
     columns = [
@@ -194,8 +193,8 @@ def _read_statement(dialect_name: str):
     ]
     if dialect_name == "postgresql":
         # The cancellation's id, taken now, so that the whole write is one statement.
-        columns.append(func.nextval(func.pg_get_serial_sequence("cancellations", "id"))
-                       .label("next_cancellation_id"))
+        sequence = "'" + cancellation_sequence.replace("'", "''") + "'::regclass"
+        columns.append(func.nextval(literal_column(sequence)).label("next_cancellation_id"))
     return (select(*columns)
             .select_from(_IV)
             .join(_POS, _POS.c.id == _IV.c.position_id)
@@ -262,6 +261,19 @@ def _write_plan(dialect_name: str, shape: _Shape):
 _PREPARED: dict = {}
 
 
+@cache
+def _sqlite_read():
+    return _read_statement("sqlite")
+
+
+def _serial_sequence(driver_connection, table: str) -> str:
+    """The sequence behind `table`.id (looked up once: the function behind it reads the
+    catalogs, which costs more than the rest of the read)."""
+    with driver_connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,))
+        return cursor.fetchone()[0]
+
+
 def _prepared(dialect, key, build) -> sqlwrite.Prepared:
     """PostgreSQL: the statement `build(dialect name)` for `key`, compiled once."""
     found = _PREPARED.get(key)
@@ -301,9 +313,10 @@ def _cancel_by_candidate(conn, candidate_id, public_id, reason_code, note, now,
     query = {"q_candidate_id": candidate_id, "q_public_id": public_id,
              "q_reason_code": reason_code}
     if postgres:
-        row = _prepared(dialect, "read", _read_statement).first(conn, query)
+        row = _prepared(dialect, "read", lambda name: _read_statement(
+            name, _serial_sequence(conn, "cancellations"))).first(conn, query)
     else:
-        row = conn.execute(_read_statement(dialect_name), query).first()
+        row = conn.execute(_sqlite_read(), query).first()
     if row is None:
         raise InterviewNotFound()
     if (row.reason_id is None or not row.reason_active
