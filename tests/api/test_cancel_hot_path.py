@@ -1,0 +1,108 @@
+"""The cancel endpoint's fast path keeps every guarantee of the slow one.
+
+- The write is applied only if the interview is still the version that was read: a change
+  committed in between wins, and this cancel writes nothing at all.
+- One Redis round trip checks the session and counts the request (per IP, per user); a
+  forged token that names someone else's account never uses up their limit; tokens issued
+  before the account id was part of them still work and are still limited.
+"""
+import json
+
+from sqlalchemy import create_engine, func, select, text
+
+from app.extensions import db, redis_store
+from app.models import AuditEntry, Cancellation, Interview, OutboxMessage, WechatAccount
+from app.security import crypto
+from app.services import cancellation as cancellation_service
+
+API = "/api/mp/v1"
+
+
+def _login(client, openid):
+    r = client.post(f"{API}/auth/login", json={"code": f"sandbox:{openid}"})
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()["token"]
+
+
+def _counts(app):
+    with app.app_context():
+        return tuple(db.session.scalar(select(func.count()).select_from(m))
+                     for m in (Cancellation, OutboxMessage, AuditEntry))
+
+
+def test_a_change_committed_between_read_and_write_wins(app, client, demo, monkeypatch):
+    cand = next(c for c in demo["candidates"] if not c["position_review"])
+    token = _login(client, cand["openid"])
+    public_id = cand["interview_ids"][0]
+    before = _counts(app)
+
+    # Another writer (HR cancelling, say) commits right after our read.
+    other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    real_facts = cancellation_service._facts
+
+    def facts_then_concurrent_cancel(row, candidate_id):
+        facts = real_facts(row, candidate_id)
+        with other.begin() as conn:
+            conn.execute(text("UPDATE interviews SET status = 'cancelled', "
+                              "version = version + 1 WHERE public_id = :p"), {"p": public_id})
+        return facts
+
+    monkeypatch.setattr(cancellation_service, "_facts", facts_then_concurrent_cancel)
+    try:
+        r = client.post(f"{API}/interviews/{public_id}/cancel",
+                        headers={"Authorization": f"Bearer {token}"},
+                        json={"reason_code": "time_conflict"})
+    finally:
+        other.dispose()
+    assert r.status_code == 409, r.get_json()
+    assert r.get_json()["error"]["code"] == "already_cancelled"
+    # Nothing of ours was written: no cancellation, no messages, no audit entry.
+    assert _counts(app) == before
+    with app.app_context():
+        iv = db.session.scalars(select(Interview).where(Interview.public_id == public_id)).one()
+        assert iv.version == 2  # only the other writer's change
+
+
+def test_forged_token_never_uses_up_another_users_limit(app, client, demo):
+    app.config["RATE_LIMITS"] = {"cancel": {"user": (2, 60)}}
+    cand = demo["candidates"][0]
+    token = _login(client, cand["openid"])
+    account_id, _, _ = token.partition(".")
+    assert account_id.isdigit()  # tokens name their account
+
+    for i in range(5):
+        r = client.post(f"{API}/interviews/nope/cancel",
+                        headers={"Authorization": f"Bearer {account_id}.forged{i}"},
+                        json={"reason_code": "time_conflict"})
+        assert r.status_code == 401
+        assert r.get_json()["error"]["code"] == "session_invalid"
+
+    auth = {"Authorization": f"Bearer {token}"}
+    codes = [client.post(f"{API}/interviews/nope/cancel", headers=auth,
+                         json={"reason_code": "time_conflict"}).status_code for _ in range(3)]
+    assert codes == [404, 404, 429]
+
+
+def test_forged_tokens_count_against_the_ip(app, client, demo):
+    app.config["RATE_LIMITS"] = {"cancel": {"ip": (3, 60)}}
+    codes = [client.post(f"{API}/interviews/nope/cancel",
+                         headers={"Authorization": f"Bearer 1.forged{i}"},
+                         json={"reason_code": "time_conflict"}).status_code for i in range(4)]
+    assert codes == [401, 401, 401, 429]
+
+
+def test_a_token_from_before_account_ids_still_works_and_is_limited(app, client, demo):
+    """Sessions issued by the previous release hold only the account id."""
+    app.config["RATE_LIMITS"] = {"cancel": {"user": (2, 60)}}
+    cand = demo["candidates"][0]
+    with app.app_context():
+        account = db.session.scalars(select(WechatAccount).where(
+            WechatAccount.openid == cand["openid"])).one()
+        legacy = crypto.new_token(32)
+        redis_store.client.set(redis_store.key("mp-session", crypto.token_hash(legacy)),
+                               json.dumps({"account_id": account.id}), ex=600)
+    auth = {"Authorization": f"Bearer {legacy}"}
+    assert client.get(f"{API}/interviews", headers=auth).status_code == 200
+    codes = [client.post(f"{API}/interviews/nope/cancel", headers=auth,
+                         json={"reason_code": "time_conflict"}).status_code for _ in range(3)]
+    assert codes == [404, 404, 429]
