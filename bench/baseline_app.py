@@ -6,7 +6,10 @@ from flask import Flask, jsonify
 from sqlalchemy import create_engine, text
 
 app = Flask(__name__)
-engine = create_engine(os.environ["DATABASE_URL"], pool_size=10, max_overflow=10)
+# The same pool settings as the app under test (config/settings.py defaults 10 + 30).
+engine = create_engine(os.environ["DATABASE_URL"],
+                       pool_size=int(os.environ.get("DB_POOL_SIZE", "10")),
+                       max_overflow=int(os.environ.get("DB_MAX_OVERFLOW", "30")))
 
 
 @app.post("/bare/<int:row_id>")
