@@ -176,6 +176,8 @@ def gunicorn(app_spec: str, port: int, env: dict) -> subprocess.Popen:
     threads = os.environ.get("BENCH_GUNICORN_THREADS", THREADS)
     cmd = [sys.executable, "-m", "gunicorn", "-w", WORKERS, "--threads", threads,
            "-b", f"127.0.0.1:{port}", "--log-level", "warning", app_spec]
+    if os.environ.get("BENCH_ACCESS_LOG"):  # diagnosis only: it costs CPU per request
+        cmd[-1:-1] = ["--access-logfile", os.environ["BENCH_ACCESS_LOG"]]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "ab"),
                             start_new_session=True,
