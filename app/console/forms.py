@@ -14,3 +14,7 @@ class LoginForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     """No fields: carries the CSRF token of the 退出 button."""
+
+
+class UnbindWechatForm(FlaskForm):
+    """No fields: carries the CSRF token of the 解除微信绑定 button."""

@@ -12,10 +12,11 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.console import bp, display
-from app.console.forms import LoginForm, LogoutForm
+from app.console.forms import LoginForm, LogoutForm, UnbindWechatForm
 from app.extensions import db
 from app.models import HrUser, InterviewStatus
 from app.queries.interviews import MAX_QUERY_LENGTH, get_interview_detail, list_interviews
+from app.services import binding
 
 log = logging.getLogger(__name__)
 LOGIN_ERROR = "用户名或密码错误"
@@ -152,7 +153,29 @@ def interview_detail(public_id: str):
     if detail is None:
         abort(404)
     return render_template("console/interview_detail.html", detail=detail,
-                           interview=detail.interview)
+                           interview=detail.interview,
+                           wechat_bound=binding.bound_account(
+                               detail.interview.candidate_id) is not None,
+                           unbind_form=UnbindWechatForm())
+
+
+@bp.post("/interviews/<public_id>/unbind-wechat")
+@permission_required("rebind")
+def unbind_wechat(public_id: str):
+    """Remove the candidate's WeChat binding and log that WeChat user out everywhere."""
+    detail = get_interview_detail(public_id)
+    if detail is None:
+        abort(404)
+    if not UnbindWechatForm().validate_on_submit():
+        abort(400)
+    try:
+        revoked = binding.unbind_by_hr(detail.interview.candidate_id, actor_id=current_user.id)
+    except binding.NotBoundToWechat as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"已解除微信绑定，该微信的 {revoked} 个登录会话已失效。"
+              "候选人可通过新的面试邀请重新绑定。", "success")
+    return redirect(url_for("console.interview_detail", public_id=public_id))
 
 
 def _status_arg(value: str | None) -> InterviewStatus | None:

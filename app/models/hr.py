@@ -62,9 +62,9 @@ class HrUser(UserMixin, TimestampMixin, db.Model):
 
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset({"view", "cancel", "batch_cancel", "approve", "approve_senior",
-                           "settings", "audit", "users"}),
+                           "settings", "audit", "users", "rebind"}),
     Role.RECRUITING_MANAGER: frozenset({"view", "cancel", "batch_cancel", "approve",
-                                        "approve_senior", "audit"}),
+                                        "approve_senior", "audit", "rebind"}),
     Role.RECRUITING_SPECIALIST: frozenset({"view", "cancel", "approve"}),
     Role.INTERVIEWER: frozenset({"view"}),
 }

@@ -41,6 +41,11 @@ class CandidateBoundToOther(Conflict):
     message = "该候选人已绑定其他微信，如需更换请联系招聘HR"
 
 
+class NotBoundToWechat(NotFound):
+    code = "candidate_not_bound"
+    message = "该候选人尚未绑定微信"
+
+
 class PhoneCodeInvalid(ValidationFailed):
     code = "phone_code_invalid"
     message = "手机号授权已失效，请重新授权"
@@ -118,3 +123,30 @@ def _bind(account: WechatAccount, candidate_id: int, *, method: str) -> Candidat
                      object_type="candidate", object_id=candidate_id,
                      data={"method": method, "wechat_account_id": account.id})
     return db.session.get(Candidate, candidate_id)
+
+
+def bound_account(candidate_id: int) -> WechatAccount | None:
+    """The mini-program WeChat account bound to this candidate, if any."""
+    return db.session.scalars(select(WechatAccount).where(
+        WechatAccount.app == WechatApp.MINI_PROGRAM,
+        WechatAccount.candidate_id == candidate_id)).first()
+
+
+def unbind_by_hr(candidate_id: int, *, actor_id: int) -> int:
+    """HR removes a candidate's WeChat binding (a wrong or lost phone). The account is
+    logged out everywhere at once: its sessions carry the binding. The candidate binds
+    again with a new invitation. Returns how many sessions were revoked."""
+    from app.services.mp_login import revoke_sessions
+
+    account = bound_account(candidate_id)
+    if account is None:
+        raise NotBoundToWechat()
+    account.candidate_id = None
+    audit.record(actor_type="hr", actor_id=actor_id, action="candidate.unbound",
+                 object_type="candidate", object_id=candidate_id,
+                 data={"wechat_account_id": account.id})
+    # Before the commit, so no session acts on the old binding once it is gone; after it
+    # too, for a login that came in between and copied the old binding into its session.
+    revoked = revoke_sessions(account.id)
+    db.session.commit()
+    return revoked + revoke_sessions(account.id)
