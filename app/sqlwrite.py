@@ -175,7 +175,9 @@ class Prepared:
 @contextmanager
 def autocommit(engine: Engine):
     """A pooled driver connection in autocommit mode (each statement its own transaction),
-    back in the pool in its usual mode afterwards; a connection that failed is discarded."""
+    back in the pool in its usual mode afterwards; a connection that failed is discarded.
+    The calling thread must not hold another pooled connection meanwhile (an open ORM
+    session transaction): with a pool of one, it would wait for itself."""
     pooled = engine.raw_connection()
     driver = pooled.driver_connection
     try:

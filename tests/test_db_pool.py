@@ -1,11 +1,17 @@
 """Pooled PostgreSQL connections that sat idle are pinged before use, so a database restart
 (or a firewall dropping idle connections) costs no request; busy connections are not
 pinged, which saves a round trip per request."""
+import json
+
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from app import create_app
-from tests.conftest import PG_ADMIN_URL
+from app.extensions import db, redis_store
+from app.models import WechatAccount
+from app.security import crypto
+from app.services.demo import register_sandbox_identities, seed_demo
+from tests.conftest import PG_ADMIN_URL, _wipe
 
 
 def _app(backend, idle_seconds):
@@ -44,7 +50,6 @@ def test_idle_connection_killed_by_the_server_is_replaced_before_use(pg_backend)
         assert _ready(app) == 200  # the ping found the dead connection; a new one served
     finally:
         with app.app_context():
-            from app.extensions import db
             db.engine.dispose()
 
 
@@ -59,5 +64,35 @@ def test_recently_used_connection_is_not_pinged(pg_backend):
         assert _ready(app) == 200
     finally:
         with app.app_context():
-            from app.extensions import db
+            db.engine.dispose()
+
+
+
+def test_cancel_with_a_one_connection_pool_and_a_session_read_from_the_database(pg_backend):
+    """A session from before the binding was cached makes the request read the account
+    through the ORM first; that read must give the connection back before the cancel
+    takes one from the pool (else, with one connection per process, it waits for itself).
+    """
+    cfg = pg_backend.config()
+    cfg.SQLALCHEMY_ENGINE_OPTIONS = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 3}
+    app = create_app(cfg)
+    try:
+        with app.app_context():
+            summary = seed_demo(candidates=3)
+            register_sandbox_identities()
+            cand = next(c for c in summary["candidates"] if not c["position_review"])
+            account = db.session.scalars(select(WechatAccount).where(
+                WechatAccount.openid == cand["openid"])).one()
+            token = crypto.new_token(32)
+            redis_store.client.set(redis_store.key("mp-session", crypto.token_hash(token)),
+                                   json.dumps({"account_id": account.id}), ex=600)
+            db.session.remove()
+        r = app.test_client().post(
+            f"/api/mp/v1/interviews/{cand['interview_ids'][0]}/cancel",
+            headers={"Authorization": f"Bearer {token}"}, json={"reason_code": "time_conflict"})
+        assert r.status_code == 200, r.get_json()
+        assert r.get_json()["status"] == "cancelled"
+    finally:
+        _wipe(app)
+        with app.app_context():
             db.engine.dispose()

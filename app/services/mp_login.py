@@ -142,11 +142,17 @@ def user_from_session(key: str, raw: bytes | None) -> MpUser | None:
     # Not bound when the session was issued (or issued by an older release): ask the
     # database, and keep the answer in the session once there is a binding.
     account = db.session.get(WechatAccount, data["account_id"])
-    if account is None:
+    user = MpUser(account.id, account.openid, account.candidate_id) if account else None
+    payload = _payload(account) if account else None
+    # End the read's transaction (after reading the attributes: a rollback expires them):
+    # the request's own work may need the pooled connection (a web process may have only
+    # one, and the cancel path takes it from the pool).
+    db.session.rollback()
+    if user is None:
         return None
-    if account.candidate_id is not None:
-        redis_store.client.set(key, _payload(account), keepttl=True)
-    return MpUser(account.id, account.openid, account.candidate_id)
+    if user.candidate_id is not None:
+        redis_store.client.set(key, payload, keepttl=True)
+    return user
 
 
 def revoke_sessions(account_id: int) -> int:
