@@ -15,7 +15,12 @@ from app.console import bp, display
 from app.console.forms import LoginForm, LogoutForm, UnbindWechatForm
 from app.extensions import db
 from app.models import HrUser, InterviewStatus
-from app.queries.interviews import MAX_QUERY_LENGTH, get_interview_detail, list_interviews
+from app.queries.interviews import (
+    MAX_QUERY_LENGTH,
+    candidate_id_of,
+    get_interview_detail,
+    list_interviews,
+)
 from app.services import binding
 
 log = logging.getLogger(__name__)
@@ -163,13 +168,13 @@ def interview_detail(public_id: str):
 @permission_required("rebind")
 def unbind_wechat(public_id: str):
     """Remove the candidate's WeChat binding and log that WeChat user out everywhere."""
-    detail = get_interview_detail(public_id)
-    if detail is None:
+    candidate_id = candidate_id_of(public_id)
+    if candidate_id is None:
         abort(404)
     if not UnbindWechatForm().validate_on_submit():
         abort(400)
     try:
-        revoked = binding.unbind_by_hr(detail.interview.candidate_id, actor_id=current_user.id)
+        revoked = binding.unbind_by_hr(candidate_id, actor_id=current_user.id)
     except binding.NotBoundToWechat as exc:
         flash(exc.message, "error")
     else:

@@ -171,3 +171,9 @@ def hr_display_names(user_ids: set[int | None]) -> dict[int, str]:
     rows = db.session.execute(
         select(HrUser.id, HrUser.display_name).where(HrUser.id.in_(ids)))
     return {row.id: row.display_name for row in rows}
+
+
+def candidate_id_of(public_id: str) -> int | None:
+    """The candidate of an interview, without loading its detail."""
+    return db.session.scalar(select(Interview.candidate_id).where(
+        Interview.public_id == public_id))

@@ -17,8 +17,6 @@ def record(*, actor_type: str, actor_id: int | None, action: str, object_type: s
     return entry
 
 
-
-
 @cache
 def insert_row():
     """The INSERT of one entry, for callers writing with SQL statements (app.sqlwrite):

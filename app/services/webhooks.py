@@ -98,14 +98,11 @@ def enqueue_event(event_type: str, event_id: str, payload: dict) -> int:
     """Queue one delivery per active endpoint subscribed to this event, inside the caller's
     transaction (no commit). An event already queued for an endpoint is skipped, so an event
     is never delivered twice to one endpoint. Returns how many deliveries were queued."""
-    if event_type not in EVENTS:
-        raise ValueError(f"unknown webhook event {event_type!r}")
+    body = _event_body(event_type, event_id, payload)
     active = db.session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True)))
     endpoints = [e for e in active if e.subscribes(event_type)]
     if not endpoints:
         return 0
-    body = {"event": event_type, "event_id": event_id,
-            **{k: v for k, v in payload.items() if k not in ("event", "event_id")}}
     now = utcnow()
     dialect = db.engine.dialect.name
     queued = 0
@@ -170,13 +167,18 @@ def delivery_rows(count: int) -> list:
 
 def delivery_params(event_type: str, event_id: str, payload: dict, endpoint_ids: list[int]
                     ) -> dict:
+    params = sqlwrite.rows_params("w", [dict(endpoint_id=e) for e in endpoint_ids])
+    params.update(event=event_id, webhook_event_type=event_type,
+                  webhook_payload=_event_body(event_type, event_id, payload))
+    return params
+
+
+def _event_body(event_type: str, event_id: str, payload: dict) -> dict:
+    """What a delivery sends: the event's type and id, then its payload."""
     if event_type not in EVENTS:
         raise ValueError(f"unknown webhook event {event_type!r}")
-    params = sqlwrite.rows_params("w", [dict(endpoint_id=e) for e in endpoint_ids])
-    params.update(event=event_id, webhook_event_type=event_type, webhook_payload={
-        "event": event_type, "event_id": event_id,
-        **{k: v for k, v in payload.items() if k not in ("event", "event_id")}})
-    return params
+    return {"event": event_type, "event_id": event_id,
+            **{k: v for k, v in payload.items() if k not in ("event", "event_id")}}
 
 
 # --- endpoint management (one transaction each) ---------------------------------------
