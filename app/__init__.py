@@ -22,7 +22,7 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False  # responses keep the order the serializers give
 
-    from app.sessions import ConsoleSessionInterface
+    from app.core.sessions import ConsoleSessionInterface
 
     app.session_interface = ConsoleSessionInterface()
 
@@ -57,7 +57,7 @@ def _json_dumps(value) -> str:
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
     if not (app.config.get("SQLALCHEMY_DATABASE_URI") or "").startswith("sqlite"):
-        from app.db_pool import ping_idle_connections
+        from app.core.pool import ping_idle_connections
 
         with app.app_context():
             ping_idle_connections(db.engine, app.config.get("DB_PING_AFTER_IDLE_SECONDS", 10))
@@ -99,7 +99,7 @@ def register_blueprints(app: Flask) -> None:
 
         app.register_blueprint(sandbox_bp, url_prefix="/_sandbox/wechat")
         csrf.exempt(sandbox_bp)
-        from app.channels.sms_sandbox import bp as sms_sandbox_bp
+        from app.channels.sms.sandbox.emulator import bp as sms_sandbox_bp
 
         app.register_blueprint(sms_sandbox_bp, url_prefix="/_sandbox/sms")
         csrf.exempt(sms_sandbox_bp)
@@ -112,7 +112,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from app.errors import register
+    from app.core.errors import register
 
     register(app)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from app.errors import AppError
-from app.services.notifications import record_open_by_link
+from app.core.errors import AppError
+from app.services.notifications.read import record_open_by_link
 from templates_msg import render_plain
 
 bp = Blueprint("landing", __name__, template_folder="templates")

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, request
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from app.queries.notifications import promise_stats, status_counts
+from app.queries.notifications.promise import promise_stats, status_counts
 
 bp = Blueprint("metrics", __name__)
 

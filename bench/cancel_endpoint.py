@@ -134,9 +134,9 @@ from sqlalchemy import insert, select
 from wsgi import app
 from app.extensions import db
 from app.models import *
-from app.services.demo import seed_demo
-from app.services.mp_login import issue_session
-from app.timeutil import utcnow
+from app.cli.demo import seed_demo
+from app.services.candidates.sessions import issue_session
+from app.core.timeutil import utcnow
 with app.app_context():
     seed_demo(candidates=10)
     position = db.session.scalars(select(Position).where(Position.cancel_requires_review.is_(False))).first()

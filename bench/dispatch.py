@@ -50,7 +50,7 @@ def main() -> int:
     try:
         with app.app_context():
             upgrade()
-            from app.services.demo import seed_demo
+            from app.cli.demo import seed_demo
 
             summary = seed_demo(candidates=4)
         # gthread: the sandbox must answer many 50 ms sends at once, like WeChat does;
@@ -95,9 +95,9 @@ def main() -> int:
 
 
 def _queue(app, hr_ids, n, tag):
+    from app.core.timeutil import utcnow
     from app.extensions import db
     from app.models import OutboxMessage, OutboxStatus
-    from app.timeutil import utcnow
 
     ctx = {"interview_number": "AI-2026-12-01-001", "candidate_name": "张三",
            "position_title": "Java后端开发工程师", "department": "技术部",
@@ -113,7 +113,7 @@ def _queue(app, hr_ids, n, tag):
 
 
 def run_drain(app, hr_ids, n, concurrency) -> float:
-    from app.worker import Worker
+    from app.jobs.worker import Worker
 
     _queue(app, hr_ids, n, f"drain{concurrency}")
     app.config["WORKER_CONCURRENCY"], saved = concurrency, app.config["WORKER_CONCURRENCY"]
@@ -134,9 +134,9 @@ def run_drain(app, hr_ids, n, concurrency) -> float:
 
 def run_steady(app, hr_ids):
     from app.extensions import db
+    from app.jobs.worker import Worker
     from app.models import OutboxMessage
-    from app.services.outbox import wake_dispatcher
-    from app.worker import Worker
+    from app.services.notifications.outbox import wake_dispatcher
 
     worker = Worker(app)
     thread = threading.Thread(target=worker.run_forever, daemon=True)

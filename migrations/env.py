@@ -41,7 +41,7 @@ target_db = current_app.extensions['migrate'].db
 
 def render_item(type_, obj, autogen_context):
     """Render our UTC TypeDecorator as the plain column type it stores."""
-    from app.timeutil import UTCDateTime
+    from app.core.timeutil import UTCDateTime
 
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

@@ -5,9 +5,9 @@ from functools import wraps
 
 from flask import g, request
 
-from app.errors import AppError, Unauthorized
-from app.services import mp_login
-from app.services.mp_login import resolve_session
+from app.core.errors import AppError, Unauthorized
+from app.services.candidates import sessions as mp_login
+from app.services.candidates.sessions import resolve_session
 from miniprogram_api import ratelimit
 
 

@@ -7,7 +7,7 @@ from functools import wraps
 
 from flask import Response, g, request
 
-from app.errors import AppError, ValidationFailed
+from app.core.errors import AppError, ValidationFailed
 from app.extensions import redis_store
 
 TTL_SECONDS = 24 * 3600
@@ -49,7 +49,7 @@ def idempotent(view):
         try:
             response = _as_response(view(*args, **kwargs))
         except AppError as exc:
-            from app.errors import error_body
+            from app.core.errors import error_body
 
             response = Response(json.dumps(error_body(exc.code, exc.message, exc.details),
                                            ensure_ascii=False),

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from app.errors import HTTP_MESSAGES, AppError, ServiceUnavailable
-from app.services.attendance import ConfirmDeadlinePassed
-from app.services.binding import (
+from app.core.errors import HTTP_MESSAGES, AppError, ServiceUnavailable
+from app.services.candidates.binding import (
     AccountBoundToOther,
     CandidateBoundToOther,
     InviteExpired,
@@ -27,7 +26,11 @@ from app.services.binding import (
     PhoneCodeInvalid,
     PhoneNotMatched,
 )
-from app.services.errors import (
+from app.services.candidates.feedback import MAX_LENGTH as FEEDBACK_MAX_LENGTH
+from app.services.candidates.sessions import LoginBlocked, LoginCodeInvalid, LoginRateLimited
+from app.services.candidates.subscriptions import RESULTS as SUBSCRIPTION_RESULTS
+from app.services.interviews.confirm import ConfirmDeadlinePassed
+from app.services.interviews.errors import (
     AlreadyCancelled,
     CancelDeadlinePassed,
     CancelPending,
@@ -38,17 +41,14 @@ from app.services.errors import (
     NoteRequired,
     NoteTooLong,
 )
-from app.services.feedback import MAX_LENGTH as FEEDBACK_MAX_LENGTH
-from app.services.mp_login import LoginBlocked, LoginCodeInvalid, LoginRateLimited
-from app.services.notifications import NotificationNotFound
-from app.services.rescheduling import (
+from app.services.interviews.reschedule import (
     InterviewChanged,
     NotReschedulable,
     RescheduleDeadlinePassed,
     SlotFull,
     SlotInvalid,
 )
-from app.services.subscriptions import RESULTS as SUBSCRIPTION_RESULTS
+from app.services.notifications.read import NotificationNotFound
 from miniprogram_api.auth import NotBound
 from miniprogram_api.idempotency import RequestInProgress
 from miniprogram_api.ratelimit import RateLimited

@@ -13,7 +13,7 @@ from functools import wraps
 
 from flask import current_app, g, request
 
-from app.errors import AppError
+from app.core.errors import AppError
 from app.extensions import redis_store
 
 # scope -> {"user": (limit, window_seconds), "ip": (limit, window_seconds)}

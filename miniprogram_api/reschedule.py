@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
-from app.services import cancellation, rescheduling
-from app.timeutil import iso, utcnow
+from app.core.timeutil import iso, utcnow
+from app.services import cancellation
+from app.services.interviews import reschedule as rescheduling
 from miniprogram_api import bp, serializers
 from miniprogram_api.auth import candidate_required
 from miniprogram_api.idempotency import idempotent

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from app.core.timeutil import iso
 from app.models import Interview
 from app.models.interview import ACTIVE_STATUSES
 from app.services.rules import Rules, get_rules
-from app.timeutil import iso
 
 
 def can_cancel(iv: Interview, now: datetime, rules: Rules | None = None) -> bool:

@@ -3,18 +3,14 @@ from __future__ import annotations
 
 from flask import current_app, g, jsonify, request
 
-from app.errors import ValidationFailed
-from app.queries import candidate as queries
-from app.services import (
-    attendance,
-    binding,
-    cancellation,
-    feedback,
-    mp_login,
-    notifications,
-    subscriptions,
-)
-from app.timeutil import iso, utcnow
+from app.core.errors import ValidationFailed
+from app.core.timeutil import iso, utcnow
+from app.queries.interviews import candidate as queries
+from app.services import cancellation
+from app.services.candidates import binding, feedback, subscriptions
+from app.services.candidates import sessions as mp_login
+from app.services.interviews import confirm as attendance
+from app.services.notifications import read as notifications
 from miniprogram_api import bp, serializers
 from miniprogram_api.auth import candidate_required, login_required
 from miniprogram_api.idempotency import idempotent
@@ -35,8 +31,8 @@ def is_clean_text(value: str) -> bool:
 @bp.url_value_preprocessor
 def reject_unusable_ids(endpoint, values):
     """An id that cannot exist (NUL, surrogates, absurd length) is simply not found."""
-    from app.services.errors import InterviewNotFound
-    from app.services.notifications import NotificationNotFound
+    from app.services.interviews.errors import InterviewNotFound
+    from app.services.notifications.read import NotificationNotFound
 
     for name, value in (values or {}).items():
         if isinstance(value, str) and (len(value) > 64 or not is_clean_text(value)):

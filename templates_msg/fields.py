@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from app.timeutil import cn_datetime
+from app.core.timeutil import cn_datetime
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")

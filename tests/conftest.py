@@ -190,7 +190,7 @@ def live_url(app):
 @pytest.fixture
 def demo(app):
     """The demo data set (`flask seed-demo`), small: positions, sessions, candidates, HR."""
-    from app.services.demo import register_sandbox_identities, seed_demo
+    from app.cli.demo import register_sandbox_identities, seed_demo
 
     with app.app_context():
         summary = seed_demo(candidates=12)

@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from app import create_app
+from app.cli.demo import register_sandbox_identities, seed_demo
+from app.core import crypto
 from app.extensions import db, redis_store
 from app.models import WechatAccount
-from app.security import crypto
-from app.services.demo import register_sandbox_identities, seed_demo
 from tests.conftest import PG_ADMIN_URL, _wipe
 
 

@@ -19,7 +19,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import check_signature
 
 from app.extensions import redis_store
-from app.services import delivery
+from app.services.notifications import receipts as delivery
 from wechat_handlers import bp
 
 log = logging.getLogger(__name__)

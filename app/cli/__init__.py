@@ -19,7 +19,7 @@ def register(app) -> None:
 @with_appcontext
 def seed_demo_cmd(candidates: int, if_empty: bool):
     """Create demo positions, sessions, candidates, reasons and HR users."""
-    from app.services.demo import is_empty, seed_demo
+    from app.cli.demo import is_empty, seed_demo
 
     if current_app.config["ENV_NAME"] == "production":
         raise click.ClickException("seed-demo refuses to run in production")
@@ -45,7 +45,7 @@ def seed_demo_cmd(candidates: int, if_empty: bool):
 @with_appcontext
 def create_user_cmd(username, display_name, role, email, password):
     """Create an HR console user."""
-    from app.services.users import create_user
+    from app.services.users.accounts import create_user
 
     user = create_user(username=username, display_name=display_name, role=role, email=email,
                        password=password)
@@ -58,7 +58,7 @@ def worker_cmd():
     """Run the outbox dispatcher until SIGINT/SIGTERM."""
     import signal
 
-    from app.worker import Worker
+    from app.jobs.worker import Worker
 
     worker = Worker(current_app._get_current_object())
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
@@ -74,14 +74,14 @@ def worker_cmd():
 @with_appcontext
 def dev_cmd(host: str, port: int):
     """Embedded default: web server plus the outbox worker thread in one process."""
-    from app.worker import start_embedded_worker
+    from app.jobs.worker import start_embedded_worker
 
     app = current_app._get_current_object()
     base = f"http://{host}:{port}"
     app.config["PUBLIC_BASE_URL"] = base
     if app.config.get("SANDBOX_ENABLED"):
         app.config["WECHAT_API_BASE"] = base + "/_sandbox/wechat"
-        from app.services.demo import register_sandbox_identities
+        from app.cli.demo import register_sandbox_identities
 
         register_sandbox_identities()
     worker = start_embedded_worker(app)

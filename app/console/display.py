@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from app.core.crypto import mask_phone
+from app.core.timeutil import cn_datetime
 from app.models import CancellationState
-from app.security.crypto import mask_phone
-from app.timeutil import cn_datetime
 
 RECIPIENT_LABELS = {
     "candidate": "候选人",

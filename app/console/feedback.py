@@ -5,7 +5,7 @@ from flask import render_template, request
 
 from app.console import bp
 from app.console.views import permission_required
-from app.queries.feedback import PAGE_SIZE, list_feedback
+from app.queries.candidates.feedback import PAGE_SIZE, list_feedback
 
 
 @bp.get("/feedback")

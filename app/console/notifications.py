@@ -5,7 +5,7 @@ from flask import render_template
 
 from app.console import bp
 from app.console.views import permission_required
-from app.queries.notifications import promise_stats
+from app.queries.notifications.promise import promise_stats
 from templates_msg.catalogue import TITLES
 
 

@@ -15,13 +15,13 @@ from app.console import bp, display
 from app.console.forms import LoginForm, LogoutForm, UnbindWechatForm
 from app.extensions import db
 from app.models import HrUser, InterviewStatus
-from app.queries.interviews import (
+from app.queries.interviews.console import (
     MAX_QUERY_LENGTH,
     candidate_id_of,
     get_interview_detail,
     list_interviews,
 )
-from app.services import binding
+from app.services.candidates import binding
 
 log = logging.getLogger(__name__)
 LOGIN_ERROR = "用户名或密码错误"

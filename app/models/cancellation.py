@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.timeutil import UTCDateTime, utcnow
 from app.extensions import db
 from app.models._base import TimestampMixin
 from app.models.interview import Interview
-from app.timeutil import UTCDateTime, utcnow
 
 
 def _enum(cls, length=20):

@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core import crypto
+from app.core.timeutil import UTCDateTime
 from app.extensions import db
 from app.models._base import TimestampMixin
-from app.security import crypto
-from app.timeutil import UTCDateTime
 
 
 class Candidate(TimestampMixin, db.Model):

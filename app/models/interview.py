@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Enum, ForeignKey, Integer, String, case
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.timeutil import UTCDateTime
 from app.extensions import db
 from app.models._base import TimestampMixin
 from app.models.candidate import Candidate
 from app.models.position import InterviewSession, Position
-from app.timeutil import UTCDateTime
 
 
 class InvalidTransition(Exception):

@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.timeutil import UTCDateTime
 from app.extensions import db
 from app.models._base import TimestampMixin
 from app.models.interview import Interview
-from app.timeutil import UTCDateTime
 
 
 class OutboxStatus(str, enum.Enum):

@@ -6,9 +6,9 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.timeutil import UTCDateTime
 from app.extensions import db
 from app.models._base import TimestampMixin
-from app.timeutil import UTCDateTime
 
 
 class Position(TimestampMixin, db.Model):

@@ -6,9 +6,9 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.timeutil import UTCDateTime, utcnow
 from app.extensions import db
 from app.models._base import TimestampMixin
-from app.timeutil import UTCDateTime, utcnow
 
 
 class Setting(db.Model):

@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core import crypto
+from app.core.timeutil import UTCDateTime, utcnow
 from app.extensions import db
 from app.models._base import TimestampMixin
-from app.security import crypto
-from app.timeutil import UTCDateTime, utcnow
 
 
 class WebhookEndpoint(TimestampMixin, db.Model):

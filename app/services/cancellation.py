@@ -19,7 +19,8 @@ from functools import cache, lru_cache
 from sqlalchemy import bindparam, case, func, literal_column, select, update
 from sqlalchemy.orm import joinedload
 
-from app import sqlwrite
+from app.core import sqlwrite
+from app.core.timeutil import iso, utcnow
 from app.extensions import db
 from app.models import (
     Approval,
@@ -36,8 +37,8 @@ from app.models import (
     Setting,
 )
 from app.models.interview import ACTIVE_STATUSES
-from app.services import audit, outbox, webhooks
-from app.services.errors import (
+from app.services import audit, webhooks
+from app.services.interviews.errors import (
     AlreadyCancelled,
     CancelDeadlinePassed,
     CancelPending,
@@ -48,8 +49,8 @@ from app.services.errors import (
     NoteRequired,
     NoteTooLong,
 )
+from app.services.notifications import outbox
 from app.services.rules import RULES_KEY, Rules, rules_from
-from app.timeutil import iso, utcnow
 
 
 def load_candidate_interview(candidate_id: int, public_id: str, *, lock: bool = False

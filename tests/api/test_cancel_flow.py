@@ -7,8 +7,8 @@ import requests
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.jobs.worker import drain
 from app.models import AuditEntry, Cancellation, Interview, OutboxMessage, OutboxStatus
-from app.worker import drain
 
 API = "/api/mp/v1"
 

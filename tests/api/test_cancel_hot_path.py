@@ -10,9 +10,9 @@ import json
 
 from sqlalchemy import create_engine, func, select, text
 
+from app.core import crypto
 from app.extensions import db, redis_store
 from app.models import AuditEntry, Cancellation, Interview, OutboxMessage, WechatAccount
-from app.security import crypto
 from app.services import cancellation as cancellation_service
 
 API = "/api/mp/v1"

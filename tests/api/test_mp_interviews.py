@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app.core.timeutil import utcnow
 from app.extensions import db
+from app.jobs.worker import drain
 from app.models import AuditEntry, Feedback, Interview, OutboxMessage, OutboxStatus
-from app.timeutil import utcnow
-from app.worker import drain
 
 API = "/api/mp/v1"
 

@@ -3,9 +3,9 @@
 import pytest
 from sqlalchemy import select
 
+from app.core.timeutil import utcnow
 from app.extensions import db, redis_store
 from app.models import Candidate, InviteToken, WechatAccount, WechatApp
-from app.timeutil import utcnow
 
 API = "/api/mp/v1"
 
@@ -86,7 +86,7 @@ def test_login_validates_input(client, body, field):
 
 
 def _invite(app, candidate_id, *, hours=72, used=False):
-    from app.services.binding import create_invite
+    from app.services.candidates.binding import create_invite
 
     with app.app_context():
         token = create_invite(candidate_id, ttl_hours=hours)

@@ -170,10 +170,12 @@ def _prepare(app, demo) -> dict:
     inside the rescheduling window."""
     from sqlalchemy import select
 
+    from app.core.timeutil import SHANGHAI, utcnow
     from app.extensions import db
     from app.models import Interview, InterviewSession
-    from app.services import binding, outbox, rescheduling
-    from app.timeutil import SHANGHAI, utcnow
+    from app.services.candidates import binding
+    from app.services.interviews import reschedule as rescheduling
+    from app.services.notifications import outbox
 
     cand = demo["candidates"][0]
     with app.app_context():

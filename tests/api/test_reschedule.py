@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from app.core.timeutil import SHANGHAI
 from app.extensions import db
 from app.models import (
     AuditEntry,
@@ -21,8 +22,7 @@ from app.models import (
     OutboxMessage,
     Position,
 )
-from app.services import rescheduling
-from app.timeutil import SHANGHAI
+from app.services.interviews import reschedule as rescheduling
 from templates_msg import render
 
 API = "/api/mp/v1"

@@ -58,7 +58,7 @@ def test_candidate_cancels_in_two_taps_and_gets_the_wechat_message(
         app, demo, phone_page, live_url, artifacts_dir):
     from playwright.sync_api import expect
 
-    from app.worker import start_embedded_worker
+    from app.jobs.worker import start_embedded_worker
 
     page = phone_page
     cand = _first_direct_cancel_candidate(demo)

@@ -18,7 +18,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from flask import Flask
 from werkzeug.serving import make_server
 
-from app.channels import sms_sandbox
+from app.channels.sms.sandbox import emulator as sms_sandbox
 from app.extensions import redis_store
 
 SECRET_ID = "AKIDchannelsTest0000000000000000000000"

@@ -11,7 +11,7 @@ from app.channels.sms import (
     sms_provider_from_config,
     template_params,
 )
-from app.channels.sms import sandbox as sms_state
+from app.channels.sms.sandbox import state as sms_state
 
 
 @pytest.fixture

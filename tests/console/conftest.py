@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from app.core.timeutil import utcnow
 from app.extensions import db
 from app.models import (
     AuditEntry,
@@ -24,7 +25,6 @@ from app.models import (
     ReasonActor,
     Role,
 )
-from app.timeutil import utcnow
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 PASSWORD = "correct-horse-42"

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from app.core.timeutil import utcnow
 from app.models import CancellationState, InterviewStatus, OutboxStatus, Role
-from app.timeutil import utcnow
 
 
 def test_detail_shows_everything(hr_client, make_user, make_interview, make_message,

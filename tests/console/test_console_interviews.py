@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event
 
+from app.core.timeutil import utcnow
 from app.extensions import db
 from app.models import InterviewStatus, OutboxStatus
-from app.timeutil import utcnow
 
 ROW_RE = re.compile(r"AI-2026-\d\d-\d\d-\d{3}")
 

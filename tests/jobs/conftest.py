@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Interview, OutboxMessage, Subscription, WechatAccount, WechatApp
-from app.services import outbox
+from app.services.notifications import outbox
 
 
 @pytest.fixture

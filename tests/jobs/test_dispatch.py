@@ -6,14 +6,14 @@ from email.policy import default
 import pytest
 from sqlalchemy import select, update
 
+from app.core.timeutil import utcnow
 from app.extensions import db
+from app.jobs.worker import drain
 from app.models import HrUser, OutboxMessage, OutboxStatus, Role, Subscription
-from app.timeutil import utcnow
-from app.worker import drain
 
 
 def _sms_messages(app):
-    from app.channels.sms.sandbox import list_messages
+    from app.channels.sms.sandbox.state import list_messages
 
     with app.app_context():
         return list_messages()
@@ -83,7 +83,7 @@ def test_43101_zeroes_the_credit_and_falls_back(app, queue, row, sandbox):
 
 
 def test_45009_pauses_the_channel_until_tomorrow(app, queue, row, sandbox):
-    from app.services.routing import channel_paused
+    from app.services.notifications.routing import channel_paused
 
     sandbox.fault(api="subscribe_send", errcode=45009, times=1)
     rid = queue()
@@ -124,7 +124,7 @@ def test_transient_errors_retry_with_backoff(app, queue, row, sandbox, spec):
 
 
 def test_backoff_grows_and_ends_in_failure(app, queue, row, sandbox):
-    from app.services import dispatch
+    from app.services.notifications import dispatch
 
     sandbox.fault(api="subscribe_send", errcode=-1)
     rid = queue()

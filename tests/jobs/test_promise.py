@@ -4,10 +4,10 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
+from app.core.timeutil import utcnow
 from app.extensions import db
+from app.jobs.worker import drain
 from app.models import OutboxMessage, OutboxStatus
-from app.timeutil import utcnow
-from app.worker import drain
 
 
 def _age(app, row_id, minutes):
@@ -18,7 +18,7 @@ def _age(app, row_id, minutes):
 
 
 def test_latency_percentiles_and_overdue(app, queue, row, sandbox):
-    from app.queries.notifications import promise_stats
+    from app.queries.notifications.promise import promise_stats
 
     sent_ids = [queue() for _ in range(3)]
     for i, rid in enumerate(sent_ids):

@@ -15,9 +15,9 @@ import pytest
 import requests
 from sqlalchemy import func, insert, select
 
+from app.core.timeutil import utcnow
 from app.extensions import db
 from app.models import Interview, OutboxMessage, OutboxStatus, Subscription
-from app.timeutil import utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(240)

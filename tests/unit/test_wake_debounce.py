@@ -3,7 +3,7 @@ interval, so the last commit of a burst is never left for the periodic sweep."""
 import threading
 import time
 
-from app.services import outbox
+from app.services.notifications import outbox
 
 
 class FakeRedis:

@@ -5,11 +5,11 @@ from datetime import date
 import pytest
 from sqlalchemy import event, select
 
-from app.errors import ValidationFailed
+from app.core.errors import ValidationFailed
 from app.extensions import db
 from app.models import AuditEntry, WorkdayOverride
-from app.services import workdays
-from app.services.workdays import add_working_days, is_workday, working_days_between
+from app.services.rules import calendar as workdays
+from app.services.rules.calendar import add_working_days, is_workday, working_days_between
 
 
 def test_national_day_holiday_is_not_a_workday(app):

@@ -8,11 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from webhook_helpers import deliveries
 
+from app.core.timeutil import SHANGHAI, utcnow
 from app.extensions import db
 from app.models import AuditEntry, CancelReason, Interview
 from app.models.webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from app.services import webhooks
-from app.timeutil import SHANGHAI, utcnow
 
 
 def test_enqueue_only_for_active_endpoints_subscribed_to_the_event(app, make_endpoint, enqueue):
@@ -150,7 +150,7 @@ def test_create_endpoint_generates_and_encrypts_the_secret(app, demo):
     ("name", "  ", "invalid_webhook_name"),
 ])
 def test_create_endpoint_validates(app, field, value, code):
-    from app.errors import ValidationFailed
+    from app.core.errors import ValidationFailed
 
     args = {"name": "ATS", "url": "https://ats.example.com/h",
             "events": ["interview.cancelled"], "secret": None}

@@ -5,9 +5,9 @@ import json
 from sqlalchemy import select
 
 from app.extensions import db
+from app.jobs.worker import drain
 from app.models import Interview
-from app.services.webhook_sender import verify_signature
-from app.worker import drain
+from app.services.webhooks.sender import verify_signature
 
 API = "/api/mp/v1"
 SECRET = "s3cret-for-tests-0123456789"

@@ -10,12 +10,12 @@ from datetime import timedelta
 from sqlalchemy import select
 from webhook_helpers import attempts, deliveries, endpoint, run, time_passes
 
+from app.core.timeutil import utcnow
 from app.extensions import db
 from app.models import AuditEntry, HrUser, OutboxMessage, Role
 from app.models.webhook import DeliveryStatus
 from app.services import webhooks
-from app.services.webhook_sender import encode_body, verify_signature
-from app.timeutil import utcnow
+from app.services.webhooks.sender import encode_body, verify_signature
 
 SECRET = "s3cret-for-tests-0123456789"
 

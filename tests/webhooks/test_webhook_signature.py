@@ -6,7 +6,7 @@ import hmac
 
 import pytest
 
-from app.services.webhook_sender import encode_body, sign, verify_signature
+from app.services.webhooks.sender import encode_body, sign, verify_signature
 
 SECRET = "whsec_test-secret-0123456789"
 BODY = encode_body({"event": "interview.cancelled", "candidate": {"name": "张三"}})

@@ -5,13 +5,13 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from app.core.timeutil import utcnow
 from app.extensions import db
 from app.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from app.timeutil import utcnow
 
 
 def run(app, worker: str = "w-test", limit: int = 20) -> int:
-    from app.services.webhook_sender import dispatch_due
+    from app.services.webhooks.sender import dispatch_due
 
     with app.app_context():
         try:

@@ -99,9 +99,9 @@ def sandbox(app, live_url) -> Sandbox:
 @pytest.fixture
 def make_outbox(app):
     """Create an outbox row directly (as the dispatcher leaves it after a send)."""
+    from app.core.timeutil import utcnow
     from app.extensions import db
     from app.models import OutboxMessage, OutboxStatus
-    from app.timeutil import utcnow
 
     counter = iter(range(1, 10_000))
 

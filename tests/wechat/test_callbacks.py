@@ -9,7 +9,7 @@ from sandbox_helpers import cancelled_data, hr_alert_data, outbox_row
 from wechatpy.utils import WeChatSigner
 
 from app.models import OutboxStatus
-from app.services import delivery
+from app.services.notifications import receipts as delivery
 from app.wechat.sandbox import push
 
 

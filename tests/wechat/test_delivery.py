@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 from sandbox_helpers import outbox_row
 
+from app.core.timeutil import utcnow
 from app.extensions import db
 from app.models import OutboxMessage, OutboxStatus
-from app.services.delivery import apply_pending_delivery, record_delivery
-from app.timeutil import utcnow
+from app.services.notifications.receipts import apply_pending_delivery, record_delivery
 
 TPL = "tpl-interview-cancelled"
 

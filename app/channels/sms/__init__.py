@@ -15,7 +15,7 @@ from app.channels.sms.base import (
     template_params,
 )
 from app.channels.sms.codes import NEXT_DAY_CODES, explain, is_retryable
-from app.channels.sms.sandbox import SandboxSmsProvider
+from app.channels.sms.sandbox.state import SandboxSmsProvider
 from app.channels.sms.tencent import TencentSmsProvider
 
 __all__ = ["NEXT_DAY_CODES", "SandboxSmsProvider", "SmsConfigError", "SmsProvider",

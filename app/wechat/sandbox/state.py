@@ -13,8 +13,8 @@ import time
 from datetime import datetime
 from typing import Any
 
+from app.core.timeutil import SHANGHAI
 from app.extensions import redis_store
-from app.timeutil import SHANGHAI
 
 DAY = 86400
 

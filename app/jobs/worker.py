@@ -1,0 +1,215 @@
+"""The outbox worker: `flask worker` in production, a thread under `make run`.
+
+It sleeps on a Redis pub/sub channel (woken right after a commit that queued messages) with
+a periodic sweep as fallback, claims due rows and sends them concurrently.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from flask import Flask
+
+from app.extensions import db, redis_store
+from app.services.notifications import dispatch
+from app.services.notifications.outbox import WAKE_CHANNEL
+from app.services.webhooks import sender as webhook_sender
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, app: Flask):
+        self.app = app
+        self.worker_id = f"w-{uuid.uuid4().hex[:12]}"
+        self.stopping = threading.Event()
+        cfg = app.config
+        self.batch = cfg["WORKER_BATCH_SIZE"]
+        self.sweep = cfg["WORKER_SWEEP_SECONDS"]
+        self.concurrency = cfg["WORKER_CONCURRENCY"]
+        self.pool = ThreadPoolExecutor(max_workers=self.concurrency,
+                                       thread_name_prefix="outbox-send")
+        self.hook_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhooks")
+        self.sent: queue.Queue = queue.Queue()
+        self.sends_done = threading.Event()
+
+    def run_once(self) -> int:
+        """Claim one batch and send it; returns how many rows were handled."""
+        plans = self._claim(self.batch)
+        list(self.pool.map(self._send, plans))
+        return len(plans)
+
+    def _claim(self, limit: int) -> list:
+        with self.app.app_context():
+            try:
+                ids = dispatch.claim_due(limit, self.worker_id)
+                return dispatch.plan_batch(ids, self.worker_id) if ids else []
+            finally:
+                db.session.remove()
+
+    def _send(self, plan, on_sent=None):
+        row_id = plan.row_id
+        with self.app.app_context():
+            try:
+                return dispatch.send_one(row_id, self.worker_id, plan, on_sent)
+            except Exception:
+                log.exception("outbox row %s: unexpected error while sending", row_id)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    def drain(self, max_rounds: int = 100) -> int:
+        """Send until nothing is due (tests, CLI): outbox rows, then webhooks."""
+        total = 0
+        for _ in range(max_rounds):
+            handled = self.run_once() + self._webhooks_once()
+            total += handled
+            if not handled:
+                break
+        return total
+
+    def run_forever(self) -> None:
+        """Keep up to WORKER_CONCURRENCY sends in flight; sleep on the wake-up channel
+        (or the sweep interval) when nothing is due."""
+        log.info("outbox worker %s started", self.worker_id)
+        with self.app.app_context():
+            pubsub = redis_store.client.pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(redis_store.key(WAKE_CHANNEL))
+        in_flight: set[Future] = set()
+        self.sends_done.clear()
+        recorder = threading.Thread(target=self._record_sent, name="outbox-record", daemon=True)
+        recorder.start()
+        hooks: Future | None = None
+        next_hooks = 0.0
+        try:
+            while not self.stopping.is_set():
+                if (hooks is None or hooks.done()) and time.monotonic() >= next_hooks:
+                    next_hooks = time.monotonic() + 1.0
+                    # a slow receiver never holds up WeChat sends: its own task
+                    hooks = self.hook_pool.submit(self._webhooks_once)
+                claimed = self._claim_into(in_flight)
+                if in_flight:
+                    done, in_flight = wait(in_flight, timeout=0 if claimed else 0.2,
+                                           return_when=FIRST_COMPLETED)
+                    in_flight = set(in_flight)
+                    if not claimed and not done:
+                        self._poll(pubsub, 0)
+                    continue
+                if not claimed:
+                    self._poll(pubsub, self.sweep)
+            wait(in_flight)
+        finally:
+            pubsub.close()
+            self.pool.shutdown(wait=True)
+            self.sends_done.set()
+            self.stopping.set()
+            recorder.join(30)
+            self.hook_pool.shutdown(wait=True)
+            log.info("outbox worker %s stopped", self.worker_id)
+
+    def _webhooks_once(self) -> int:
+        with self.app.app_context():
+            try:
+                return webhook_sender.dispatch_due(self.worker_id, self.batch)
+            except Exception:
+                log.exception("webhook dispatch failed; will retry")
+                db.session.rollback()
+                return 0
+            finally:
+                db.session.remove()
+
+    def _claim_into(self, in_flight: set) -> int:
+        free = self.concurrency - len(in_flight)
+        # Claim in chunks: one claim (and one batch of routing queries) per several rows,
+        # not one per finished send.
+        if free <= 0 or (in_flight and free < max(1, self.concurrency // 4)):
+            return 0
+        try:
+            plans = self._claim(min(free, self.batch))
+        except Exception:
+            log.exception("outbox worker: claiming failed; retrying after a pause")
+            self.stopping.wait(self.sweep)
+            return 0
+        for plan in plans:
+            in_flight.add(self.pool.submit(self._send, plan, self.sent.put))
+        return len(plans)
+
+    def _record_sent(self) -> None:
+        """Record successful sends in batches (one transaction per batch), until stopped
+        and the queue is empty."""
+        while not (self.stopping.is_set() and self.sent.empty() and self.sends_done.is_set()):
+            try:
+                items = [self.sent.get(timeout=0.2)]
+            except queue.Empty:
+                continue
+            while len(items) < 200:
+                try:
+                    items.append(self.sent.get_nowait())
+                except queue.Empty:
+                    break
+            with self.app.app_context():
+                try:
+                    dispatch.record_sent_batch(items, self.worker_id)
+                except Exception:
+                    log.warning("recording %d sent messages together failed; one by one",
+                                len(items), exc_info=True)
+                    db.session.rollback()
+                    self._record_each(items)
+                finally:
+                    db.session.remove()
+
+    def _record_each(self, items) -> None:
+        for item in items:
+            try:
+                dispatch.record_sent_batch([item], self.worker_id)
+            except Exception:
+                # the row stays "sending": a claim after the lease sends it again
+                log.exception("recording sent outbox row %s failed", item[0].row_id)
+                db.session.rollback()
+
+    def _poll(self, pubsub, timeout: float) -> None:
+        try:
+            message = pubsub.get_message(timeout=timeout)
+            while message is not None:  # drain wake-ups that arrived meanwhile
+                message = pubsub.get_message(timeout=0)
+        except Exception:
+            log.warning("wake-up channel unavailable; sweeping", exc_info=True)
+            self.stopping.wait(timeout)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+class EmbeddedWorker:
+    """A Worker running in a daemon thread of the web process."""
+
+    def __init__(self, app: Flask):
+        self.worker = Worker(app)
+        self.thread = threading.Thread(target=self.worker.run_forever, name="outbox-worker",
+                                       daemon=True)
+
+    def start(self) -> EmbeddedWorker:
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 10) -> None:
+        self.worker.stop()
+        self.thread.join(timeout)
+
+
+def start_embedded_worker(app: Flask) -> EmbeddedWorker:
+    return EmbeddedWorker(app).start()
+
+
+def drain(app: Flask) -> int:
+    """Send every due message now, synchronously."""
+    worker = Worker(app)
+    try:
+        return worker.drain()
+    finally:
+        worker.pool.shutdown(wait=True)
+        worker.hook_pool.shutdown(wait=True)

@@ -1,0 +1,1 @@
+"""Read side of interviews: console lists and detail, the candidate's own."""

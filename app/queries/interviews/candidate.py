@@ -1,0 +1,61 @@
+"""Read-only queries behind the candidate API."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from app.extensions import db
+from app.models import Cancellation, CancelReason, Interview, ReasonActor
+
+
+def candidate_interviews(candidate_id: int) -> list[Interview]:
+    return list(db.session.scalars(
+        select(Interview).options(joinedload(Interview.position))
+        .where(Interview.candidate_id == candidate_id)
+        .order_by(Interview.scheduled_at.desc())))
+
+
+def candidate_cancel_reasons() -> list[CancelReason]:
+    """Active candidate-side reasons in HR's order."""
+    return list(db.session.scalars(
+        select(CancelReason).where(CancelReason.active.is_(True),
+                                   CancelReason.actor == ReasonActor.CANDIDATE)
+        .order_by(CancelReason.sort_order, CancelReason.id)))
+
+
+def interview_timeline(iv: Interview) -> list[dict]:
+    """What happened to this interview, oldest first, in Chinese, for the candidate."""
+    from app.core.timeutil import iso
+    from app.models import AuditEntry, OutboxMessage
+
+    events: list[tuple] = [(iv.created_at, "scheduled", "面试已安排", None)]
+    if iv.confirmed_at:
+        events.append((iv.confirmed_at, "confirmed", "已确认参加", None))
+    cancellations = db.session.scalars(
+        select(Cancellation).options(joinedload(Cancellation.reason))
+        .where(Cancellation.interview_id == iv.id)).all()
+    for c in cancellations:
+        reason = c.reason.label
+        if c.state.value == "requested" or c.decided_at is None or c.decided_at != c.requested_at:
+            events.append((c.requested_at, "cancel_requested", "已提交取消申请", reason))
+        if c.state.value == "rejected":
+            events.append((c.decided_at, "cancel_rejected", "取消申请未通过", reason))
+        elif c.state.value == "effective":
+            if c.decided_at != c.requested_at:
+                events.append((c.decided_at, "cancel_approved", "取消申请已通过", reason))
+            events.append((c.decided_at, "cancelled", "面试已取消", reason))
+    for entry in db.session.scalars(select(AuditEntry).where(
+            AuditEntry.object_type == "interview", AuditEntry.object_id == iv.id,
+            AuditEntry.action == "interview.rescheduled")):
+        events.append((entry.at, "rescheduled", "面试已改期", entry.data.get("to_text")))
+    for m in db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.interview_id == iv.id, OutboxMessage.recipient_type == "candidate",
+            OutboxMessage.recipient_id == iv.candidate_id)):
+        for at, kind, label in ((m.sent_at, "message_sent", "通知已发送"),
+                                (m.delivered_at, "message_delivered", "通知已送达"),
+                                (m.read_at, "message_read", "通知已查看")):
+            if at:
+                events.append((at, kind, label, None))
+    events.sort(key=lambda e: e[0])
+    return [{"type": t, "label": label, "at": iso(at), "detail": detail}
+            for at, t, label, detail in events]

@@ -1,0 +1,1 @@
+"""Read side of notifications: the 1-hour promise."""

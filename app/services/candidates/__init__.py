@@ -1,0 +1,1 @@
+"""Candidates: WeChat binding, mini-program sessions, feedback, subscriptions."""

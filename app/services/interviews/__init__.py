@@ -1,0 +1,1 @@
+"""Interviews: confirming, rescheduling, who is told of each event."""

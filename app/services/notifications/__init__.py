@@ -1,0 +1,1 @@
+"""Notifications: outbox, claim and routing, transmit, dispatch, receipts, reads, alerts."""

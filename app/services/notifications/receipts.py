@@ -1,0 +1,136 @@
+"""Delivery results pushed by WeChat (TEMPLATESENDJOBFINISH, subscribe_msg_sent_event).
+
+`record_delivery` moves the matching outbox row forward to delivered or failed, in one
+transaction. A row never moves backwards: a read row stays read, a delivered or failed
+row keeps its state.
+
+WeChat may push the event before the dispatcher has committed the send's msgid (the
+sandbox's auto push waits only 0.3 s). A result that matches no row is kept in Redis for
+a day; the dispatcher can call `apply_pending_delivery(row)` after recording the msgid.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from sqlalchemy import or_, select
+
+from app.core.timeutil import utcnow
+from app.extensions import db, redis_store
+from app.models import OutboxMessage, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+# Rows a delivery result may move forward (a msgid exists only once WeChat accepted).
+OPEN_STATUSES = (OutboxStatus.QUEUED, OutboxStatus.SENDING, OutboxStatus.RETRYING,
+                 OutboxStatus.SENT)
+PENDING_TTL = 86400
+
+
+def explain_status(status_text: str | None) -> str:
+    """Chinese explanation of a failed delivery status for HR."""
+    text = (status_text or "").lower()
+    if "user block" in text or "refuse" in text:
+        return "用户拒收消息"
+    if "system fail" in text:
+        return "微信系统错误"
+    return status_text or "投递失败"
+
+
+def _app_filter(app: str):
+    return or_(OutboxMessage.app == app, OutboxMessage.app.is_(None))
+
+
+def _find_rows(app: str, msgid: str, openid: str, template_id: str | None) -> list:
+    rows = list(db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.msgid == msgid, OutboxMessage.touser == openid, _app_filter(app))
+        .with_for_update()))
+    if rows or app != "mp" or not template_id:
+        return rows
+    # The subscribe send's msgid is undocumented: fall back to the latest sent message of
+    # this template to this user that has no delivery yet.
+    row = db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.touser == openid, OutboxMessage.template_id == template_id,
+               OutboxMessage.status == OutboxStatus.SENT,
+               OutboxMessage.delivered_at.is_(None), _app_filter(app))
+        .order_by(OutboxMessage.sent_at.desc().nulls_last(), OutboxMessage.id.desc())
+        .limit(1).with_for_update()).first()
+    return [row] if row is not None else []
+
+
+def _apply(row: OutboxMessage, *, msgid: str, ok: bool, errcode: int | None,
+           status_text: str) -> bool:
+    """Move one row forward; False when the result would move it backwards or sideways."""
+    if ok:
+        if row.status in OPEN_STATUSES:
+            row.status = OutboxStatus.DELIVERED
+            row.delivered_at = utcnow()
+        elif row.status == OutboxStatus.READ and row.delivered_at is None:
+            row.delivered_at = utcnow()  # opened before the event came: keep READ
+        else:
+            return False
+    elif row.status in OPEN_STATUSES:
+        row.status = OutboxStatus.FAILED
+        if errcode is not None:
+            row.errcode = errcode
+        row.last_error = explain_status(status_text)
+    else:
+        return False
+    if row.msgid is None:
+        row.msgid = msgid
+    return True
+
+
+def record_delivery(*, app: str, msgid: str, openid: str, template_id: str | None, ok: bool,
+                    errcode: int | None, status_text: str) -> int:
+    """Record one delivery result; returns the number of outbox rows changed."""
+    if app not in ("mp", "oa"):
+        raise ValueError(f"app must be 'mp' or 'oa', got {app!r}")
+    msgid = str(msgid)
+    try:
+        rows = _find_rows(app, msgid, openid, template_id)
+        changed = sum(_apply(row, msgid=msgid, ok=ok, errcode=errcode, status_text=status_text)
+                      for row in rows)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    if not rows:
+        log.info("delivery for unknown msgid %s (%s, %s) kept for later", msgid, app, openid)
+        _remember(app, msgid, {"openid": openid, "template_id": template_id, "ok": ok,
+                               "errcode": errcode, "status_text": status_text})
+    return changed
+
+
+def _pending_key(app: str, msgid: str) -> str:
+    return redis_store.key("delivery-pending", app, msgid)
+
+
+def _remember(app: str, msgid: str, result: dict) -> None:
+    redis_store.client.set(_pending_key(app, msgid), json.dumps(result), ex=PENDING_TTL)
+
+
+def pending_delivery_key(app_name: str, msgid: str) -> str:
+    """Where a delivery result that arrived before its msgid was stored waits."""
+    return _pending_key(app_name, msgid)
+
+
+def apply_pending_delivery(row: OutboxMessage) -> bool:
+    """Apply a delivery result that arrived before `row` had its msgid.
+
+    Does not commit: call it inside the transaction that records the send.
+    """
+    if not row.msgid or row.app not in ("mp", "oa"):
+        return False
+    key = _pending_key(row.app, row.msgid)
+    raw = redis_store.client.get(key)
+    if raw is None:
+        return False
+    result = json.loads(raw)
+    if result["openid"] != row.touser:
+        return False
+    redis_store.client.delete(key)
+    return _apply(row, msgid=row.msgid, ok=result["ok"], errcode=result["errcode"],
+                  status_text=result["status_text"])
