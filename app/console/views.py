@@ -1,20 +1,16 @@
-"""HR console routes: login/logout, interview list and detail."""
+"""HR console routes: interview list and detail (login and logout: app.console.auth)."""
 from __future__ import annotations
 
 import logging
 from functools import wraps
-from urllib.parse import urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.console import bp, display
-from app.console.forms import LoginForm, LogoutForm, UnbindWechatForm
-from app.extensions import db
-from app.models import HrUser, InterviewStatus
+from app.console.forms import LogoutForm, UnbindWechatForm
+from app.models import InterviewStatus
 from app.queries.interviews.console import (
     MAX_QUERY_LENGTH,
     candidate_id_of,
@@ -24,9 +20,6 @@ from app.queries.interviews.console import (
 from app.services.candidates import binding
 
 log = logging.getLogger(__name__)
-LOGIN_ERROR = "用户名或密码错误"
-# Checked when the username is unknown, so both failures take the same time.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 display.register(bp)
 
@@ -42,16 +35,6 @@ def permission_required(permission: str):
             return view(*args, **kwargs)
         return wrapped
     return decorator
-
-
-def safe_next(target: str | None) -> str | None:
-    """Return target if it is a path on this site, else None (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return None
-    if "\\" in target or any(ord(ch) < 32 for ch in target):
-        return None
-    parts = urlsplit(target)
-    return target if not parts.scheme and not parts.netloc else None
 
 
 @bp.context_processor
@@ -99,44 +82,6 @@ def not_found(exc):
 def index():
     """The console starts at the interview list."""
     return redirect(url_for("console.interviews"))
-
-
-@bp.route("/login", methods=["GET", "POST"])
-def login():
-    """Log in with username and password; go to a local `next` or the list."""
-    next_url = safe_next(request.values.get("next"))
-    if current_user.is_authenticated:
-        return redirect(next_url or url_for("console.interviews"))
-    form = LoginForm()
-    form.next.data = next_url or ""  # never echo an unsafe target back into the page
-    error = None
-    if form.validate_on_submit():
-        user = db.session.scalar(
-            select(HrUser).where(HrUser.username == form.username.data.strip()))
-        if user is None:
-            check_password_hash(_DUMMY_HASH, form.password.data)
-            error = LOGIN_ERROR
-        elif not user.check_password(form.password.data):
-            error = LOGIN_ERROR
-        elif not user.active:
-            error = "该账号已停用，请联系系统管理员"
-        else:
-            login_user(user)
-            log.info("console login user_id=%s", user.id)
-            return redirect(next_url or url_for("console.interviews"))
-        log.warning("console login refused username=%r", form.username.data[:64])
-    return render_template("console/login.html", form=form, error=error)
-
-
-@bp.post("/logout")
-def logout():
-    """Log out (POST with CSRF token only) and return to the login page."""
-    # CSRFProtect has already checked the token of the 退出 form.
-    if current_user.is_authenticated:
-        log.info("console logout user_id=%s", current_user.id)
-        logout_user()
-    flash("您已退出登录", "info")
-    return redirect(url_for("console.login"))
 
 
 @bp.get("/interviews")
