@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import g, jsonify
 
 from app.core.timeutil import iso, utcnow
-from app.services import cancellation
+from app.queries.interviews import candidate as queries
 from app.services.interviews import reschedule as rescheduling
 from miniprogram_api import bp, serializers
 from miniprogram_api.auth import candidate_required
@@ -31,6 +31,6 @@ def reschedule(public_id: str):
         data["slot_id"] = str(data["slot_id"])  # the contract says string; tolerate numbers
     slot_id = string_field(data, "slot_id", max_length=20)
     outcome = rescheduling.reschedule_by_candidate(g.candidate_id, public_id, slot_id)
-    iv = cancellation.load_candidate_interview(g.candidate_id, public_id)
+    iv = queries.load_candidate_interview(g.candidate_id, public_id)
     return jsonify(interview=serializers.interview(iv, utcnow()),
                    previous_scheduled_at=iso(outcome.previous_scheduled_at))

@@ -6,16 +6,14 @@ from datetime import datetime
 from app.core.timeutil import iso
 from app.models import Interview
 from app.models.interview import ACTIVE_STATUSES
+from app.services.cancellation import candidate_can_cancel
 from app.services.rules import Rules, get_rules
 
 
 def can_cancel(iv: Interview, now: datetime, rules: Rules | None = None) -> bool:
-    """Interview: the model, or the cancel path's InterviewFacts (same attributes)."""
-    rules = rules or get_rules()
-    if iv.status not in ACTIVE_STATUSES or now >= iv.scheduled_at:
-        return False
-    return rules.after_deadline == "request" or now < iv.cancel_deadline(
-        rules.cancel_deadline_hours)
+    """Interview: the model, or the cancel path's InterviewFacts (same attributes). The
+    cancel policy's own answer, so the flag never disagrees with the POST."""
+    return candidate_can_cancel(iv, rules or get_rules(), now)
 
 
 def interview(iv: Interview, now: datetime, rules: Rules | None = None) -> dict:

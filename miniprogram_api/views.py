@@ -112,7 +112,7 @@ def list_interviews():
 @bp.get("/interviews/<public_id>")
 @candidate_required
 def get_interview(public_id: str):
-    iv = cancellation.load_candidate_interview(g.candidate_id, public_id)
+    iv = queries.load_candidate_interview(g.candidate_id, public_id)
     body = serializers.interview(iv, utcnow())
     body["timeline"] = queries.interview_timeline(iv)
     return jsonify(body)

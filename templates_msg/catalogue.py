@@ -83,17 +83,44 @@ def _staff_text(title: str) -> Callable[[dict], str]:
     return build
 
 
+def _next_step(c: dict) -> str:
+    """What happens next: a new slot within N working days when HR promised one."""
+    if c.get("reschedule_by") or "actor_type" not in c:
+        return f"我们将在{c.get('reschedule_days', 3)}个工作日内为您重新安排"
+    return "如需重新预约请联系招聘HR"
+
+
 def _company_cancelled(c: dict) -> dict:
-    days = c.get("reschedule_days", 3)
     return {"thing1": c["position_title"], "time2": c["scheduled_at"],
-            "thing3": c["reason_label"], "thing4": f"将在{days}个工作日内为您重新安排"}
+            "thing3": c["reason_label"], "thing4": _next_step(c)}
 
 
 def _company_cancelled_text(c: dict) -> str:
-    # the seed's wording
+    # the seed's wording: reason, time, what happens next, HR contact
+    contact = c.get("hr_contact") or "如有疑问可在小程序中提交反馈"
     return (f"尊敬的{c['candidate_name']}，因{c['reason_label']}，您原定{c['scheduled_at_text']}的"
-            f"AI面试已取消，我们将在{c.get('reschedule_days', 3)}个工作日内为您重新安排，感谢理解。"
-            f"如有疑问可在小程序中提交反馈。")
+            f"AI面试已取消，{_next_step(c)}，感谢理解。{contact}。")
+
+
+def _detail_requested(c: dict) -> dict:
+    return {"thing1": c["position_title"], "time2": c["scheduled_at"],
+            "phrase3": "需补充说明", "thing4": c.get("comment") or "请在小程序中补充取消原因"}
+
+
+def _detail_requested_text(c: dict) -> str:
+    return (f"尊敬的{c['candidate_name']}，您取消{c['scheduled_at_text']}{c['position_title']}"
+            f"AI面试的申请需要补充说明：{c.get('comment') or ''}。"
+            "请在小程序中补充后，HR将继续审核。")
+
+
+def _batch_summary(c: dict) -> dict:
+    return {"thing1": "面试已批量取消", "thing2": f"共{c['cancelled']}场 {c['scope']}",
+            "time3": c["at"], "thing4": c["reason_label"]}
+
+
+def _batch_summary_text(c: dict) -> str:
+    return (f"批量取消完成：{c['scope']}共取消{c['cancelled']}场AI面试（跳过{c['skipped']}场），"
+            f"原因：{c['reason_label']}，操作人：{c['actor_name']}。候选人已逐一通知，详情请登录招聘后台查看。")
 
 
 def _request_decided(approved: bool) -> Callable[[dict], dict]:
@@ -208,6 +235,13 @@ MESSAGE_KINDS: dict[str, MessageKind] = {
         MessageKind("staff_candidate_cancelled", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
                     OA_HR_ALERT_FIELDS, _staff_values("候选人取消面试"), "pages/message/open",
                     _staff_text("候选人取消面试")),
+        MessageKind("candidate_detail_requested", "candidate", "WECHAT_TPL_CANCEL_REQUEST",
+                    OA_NOTICE, MP_REQUEST_FIELDS, _detail_requested, "pages/message/open",
+                    _detail_requested_text, OA_HR_ALERT_FIELDS,
+                    _candidate_oa("取消申请需补充说明", "请在小程序中补充说明")),
+        MessageKind("staff_batch_cancelled", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
+                    OA_HR_ALERT_FIELDS, _batch_summary, "pages/message/open",
+                    _batch_summary_text),
         MessageKind("staff_approval_needed", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
                     OA_HR_ALERT_FIELDS, _staff_values("面试取消申请待审批"), "pages/message/open",
                     _staff_text("面试取消申请待审批")),
@@ -232,6 +266,8 @@ TITLES = {
     "candidate_slot_offer": "面试空档通知",
     "staff_interview_cancelled": "面试已取消",
     "staff_daily_digest": "面试取消日报",
+    "candidate_detail_requested": "面试取消申请需补充说明",
+    "staff_batch_cancelled": "面试批量取消完成",
 }
 
 

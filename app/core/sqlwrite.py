@@ -61,16 +61,52 @@ def constant(value: object) -> ColumnElement:
     raise TypeError(f"no SQL constant for {value!r}")
 
 
+def insert_into(table: Table, dialect_name: str, conflict: Sequence[str] | None = None):
+    """INSERT into `table`; with `conflict` (the columns of a unique key) a row that
+    already exists is skipped (ON CONFLICT DO NOTHING), so a repeated or concurrent write
+    of the same event never aborts the caller's transaction."""
+    if conflict is None:
+        return insert(table)
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect_name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - only PostgreSQL and SQLite are supported
+        raise NotImplementedError(dialect_name)
+    return _OnConflict(dialect_insert(table), list(conflict))
+
+
+class _OnConflict:
+    """A dialect INSERT that adds ON CONFLICT DO NOTHING once its rows are given."""
+
+    def __init__(self, stmt, conflict):
+        self._stmt, self._conflict = stmt, conflict
+
+    def values(self, *args, **kwargs):
+        return self._stmt.values(*args, **kwargs).on_conflict_do_nothing(
+            index_elements=self._conflict)
+
+    def from_select(self, names, select_):
+        return self._stmt.from_select(names, select_).on_conflict_do_nothing(
+            index_elements=self._conflict)
+
+    def plain(self):
+        return self._stmt.on_conflict_do_nothing(index_elements=self._conflict)
+
+
 @dataclass(frozen=True, eq=False)
 class Write:
-    """One INSERT (where is None) or UPDATE of a unit of work."""
+    """One INSERT (where is None) or UPDATE of a unit of work. `conflict`: the unique key
+    an INSERT skips existing rows on (the table's deduplication, the same on every path)."""
     table: Table
     values: Mapping[str, ColumnElement]
     where: ColumnElement | None = None
+    conflict: tuple[str, ...] | None = None
 
-    def statement(self) -> UpdateBase:
+    def statement(self, dialect_name: str = "sqlite") -> UpdateBase:
         if self.where is None:
-            return insert(self.table).values(dict(self.values))
+            return insert_into(self.table, dialect_name, self.conflict).values(
+                dict(self.values))
         return update(self.table).where(self.where).values(dict(self.values))
 
     def guarded_by(self, guard, from_guard: Mapping[str, str]) -> UpdateBase:
@@ -90,12 +126,13 @@ class Write:
                 elif not isinstance(self.table.c[column].type, String):
                     value = cast(value, self.table.c[column].type)
             row.append(value)
-        return insert(self.table).from_select(list(self.values),
-                                              select(*row).select_from(guard))
+        return insert_into(self.table, "postgresql", self.conflict).from_select(
+            list(self.values), select(*row).select_from(guard))
 
 
 def insert_rows(table: Table, rows: int, prefix: str, per_row: Sequence[str],
-                shared: Mapping[str, str | ColumnElement] | None = None) -> list[Write]:
+                shared: Mapping[str, str | ColumnElement] | None = None,
+                conflict: Sequence[str] | None = None) -> list[Write]:
     """One INSERT per row. Per-row columns take the parameters `<prefix><row>_<column>`;
     a shared column takes the parameter it names (str) or the SQL expression given
     (constant(...)). (A multi-row VALUES statement has no cache key in SQLAlchemy: it
@@ -104,7 +141,7 @@ def insert_rows(table: Table, rows: int, prefix: str, per_row: Sequence[str],
               for c, v in (shared or {}).items()}
     return [Write(table, {
         **{c: bindparam(f"{prefix}{i}_{c}", type_=table.c[c].type) for c in per_row},
-        **common}) for i in range(rows)]
+        **common}, conflict=tuple(conflict) if conflict else None) for i in range(rows)]
 
 
 def rows_params(prefix: str, rows: Sequence[dict]) -> dict:

@@ -1,15 +1,18 @@
 """SQLAlchemy 2.0 typed models, one module per aggregate."""
 from app.models.audit import AuditEntry  # noqa: F401
 from app.models.cancellation import (  # noqa: F401
+    ActorType,
     Approval,
     ApprovalDecision,
+    BatchStatus,
+    CancelBatch,
     Cancellation,
     CancellationState,
     CancelReason,
     ReasonActor,
 )
 from app.models.candidate import Candidate, WechatAccount, WechatApp  # noqa: F401
-from app.models.hr import HrUser, Role  # noqa: F401
+from app.models.hr import HrUser, HrUserDepartment, Role  # noqa: F401
 from app.models.interview import Interview, InterviewStatus, InvalidTransition  # noqa: F401
 from app.models.outbox import OutboxMessage, OutboxStatus, Subscription  # noqa: F401
 from app.models.position import InterviewSession, Position  # noqa: F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.timeutil import UTCDateTime, utcnow
@@ -40,8 +40,32 @@ class CancelReason(TimestampMixin, db.Model):
 
 class CancellationState(str, enum.Enum):
     REQUESTED = "requested"   # waiting for HR approval
+    DETAIL_REQUESTED = "detail_requested"  # HR asked the candidate to add to the reason
     EFFECTIVE = "effective"   # the interview is cancelled
     REJECTED = "rejected"     # HR refused the request
+
+    @property
+    def label(self) -> str:
+        return CANCELLATION_STATE_LABELS[self]
+
+
+CANCELLATION_STATE_LABELS = {
+    CancellationState.REQUESTED: "待审批",
+    CancellationState.DETAIL_REQUESTED: "待候选人补充说明",
+    CancellationState.EFFECTIVE: "已取消",
+    CancellationState.REJECTED: "已驳回",
+}
+
+
+class ActorType(str, enum.Enum):
+    """Who cancelled: the end states 候选人取消 / 公司取消 / 系统取消 are told apart by it."""
+    CANDIDATE = "candidate"
+    HR = "hr"
+    SYSTEM = "system"
+
+    @property
+    def label(self) -> str:
+        return {"candidate": "候选人取消", "hr": "公司取消", "system": "系统取消"}[self.value]
 
 
 class Cancellation(TimestampMixin, db.Model):
@@ -49,14 +73,23 @@ class Cancellation(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id"), index=True)
-    actor_type: Mapped[str] = mapped_column(String(16))  # candidate / hr / system
+    actor_type: Mapped[str] = mapped_column(String(16))  # ActorType: candidate / hr / system
     actor_id: Mapped[int | None] = mapped_column(Integer)
+    # The rule a system cancel applied (e.g. auto_cancel_unconfirmed).
+    actor_rule: Mapped[str | None] = mapped_column(String(40))
     reason_id: Mapped[int] = mapped_column(ForeignKey("cancel_reasons.id"))
     note: Mapped[str | None] = mapped_column(Text)
-    state: Mapped[CancellationState] = mapped_column(_enum(CancellationState))
+    state: Mapped[CancellationState] = mapped_column(_enum(CancellationState), index=True)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     batch_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    # HR promised to offer the candidate a new slot by this time (为候选人重新安排).
+    reschedule_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # 要求补充说明: HR's question and the candidate's answer.
+    detail_question: Mapped[str | None] = mapped_column(Text)
+    detail_answer: Mapped[str | None] = mapped_column(Text)
+    detail_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    detail_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     interview: Mapped[Interview] = relationship()
     reason: Mapped[CancelReason] = relationship()
@@ -85,3 +118,44 @@ class Approval(TimestampMixin, db.Model):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     cancellation: Mapped[Cancellation] = relationship(back_populates="approvals")
+
+
+class BatchStatus(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        return {"queued": "排队中", "running": "进行中", "done": "已完成",
+                "failed": "失败"}[self.value]
+
+
+class CancelBatch(TimestampMixin, db.Model):
+    """One batch cancel (a whole session, a position, a date range or ticked rows): who,
+    when, the criteria, the reason, and the counts. The preview's token makes submitting
+    the same preview twice one batch."""
+
+    __tablename__ = "cancel_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    preview_token: Mapped[str] = mapped_column(String(64), unique=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("hr_users.id"))
+    criteria: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The interviews (id and version) the preview showed; changed ones are skipped.
+    selection: Mapped[list] = mapped_column(JSON, default=list)
+    reason_id: Mapped[int] = mapped_column(ForeignKey("cancel_reasons.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    reschedule: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[BatchStatus] = mapped_column(_enum(BatchStatus))
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[list] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    reason: Mapped[CancelReason] = relationship()

@@ -4,8 +4,8 @@ from __future__ import annotations
 import enum
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Enum, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
@@ -43,6 +43,19 @@ class HrUser(UserMixin, TimestampMixin, db.Model):
     email: Mapped[str | None] = mapped_column(String(254))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
+    department_links: Mapped[list[HrUserDepartment]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="HrUserDepartment.department")
+
+    @property
+    def departments(self) -> list[str]:
+        """The departments whose interviews this user works on (admins: all of them)."""
+        return [link.department for link in self.department_links]
+
+    @departments.setter
+    def departments(self, names) -> None:
+        wanted = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
+        self.department_links = [HrUserDepartment(department=n) for n in wanted]
+
     def set_password(self, password: str) -> None:
         from flask import current_app
 
@@ -68,3 +81,14 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.RECRUITING_SPECIALIST: frozenset({"view", "cancel", "approve"}),
     Role.INTERVIEWER: frozenset({"view"}),
 }
+
+
+class HrUserDepartment(db.Model):
+    """An HR user belongs to departments (by the name positions carry): the data scope of
+    recruiting managers, specialists and interviewers."""
+
+    __tablename__ = "hr_user_departments"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("hr_users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    department: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)

@@ -16,7 +16,7 @@ class Position(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(100))
-    department: Mapped[str] = mapped_column(String(100))
+    department: Mapped[str] = mapped_column(String(100), index=True)
     level: Mapped[str] = mapped_column(String(32))
     is_senior: Mapped[bool] = mapped_column(Boolean, default=False)
     cancel_requires_review: Mapped[bool] = mapped_column(Boolean, default=False)

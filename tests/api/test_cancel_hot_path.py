@@ -8,12 +8,13 @@
 """
 import json
 
+import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from app.core import crypto
 from app.extensions import db, redis_store
 from app.models import AuditEntry, Cancellation, Interview, OutboxMessage, WechatAccount
-from app.services import cancellation as cancellation_service
+from app.services.cancellation import facts as cancellation_facts
 
 API = "/api/mp/v1"
 
@@ -30,24 +31,43 @@ def _counts(app):
                      for m in (Cancellation, OutboxMessage, AuditEntry))
 
 
-def test_a_change_committed_between_read_and_write_wins(app, client, demo, monkeypatch):
+CONCURRENT = {
+    # Another writer commits right after our read (HR cancelling, the candidate confirming
+    # on a second phone, a reschedule moving the slot).
+    "cancel": "status = 'cancelled'",
+    "confirm": "status = 'confirmed'",
+    "reschedule": "scheduled_at = scheduled_at + interval '1 day'",
+}
+
+
+def _commit_between_read_and_write(app, monkeypatch, public_id, change):
+    other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    real = cancellation_facts.candidate_facts_from_row
+    sql = CONCURRENT[change]
+    if other.dialect.name == "sqlite" and change == "reschedule":
+        sql = "scheduled_at = datetime(scheduled_at, '+1 day')"
+    state = {"done": False}
+
+    def facts_then_concurrent_change(row):
+        facts = real(row)
+        if not state["done"]:
+            state["done"] = True
+            with other.begin() as conn:
+                conn.execute(text(f"UPDATE interviews SET {sql}, version = version + 1 "
+                                  "WHERE public_id = :p"), {"p": public_id})
+        return facts
+
+    monkeypatch.setattr(cancellation_facts, "candidate_facts_from_row",
+                        facts_then_concurrent_change)
+    return other
+
+
+def test_a_cancel_committed_between_read_and_write_wins(app, client, demo, monkeypatch):
     cand = next(c for c in demo["candidates"] if not c["position_review"])
     token = _login(client, cand["openid"])
     public_id = cand["interview_ids"][0]
     before = _counts(app)
-
-    # Another writer (HR cancelling, say) commits right after our read.
-    other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
-    real_facts = cancellation_service._facts
-
-    def facts_then_concurrent_cancel(row, candidate_id):
-        facts = real_facts(row, candidate_id)
-        with other.begin() as conn:
-            conn.execute(text("UPDATE interviews SET status = 'cancelled', "
-                              "version = version + 1 WHERE public_id = :p"), {"p": public_id})
-        return facts
-
-    monkeypatch.setattr(cancellation_service, "_facts", facts_then_concurrent_cancel)
+    other = _commit_between_read_and_write(app, monkeypatch, public_id, "cancel")
     try:
         r = client.post(f"{API}/interviews/{public_id}/cancel",
                         headers={"Authorization": f"Bearer {token}"},
@@ -61,6 +81,31 @@ def test_a_change_committed_between_read_and_write_wins(app, client, demo, monke
     with app.app_context():
         iv = db.session.scalars(select(Interview).where(Interview.public_id == public_id)).one()
         assert iv.version == 2  # only the other writer's change
+
+
+@pytest.mark.parametrize("change", ["confirm", "reschedule"])
+def test_a_cancel_that_lost_to_a_confirm_or_reschedule_decides_again(
+        app, client, demo, monkeypatch, change):
+    """The state that won is still cancellable: the candidate gets their cancel."""
+    cand = next(c for c in demo["candidates"] if not c["position_review"])
+    token = _login(client, cand["openid"])
+    public_id = cand["interview_ids"][0]
+    cancellations, _, _ = _counts(app)
+    other = _commit_between_read_and_write(app, monkeypatch, public_id, change)
+    try:
+        r = client.post(f"{API}/interviews/{public_id}/cancel",
+                        headers={"Authorization": f"Bearer {token}"},
+                        json={"reason_code": "time_conflict"})
+    finally:
+        other.dispose()
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["status"] == "cancelled"
+    with app.app_context():
+        iv = db.session.scalars(select(Interview).where(Interview.public_id == public_id)).one()
+        assert iv.status.value == "cancelled"
+        assert iv.version == 3  # the other writer's change, then ours
+        assert db.session.scalar(select(func.count()).select_from(Cancellation)) \
+            == cancellations + 1
 
 
 def test_forged_token_never_uses_up_another_users_limit(app, client, demo):

@@ -6,6 +6,22 @@ from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import Cancellation, CancelReason, Interview, ReasonActor
+from app.services.interviews.errors import InterviewNotFound
+
+
+def load_candidate_interview(candidate_id: int, public_id: str, *, lock: bool = False
+                             ) -> Interview:
+    """The candidate's own interview; another candidate's interview is 'not found'."""
+    stmt = (select(Interview)
+            .options(joinedload(Interview.position), joinedload(Interview.candidate),
+                     joinedload(Interview.session))
+            .where(Interview.public_id == public_id, Interview.candidate_id == candidate_id))
+    if lock:
+        stmt = stmt.with_for_update(of=Interview)
+    interview = db.session.scalars(stmt).first()
+    if interview is None:
+        raise InterviewNotFound()
+    return interview
 
 
 def candidate_interviews(candidate_id: int) -> list[Interview]:

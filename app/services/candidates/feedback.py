@@ -4,8 +4,8 @@ from __future__ import annotations
 from app.core.errors import ValidationFailed
 from app.extensions import db
 from app.models import Feedback
+from app.queries.interviews.candidate import load_candidate_interview
 from app.services import audit
-from app.services.cancellation import load_candidate_interview
 
 MAX_LENGTH = 1000
 

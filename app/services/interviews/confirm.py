@@ -9,8 +9,8 @@ from app.core.errors import Conflict
 from app.core.timeutil import iso, utcnow
 from app.extensions import db
 from app.models import Interview, InterviewStatus
+from app.queries.interviews.candidate import load_candidate_interview
 from app.services import audit
-from app.services.cancellation import load_candidate_interview
 from app.services.interviews.errors import AlreadyCancelled, CancelPending, InterviewStarted
 
 

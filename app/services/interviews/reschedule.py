@@ -12,8 +12,9 @@ from app.core.timeutil import SHANGHAI, cn_datetime, iso, local, utcnow
 from app.extensions import db
 from app.models import Interview, InterviewSession, InvalidTransition
 from app.models.interview import ACTIVE_STATUSES
+from app.queries.interviews.candidate import load_candidate_interview
 from app.services import audit, webhooks
-from app.services.cancellation import load_candidate_interview
+from app.services.interviews.recipients import recipients
 from app.services.notifications import outbox
 from app.services.rules import get_rules
 from app.services.rules.calendar import WorkdayCalendar
@@ -220,15 +221,12 @@ def _enqueue_notifications(interview: Interview, previous_at: datetime) -> None:
     event = f"interview.rescheduled:{interview.id}:{interview.version}"
     context = {**outbox.interview_context(interview),
                "previous_scheduled_at": iso(previous_at)}
-    outbox.enqueue(event=event, kind="candidate_rescheduled", recipient_type="candidate",
-                   recipient_id=interview.candidate_id, interview=interview, context=context)
     # Staff see the original time next to "改期至 <new time>".
     staff_context = {**outbox.interview_context(
         interview, reason_label="改期至" + cn_datetime(interview.scheduled_at)),
         "scheduled_at": iso(previous_at), "previous_scheduled_at": iso(previous_at),
         "new_scheduled_at": iso(interview.scheduled_at)}
-    position = interview.position
-    staff = (position.recruiter_id, position.hiring_manager_id, interview.interviewer_id)
-    for user_id in dict.fromkeys(u for u in staff if u is not None):
-        outbox.enqueue(event=event, kind="staff_interview_rescheduled", recipient_type="hr_user",
-                       recipient_id=user_id, interview=interview, context=staff_context)
+    for r in recipients("rescheduled", interview, interview.candidate_id):
+        outbox.enqueue(event=event, kind=r.kind, recipient_type=r.recipient_type,
+                       recipient_id=r.recipient_id, interview=interview,
+                       context=context if r.recipient_type == "candidate" else staff_context)

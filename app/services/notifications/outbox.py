@@ -34,11 +34,13 @@ def dedupe_key(event: str, recipient_type: str, recipient_id: int, kind: str) ->
     return f"{event}:{recipient_type}:{recipient_id}:{kind}"
 
 
-def message_values(*, event: str, kind: str, recipient_type: str, recipient_id: int,
-                   interview_id: int | None, context: dict) -> dict:
-    """The column values of one queued message; the dedupe key makes (event, recipient,
-    kind) unique."""
-    now = utcnow()
+DEDUPE = ("dedupe_key",)  # (event, recipient, kind) is written once, on every path
+
+
+def message_row(*, event: str, kind: str, recipient_type: str, recipient_id: int,
+                interview_id: int | None, context: dict, now=None) -> dict:
+    """The row builder: the column values of one queued message."""
+    now = now or utcnow()
     return dict(
         dedupe_key=dedupe_key(event, recipient_type, recipient_id, kind),
         event=event, kind=kind, recipient_type=recipient_type, recipient_id=recipient_id,
@@ -47,21 +49,35 @@ def message_values(*, event: str, kind: str, recipient_type: str, recipient_id: 
         created_at=now, updated_at=now)
 
 
+message_values = message_row  # older name
+
+
+def write(connection, rows: list[dict]) -> list[int]:
+    """The writer: insert these rows on the caller's connection (in its transaction),
+    skipping any whose dedupe key exists. Returns the new rows' ids."""
+    if not rows:
+        return []
+    table = OutboxMessage.__table__
+    stmt = sqlwrite.insert_into(table, connection.dialect.name, DEDUPE).plain() \
+        .returning(table.c.id)
+    return [r[0] for r in connection.execute(stmt, rows)]
+
+
 def enqueue(*, event: str, kind: str, recipient_type: str, recipient_id: int,
-            interview: Interview | None, context: dict) -> OutboxMessage:
-    """Queue one message in the session's transaction."""
-    row = OutboxMessage(**message_values(
+            interview: Interview | None, context: dict) -> OutboxMessage | None:
+    """Queue one message in the session's transaction (None: already queued)."""
+    if interview is not None and interview.id is None:
+        db.session.flush()
+    ids = write(db.session.connection(), [message_row(
         event=event, kind=kind, recipient_type=recipient_type, recipient_id=recipient_id,
-        interview_id=None, context=context))
-    row.interview = interview
-    db.session.add(row)
-    return row
+        interview_id=interview.id if interview is not None else None, context=context)])
+    return db.session.get(OutboxMessage, ids[0]) if ids else None
 
 
 @cache
 def fanout_rows(count: int) -> list:
     """INSERTs of `count` queued messages about one event and interview, for callers
-    writing with SQL statements (app.sqlwrite). Parameters: per message those of
+    writing with SQL statements (app.core.sqlwrite). Parameters: per message those of
     fanout_params(); shared with the caller: `iv_id` (the interview) and `now`."""
     return sqlwrite.insert_rows(
         OutboxMessage.__table__, count, "m",
@@ -69,16 +85,19 @@ def fanout_rows(count: int) -> list:
         shared={"event": "event", "interview_id": "iv_id", "context": "message_context",
                 "status": sqlwrite.constant(OutboxStatus.QUEUED),
                 "attempts": sqlwrite.constant(0), "open_count": sqlwrite.constant(0),
-                "next_attempt_at": "now", "created_at": "now", "updated_at": "now"})
+                "next_attempt_at": "now", "created_at": "now", "updated_at": "now"},
+        conflict=DEDUPE)
 
 
-def fanout_params(event: str, context: dict, recipients: list[tuple[str, str, int]]) -> dict:
-    """The parameters of fanout_rows() for (kind, recipient_type, recipient_id)s."""
+def fanout_params(event: str, context: dict, recipients) -> dict:
+    """The parameters of fanout_rows() for recipients (kind, recipient_type, recipient_id),
+    built by message_row() like every other path."""
+    rows = [message_row(event=event, kind=kind, recipient_type=recipient_type,
+                        recipient_id=recipient_id, interview_id=None, context=context)
+            for kind, recipient_type, recipient_id in recipients]
     params = sqlwrite.rows_params("m", [
-        dict(dedupe_key=dedupe_key(event, recipient_type, recipient_id, kind), kind=kind,
-             recipient_type=recipient_type, recipient_id=recipient_id,
-             open_token=new_token(18))
-        for kind, recipient_type, recipient_id in recipients])
+        {c: row[c] for c in ("dedupe_key", "kind", "recipient_type", "recipient_id",
+                             "open_token")} for row in rows])
     params["event"] = event
     params["message_context"] = context
     return params

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from flask import current_app, g, has_request_context
+from flask import current_app
 
 from app.core.errors import ValidationFailed
 from app.extensions import db
@@ -50,14 +50,10 @@ _KNOWN = frozenset(f.name for f in fields(Rules))
 
 
 def get_rules() -> Rules:
-    """The rules in force (cached for the current request)."""
-    if has_request_context() and "rules" in g:
-        return g.rules
+    """The rules in force, read from the database each time: a change made in one process
+    takes effect at once in every other."""
     stored = db.session.get(Setting, RULES_KEY)
-    rules = rules_from(stored.value if stored else None)
-    if has_request_context():
-        g.rules = rules
-    return rules
+    return rules_from(stored.value if stored else None)
 
 
 def update_rules(changes: dict, *, actor_id: int) -> Rules:
@@ -89,6 +85,4 @@ def update_rules(changes: dict, *, actor_id: int) -> Rules:
                  object_type="settings", object_id=None,
                  data={k: {"from": current[k], "to": v} for k, v in changes.items()})
     db.session.commit()
-    if has_request_context():
-        g.pop("rules", None)
     return get_rules()

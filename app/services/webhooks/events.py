@@ -13,8 +13,6 @@ from functools import cache
 from urllib.parse import urlparse
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.core import sqlwrite
 from app.core.errors import NotFound, ValidationFailed
@@ -94,39 +92,47 @@ def interview_payload(interview: Interview, *, reason: CancelReason | None = Non
     }
 
 
-def enqueue_event(event_type: str, event_id: str, payload: dict) -> int:
+DEDUPE = ("endpoint_id", "event_id")  # an event reaches an endpoint once, on every path
+
+
+def delivery_row(*, endpoint_id: int, event_type: str, event_id: str, body: dict,
+                 now=None) -> dict:
+    """The row builder: one queued delivery of an event's body to an endpoint."""
+    now = now or utcnow()
+    return dict(endpoint_id=endpoint_id, event_id=event_id, event_type=event_type,
+                payload=body, status=DeliveryStatus.QUEUED, attempts=0,
+                next_attempt_at=now, created_at=now, updated_at=now)
+
+
+def write(connection, rows: list[dict]) -> int:
+    """The writer: insert these deliveries on the caller's connection, skipping an event
+    already queued for an endpoint. Returns how many were queued."""
+    if not rows:
+        return 0
+    table = WebhookDelivery.__table__
+    stmt = sqlwrite.insert_into(table, connection.dialect.name, DEDUPE).plain() \
+        .returning(table.c.id)
+    # Count the returned rows: rowcount is not reliable across drivers here.
+    return len(connection.execute(stmt, rows).all())
+
+
+def active_endpoints(connection) -> list[tuple[int, list[str]]]:
+    table = WebhookEndpoint.__table__
+    return [(r.id, r.events or []) for r in connection.execute(
+        select(table.c.id, table.c.events).where(table.c.active.is_(True)))]
+
+
+def enqueue_event(event_type: str, event_id: str, payload: dict, connection=None) -> int:
     """Queue one delivery per active endpoint subscribed to this event, inside the caller's
     transaction (no commit). An event already queued for an endpoint is skipped, so an event
     is never delivered twice to one endpoint. Returns how many deliveries were queued."""
-    body = _event_body(event_type, event_id, payload)
-    active = db.session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True)))
-    endpoints = [e for e in active if e.subscribes(event_type)]
-    if not endpoints:
-        return 0
+    connection = connection if connection is not None else db.session.connection()
+    body = event_body(event_type, event_id, payload)
     now = utcnow()
-    dialect = db.engine.dialect.name
-    queued = 0
-    for endpoint in endpoints:
-        values = dict(endpoint_id=endpoint.id, event_id=event_id, event_type=event_type,
-                      payload=body, status=DeliveryStatus.QUEUED, attempts=0,
-                      next_attempt_at=now, created_at=now, updated_at=now)
-        if dialect in ("postgresql", "sqlite"):
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            # ON CONFLICT DO NOTHING: a concurrent or repeated enqueue of the same event
-            # must not abort the caller's transaction (its cancellation is what matters).
-            stmt = (insert(WebhookDelivery.__table__).values(**values)
-                    .on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
-                    .returning(WebhookDelivery.__table__.c.id))
-            # Count the returned rows: rowcount is not reliable across drivers here.
-            queued += len(db.session.execute(stmt).all())
-        else:
-            exists = db.session.scalar(select(WebhookDelivery.id).where(
-                WebhookDelivery.endpoint_id == endpoint.id,
-                WebhookDelivery.event_id == event_id))
-            if exists is None:
-                db.session.add(WebhookDelivery(**values))
-                queued += 1
-    return queued
+    return write(connection, [
+        delivery_row(endpoint_id=endpoint_id, event_type=event_type, event_id=event_id,
+                     body=body, now=now)
+        for endpoint_id, events in active_endpoints(connection) if event_type in events])
 
 
 def subscribed_endpoints_column(dialect_name: str):
@@ -162,18 +168,19 @@ def delivery_rows(count: int) -> list:
         shared={"event_id": "event", "event_type": "webhook_event_type",
                 "payload": "webhook_payload", "status": sqlwrite.constant(DeliveryStatus.QUEUED),
                 "attempts": sqlwrite.constant(0), "next_attempt_at": "now",
-                "created_at": "now", "updated_at": "now"})
+                "created_at": "now", "updated_at": "now"},
+        conflict=DEDUPE)
 
 
 def delivery_params(event_type: str, event_id: str, payload: dict, endpoint_ids: list[int]
                     ) -> dict:
     params = sqlwrite.rows_params("w", [dict(endpoint_id=e) for e in endpoint_ids])
     params.update(event=event_id, webhook_event_type=event_type,
-                  webhook_payload=_event_body(event_type, event_id, payload))
+                  webhook_payload=event_body(event_type, event_id, payload))
     return params
 
 
-def _event_body(event_type: str, event_id: str, payload: dict) -> dict:
+def event_body(event_type: str, event_id: str, payload: dict) -> dict:
     """What a delivery sends: the event's type and id, then its payload."""
     if event_type not in EVENTS:
         raise ValueError(f"unknown webhook event {event_type!r}")
