@@ -69,12 +69,18 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "console.login"
     login_manager.login_message = "请先登录"
 
-    from app.models import HrUser
+    from flask import session
+
+    from app.services.users import console_sessions, signin
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        user = db.session.get(HrUser, int(user_id))
-        return user if user is not None and user.active else None
+        # The signed cookie names the user; the server-side record says whether that
+        # session still stands (not logged out, revoked, idle or too old).
+        user = signin.session_user(session.get(console_sessions.SESSION_FIELD), int(user_id))
+        if user is None:
+            session.clear()  # a dead session: drop what it carried (user id, CSRF token)
+        return user
 
 
 def register_blueprints(app: Flask) -> None:

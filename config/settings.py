@@ -39,6 +39,12 @@ SANDBOX_DEFAULTS = {
 }
 
 
+# Console session and login-throttle settings (BaseConfig): whole numbers of at least 1.
+CONSOLE_SIGN_IN_KEYS = ("CONSOLE_IDLE_MINUTES", "CONSOLE_SESSION_HOURS",
+                        "CONSOLE_LOGIN_MAX_FAILURES", "CONSOLE_LOGIN_IP_MAX_FAILURES",
+                        "CONSOLE_LOGIN_LOCK_MINUTES")
+
+
 class ConfigError(RuntimeError):
     """Raised when the configuration cannot start the application."""
 
@@ -116,6 +122,16 @@ class BaseConfig:
     NOTIFY_PROMISE_MINUTES = 60
     SESSION_TOKEN_TTL = 7 * 24 * 3600
 
+    # Console sign-in: a session ends after this long without a request, and this long
+    # after login whatever happens; CONSOLE_LOGIN_MAX_FAILURES wrong passwords for one
+    # username within CONSOLE_LOGIN_LOCK_MINUTES lock it for that long (an admin can
+    # unlock it sooner), CONSOLE_LOGIN_IP_MAX_FAILURES from one address lock the address.
+    CONSOLE_IDLE_MINUTES = 30
+    CONSOLE_SESSION_HOURS = 12
+    CONSOLE_LOGIN_MAX_FAILURES = 5
+    CONSOLE_LOGIN_IP_MAX_FAILURES = 50
+    CONSOLE_LOGIN_LOCK_MINUTES = 15
+
     # Worker
     WORKER_SWEEP_SECONDS = 5.0
     WORKER_BATCH_SIZE = 50
@@ -163,6 +179,8 @@ class BaseConfig:
         self.CANCEL_DEADLINE_HOURS = _env_int("CANCEL_DEADLINE_HOURS", self.CANCEL_DEADLINE_HOURS)
         self.NOTIFY_PROMISE_MINUTES = _env_int("NOTIFY_PROMISE_MINUTES",
                                                self.NOTIFY_PROMISE_MINUTES)
+        for key in CONSOLE_SIGN_IN_KEYS:
+            setattr(self, key, _env_int(key, getattr(self, key)))
         self.EMBEDDED_WORKER = _env_bool("EMBEDDED_WORKER", self.EMBEDDED_WORKER)
         self.WORKER_CONCURRENCY = _env_int("WORKER_CONCURRENCY", self.WORKER_CONCURRENCY)
         self.WORKER_LEASE_SECONDS = _env_int("WORKER_LEASE_SECONDS", self.WORKER_LEASE_SECONDS)
@@ -190,6 +208,9 @@ class BaseConfig:
 
     def validate(self) -> None:
         """Raise ConfigError if the configuration cannot run."""
+        low = [key for key in CONSOLE_SIGN_IN_KEYS if getattr(self, key) < 1]
+        if low:
+            raise ConfigError([], [f"{key} must be at least 1" for key in low])
         if self.DATA_ENCRYPTION_KEY:
             from cryptography.fernet import Fernet
 

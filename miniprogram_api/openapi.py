@@ -17,6 +17,7 @@ from functools import cache
 from typing import Any
 
 from app.core.errors import HTTP_MESSAGES, AppError, ServiceUnavailable
+from app.services.cancellation.policy import NoDetailRequested
 from app.services.candidates.binding import (
     AccountBoundToOther,
     CandidateBoundToOther,
@@ -273,6 +274,13 @@ def _interview_properties() -> dict:
                                      "rescheduling."),
         "confirm_by": date_time("Attendance must be confirmed before this time.",
                                 nullable=True),
+        "cancelled_by": nullable(string(
+            "Who cancelled (set when `status` is `cancelled`): `candidate`, `company` (HR) "
+            "or `system` (a rule, e.g. not confirmed in time).",
+            enum=["candidate", "company", "system"])),
+        "detail_requested": nullable(string(
+            "HR's question when they asked the candidate to add to a cancellation request "
+            "(answer with POST /interviews/{id}/cancel-request/detail); otherwise null.")),
     }
 
 
@@ -336,6 +344,10 @@ def _schemas() -> dict:
             "note": nullable(string("Required when the reason `requires_note`; at most the "
                                     "reason's `note_max_length` characters.", maxLength=2000)),
         }, optional=("note",), closed=False),
+        "DetailAnswer": obj({
+            "note": string("The candidate's answer to HR's question.", minLength=1,
+                           maxLength=2000),
+        }, closed=False),
         "RescheduleRequest": obj({
             "slot_id": {"type": ["string", "integer"], "minLength": 1, "maxLength": 20,
                         "description": "A `slot_id` from GET /reschedule-slots (a string; "
@@ -407,6 +419,16 @@ def _paths() -> dict:
                     err(NotCancellable), err(InterviewStarted), err(CancelDeadlinePassed),
                     *STRING_FIELDS, err(InvalidReason), err(NoteRequired), err(NoteTooLong),
                     RATE_LIMITED))},
+        "/interviews/{public_id}/cancel-request/detail": {"post": operation(
+            "answerCancelDetail", "Add to a cancellation request as HR asked",
+            tag=interviews, auth="candidate",
+            description="When HR chose 要求补充说明, the interview's `detail_requested` holds "
+                        "their question; the answer sends the request back to HR's queue.",
+            parameters=(INTERVIEW_ID,), body=ref("DetailAnswer"),
+            success=ok(obj({"interview": ref("Interview")}), "Sent to HR."),
+            errors=(*INTERVIEW_404, err(NoDetailRequested),
+                    err(NoteRequired, message="请填写补充说明"), err(NoteTooLong),
+                    *STRING_FIELDS))},
         "/interviews/{public_id}/confirm": {"post": operation(
             "confirmInterview", "Confirm attendance", tag=interviews, auth="candidate",
             description="Confirming twice is harmless.", parameters=(INTERVIEW_ID,),

@@ -4,8 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.core.timeutil import iso
-from app.models import Interview
+from app.models import Interview, InterviewStatus
 from app.models.interview import ACTIVE_STATUSES
+from app.queries.interviews.candidate import CancellationView
 from app.services.cancellation import candidate_can_cancel
 from app.services.rules import Rules, get_rules
 
@@ -16,7 +17,8 @@ def can_cancel(iv: Interview, now: datetime, rules: Rules | None = None) -> bool
     return candidate_can_cancel(iv, rules or get_rules(), now)
 
 
-def interview(iv: Interview, now: datetime, rules: Rules | None = None) -> dict:
+def interview(iv: Interview, now: datetime, rules: Rules | None = None,
+              state: CancellationView | None = None) -> dict:
     rules = rules or get_rules()
     hours = rules.cancel_deadline_hours
     return {
@@ -33,4 +35,7 @@ def interview(iv: Interview, now: datetime, rules: Rules | None = None) -> dict:
                            and now < iv.cancel_deadline(hours)),
         "cancel_deadline": iso(iv.cancel_deadline(hours)),
         "confirm_by": iso(iv.confirm_by),
+        "cancelled_by": (state.cancelled_by if state is not None
+                         and iv.status == InterviewStatus.CANCELLED else None),
+        "detail_requested": state.detail_question if state is not None else None,
     }

@@ -105,7 +105,9 @@ def bind():
 @candidate_required
 def list_interviews():
     now = utcnow()
-    items = [serializers.interview(iv, now) for iv in queries.candidate_interviews(g.candidate_id)]
+    interviews = queries.candidate_interviews(g.candidate_id)
+    states = queries.cancellation_states([iv.id for iv in interviews])
+    items = [serializers.interview(iv, now, state=states.get(iv.id)) for iv in interviews]
     return jsonify(items=items)
 
 
@@ -113,7 +115,8 @@ def list_interviews():
 @candidate_required
 def get_interview(public_id: str):
     iv = queries.load_candidate_interview(g.candidate_id, public_id)
-    body = serializers.interview(iv, utcnow())
+    body = serializers.interview(iv, utcnow(),
+                                 state=queries.cancellation_states([iv.id]).get(iv.id))
     body["timeline"] = queries.interview_timeline(iv)
     return jsonify(body)
 
@@ -144,6 +147,16 @@ def cancel(public_id: str):
                    cancellation={"state": outcome.state.value,
                                  "reason_code": outcome.reason.code,
                                  "reason_label": outcome.reason.label, "note": outcome.note})
+
+
+@bp.post("/interviews/<public_id>/cancel-request/detail")
+@candidate_required
+def answer_cancel_detail(public_id: str):
+    note = string_field(json_body(), "note", max_length=2000)
+    cancellation.answer_detail(candidate_id=g.candidate_id, interview_public_id=public_id,
+                               note=note)
+    iv = queries.load_candidate_interview(g.candidate_id, public_id)
+    return jsonify(interview=serializers.interview(iv, utcnow()))
 
 
 @bp.post("/interviews/<public_id>/confirm")

@@ -44,6 +44,18 @@ HR_USERS = [
     ("interviewer", "赵面试官", Role.INTERVIEWER),
 ]
 
+# Departments each HR user works in (admins see every department).
+HR_DEPARTMENTS = {
+    "manager": ("技术部", "AI实验室"),
+    "specialist": ("技术部", "AI实验室"),
+    "interviewer": ("技术部",),
+}
+# A second team, for the other department: data scope is per department.
+SALES_USERS = [
+    ("sales_manager", "陈经理", Role.RECRUITING_MANAGER, ("销售部",)),
+    ("sales_specialist", "周专员", Role.RECRUITING_SPECIALIST, ("销售部",)),
+]
+
 POSITIONS = [
     # title, department, level, senior, review
     ("Java后端开发工程师", "技术部", "P5", False, False),
@@ -79,20 +91,30 @@ def seed_demo(candidates: int = 50, seed: int = 20240315) -> dict:
         user = HrUser(username=username, display_name=display, role=role,
                       email=f"{username}@example.com", active=True)
         user.set_password(password)
+        user.departments = HR_DEPARTMENTS.get(username, ())
         db.session.add(user)
         users[role] = user
+    sales = {}
+    for username, display, role, departments in SALES_USERS:
+        user = HrUser(username=username, display_name=display, role=role,
+                      email=f"{username}@example.com", active=True)
+        user.set_password(password)
+        user.departments = departments
+        db.session.add(user)
+        sales[role] = user
     db.session.flush()
-    for user in users.values():
+    for user in [*users.values(), *sales.values()]:
         db.session.add(WechatAccount(app=WechatApp.OFFICIAL_ACCOUNT,
                                      openid=f"sandbox-hr-{user.username}",
                                      hr_user_id=user.id, followed=True))
 
     positions = []
     for title, dept, level, senior, review in POSITIONS:
+        team = sales if dept == "销售部" else users
         p = Position(title=title, department=dept, level=level, is_senior=senior,
                      cancel_requires_review=review,
-                     recruiter_id=users[Role.RECRUITING_SPECIALIST].id,
-                     hiring_manager_id=users[Role.RECRUITING_MANAGER].id)
+                     recruiter_id=team[Role.RECRUITING_SPECIALIST].id,
+                     hiring_manager_id=team[Role.RECRUITING_MANAGER].id)
         db.session.add(p)
         positions.append(p)
 
@@ -128,10 +150,15 @@ def seed_demo(candidates: int = 50, seed: int = 20240315) -> dict:
     return {
         "password": password,
         "hr_users": {role.value: {"id": u.id, "username": u.username} for role, u in users.items()},
+        "sales_users": {role.value: {"id": u.id, "username": u.username}
+                        for role, u in sales.items()},
         "positions": [{"id": p.id, "title": p.title, "senior": p.is_senior,
+                       "department": p.department,
                        "review": p.cancel_requires_review} for p in positions],
         "candidates": [{"id": c.id, "name": c.name, "openid": o, "interview_ids": [iv.public_id],
-                        "position_review": iv.position.cancel_requires_review}
+                        "position_review": iv.position.cancel_requires_review,
+                        "department": iv.position.department,
+                        "session_id": iv.session_id}
                        for c, o, iv in created],
     }
 

@@ -1,23 +1,21 @@
-"""Console sign-in: login and logout."""
+"""Console sign-in: login, logout and changing one's own password.
+
+A login starts from an empty Flask session: whatever a cookie carried before (a CSRF
+token, anything planted by someone else) does not survive into the logged-in session.
+The session id in the cookie points at a server-side record (app.services.users.
+console_sessions), so logout and revocation end every copy of the cookie.
+"""
 from __future__ import annotations
 
-import logging
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user, logout_user
-from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
 
 from app.console import bp
-from app.console.forms import LoginForm
-from app.extensions import db
-from app.models import HrUser
-
-log = logging.getLogger(__name__)
-LOGIN_ERROR = "用户名或密码错误"
-# Checked when the username is unknown, so both failures take the same time.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+from app.console.forms import ChangePasswordForm, LoginForm
+from app.core.errors import Forbidden, ValidationFailed
+from app.services.users import accounts, console_sessions, signin
 
 
 def safe_next(target: str | None) -> str | None:
@@ -40,20 +38,14 @@ def login():
     form.next.data = next_url or ""  # never echo an unsafe target back into the page
     error = None
     if form.validate_on_submit():
-        user = db.session.scalar(
-            select(HrUser).where(HrUser.username == form.username.data.strip()))
-        if user is None:
-            check_password_hash(_DUMMY_HASH, form.password.data)
-            error = LOGIN_ERROR
-        elif not user.check_password(form.password.data):
-            error = LOGIN_ERROR
-        elif not user.active:
-            error = "该账号已停用，请联系系统管理员"
+        try:
+            signed_in = signin.sign_in(form.username.data, form.password.data,
+                                       ip=request.remote_addr or "unknown")
+        except signin.SignInRefused as exc:
+            error = exc.message
         else:
-            login_user(user)
-            log.info("console login user_id=%s", user.id)
+            _start_session(signed_in.user, signed_in.session_id)
             return redirect(next_url or url_for("console.interviews"))
-        log.warning("console login refused username=%r", form.username.data[:64])
     return render_template("console/login.html", form=form, error=error)
 
 
@@ -62,7 +54,38 @@ def logout():
     """Log out (POST with CSRF token only) and return to the login page."""
     # CSRFProtect has already checked the token of the 退出 form.
     if current_user.is_authenticated:
-        log.info("console logout user_id=%s", current_user.id)
+        signin.sign_out(session.get(console_sessions.SESSION_FIELD), current_user.id)
         logout_user()
+    session.clear()
     flash("您已退出登录", "info")
     return redirect(url_for("console.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change one's own password; the user's sessions elsewhere end."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            changed = accounts.change_password(
+                current_user.id, current_password=form.current_password.data,
+                new_password=form.new_password.data)
+        except Forbidden:
+            abort(403)
+        except ValidationFailed as exc:
+            field = {"current_password": form.current_password}.get(
+                exc.details.get("field"), form.new_password)
+            field.errors = [*field.errors, exc.message]
+        else:
+            _start_session(current_user._get_current_object(), changed.session_id)
+            flash("密码已修改，您在其他设备上的登录已全部退出", "success")
+            return redirect(url_for("console.interviews"))
+    return render_template("console/change_password.html", form=form)
+
+
+def _start_session(user, session_id: str) -> None:
+    # A new session from nothing: no pre-login state (CSRF token included) carries over.
+    session.clear()
+    login_user(user)
+    session[console_sessions.SESSION_FIELD] = session_id

@@ -24,6 +24,7 @@ CHANNEL_LABELS = {
 ACTOR_LABELS = {"candidate": "候选人", "hr": "HR", "system": "系统"}
 CANCELLATION_STATE_LABELS = {
     CancellationState.REQUESTED: "待审批",
+    CancellationState.DETAIL_REQUESTED: "待候选人补充说明",
     CancellationState.EFFECTIVE: "已生效",
     CancellationState.REJECTED: "已驳回",
 }
@@ -35,7 +36,12 @@ AUDIT_ACTION_LABELS = {
     "interview.cancel_rejected": "驳回取消申请",
     "interview.confirmed": "确认参加面试",
     "interview.rescheduled": "改期",
+    "interview.cancel_level_approved": "一级审批通过",
+    "interview.cancel_detail_requested": "要求补充说明",
+    "interview.cancel_detail_answered": "候选人补充说明",
 }
+INITIATOR_LABELS = {"candidate": "候选人取消", "hr": "公司取消", "system": "系统取消"}
+RULE_LABELS = {"auto_cancel_unconfirmed": "逾期未确认自动取消"}
 AUDIT_DATA_LABELS = {
     "reason": "原因代码",
     "note": "说明",
@@ -43,6 +49,11 @@ AUDIT_DATA_LABELS = {
     "cancellation_id": "取消记录",
     "batch_id": "批次",
     "comment": "审批意见",
+    "level": "审批级别",
+    "answer": "补充说明",
+    "reschedule_by": "重新安排期限",
+    "notified": "通知",
+    "rule": "规则",
 }
 FAILED_STATUSES = frozenset({"failed", "unreachable"})
 
@@ -65,6 +76,15 @@ def actor_label(actor_type: str | None, actor_id: int | None = None,
     if actor_type == "hr" and hr_names and actor_id in hr_names:
         return f"HR · {hr_names[actor_id]}"
     return ACTOR_LABELS.get(actor_type or "", actor_type or "")
+
+
+def initiator_label(actor_type: str | None) -> str:
+    """候选人取消 / 公司取消 / 系统取消."""
+    return INITIATOR_LABELS.get(actor_type or "", actor_type or "")
+
+
+def rule_label(rule: str | None) -> str:
+    return RULE_LABELS.get(rule or "", rule or "")
 
 
 def cancellation_state_label(state: CancellationState | None) -> str:
@@ -106,6 +126,7 @@ def message_times(message) -> str:
 def register(bp: Blueprint) -> None:
     """Make the helpers available as Jinja filters."""
     for func in (recipient_label, channel_label, cancellation_state_label, masked_phone,
-                 message_times, cn_datetime, audit_action_label, audit_data_items):
+                 message_times, cn_datetime, audit_action_label, audit_data_items,
+                 initiator_label, rule_label):
         bp.add_app_template_filter(func)
     bp.add_app_template_global(actor_label)

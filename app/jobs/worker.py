@@ -66,7 +66,7 @@ class Worker:
         """Send until nothing is due (tests, CLI): outbox rows, then webhooks."""
         total = 0
         for _ in range(max_rounds):
-            handled = self.run_once() + self._webhooks_once()
+            handled = self.run_once() + self._webhooks_once() + self._batches_once()
             total += handled
             if not handled:
                 break
@@ -90,7 +90,7 @@ class Worker:
                 if (hooks is None or hooks.done()) and time.monotonic() >= next_hooks:
                     next_hooks = time.monotonic() + 1.0
                     # a slow receiver never holds up WeChat sends: its own task
-                    hooks = self.hook_pool.submit(self._webhooks_once)
+                    hooks = self.hook_pool.submit(self._background_once)
                 claimed = self._claim_into(in_flight)
                 if in_flight:
                     done, in_flight = wait(in_flight, timeout=0 if claimed else 0.2,
@@ -110,6 +110,37 @@ class Worker:
             recorder.join(30)
             self.hook_pool.shutdown(wait=True)
             log.info("outbox worker %s stopped", self.worker_id)
+
+    def _background_once(self) -> int:
+        return self._webhooks_once() + self._batches_once()
+
+    def _batches_once(self) -> int:
+        """Run queued batch cancels (and resume any a dead worker left), one worker per
+        batch at a time (a Redis lock), chunk by chunk."""
+        from app.services.cancellation import batch
+
+        ran = 0
+        with self.app.app_context():
+            try:
+                for batch_id in batch.due_batch_ids():
+                    lock = redis_store.client.lock(redis_store.key("batch-run", batch_id),
+                                                   timeout=600, blocking=False)
+                    if not lock.acquire(blocking=False):
+                        continue
+                    try:
+                        batch.run(batch_id)
+                        ran += 1
+                    finally:
+                        try:
+                            lock.release()
+                        except Exception:  # expired: another worker may resume it
+                            log.warning("batch %s: lock expired while running", batch_id)
+            except Exception:
+                log.exception("batch cancel failed; will resume")
+                db.session.rollback()
+            finally:
+                db.session.remove()
+        return ran
 
     def _webhooks_once(self) -> int:
         with self.app.app_context():

@@ -278,6 +278,23 @@ def test_every_endpoint_answers_as_documented(app, demo, live_url):
          body={"reason_code": "personal"}, headers={"Idempotency-Key": "cancel-1"})
     call("POST", "/interviews/{public_id}/cancel", 409, token=token, public_id=iv_id,
          body={"reason_code": "personal"})
+    call("POST", "/interviews/{public_id}/cancel-request/detail", 409, token=token,
+         public_id=iv_id, body={"note": "补充"})  # HR asked for nothing
+    with app.app_context():  # HR's 要求补充说明 on an open request (as approvals leave it)
+        from app.models import Cancellation, CancellationState, CancelReason, Interview
+
+        interview = db.session.scalars(select(Interview).where(
+            Interview.public_id == iv_id)).one()
+        reason = db.session.scalars(select(CancelReason).where(
+            CancelReason.code == "personal")).one()
+        db.session.add(Cancellation(interview_id=interview.id, actor_type="candidate",
+                                    actor_id=interview.candidate_id, reason_id=reason.id,
+                                    state=CancellationState.DETAIL_REQUESTED,
+                                    detail_question="请说明具体原因"))
+        db.session.commit()
+    answered = call("POST", "/interviews/{public_id}/cancel-request/detail", 200, token=token,
+                    public_id=iv_id, body={"note": "家中有事，需要回老家一周"})
+    assert answered["interview"]["detail_requested"] is None
     call("POST", "/interviews/{public_id}/confirm", 409, token=token, public_id=iv_id)
     call("GET", "/interviews/{public_id}/reschedule-slots", 409, token=token,
          public_id=iv_id)

@@ -62,10 +62,11 @@ def login():
 @pytest.fixture
 def make_user(app):
     def make(username="zhaopin", role=Role.RECRUITING_SPECIALIST, active=True,
-             display_name="王招聘", password=PASSWORD):
+             display_name="王招聘", password=PASSWORD, departments=("技术部",)):
         with app.app_context():
             user = HrUser(username=username, display_name=display_name, role=role,
                           active=active)
+            user.departments = departments  # the department make_interview's positions use
             user.set_password(password)
             db.session.add(user)
             db.session.commit()

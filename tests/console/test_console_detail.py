@@ -59,11 +59,13 @@ def test_detail_uses_public_id_not_number_or_pk(hr_client, make_interview):
     assert hr_client.get(f"/console/interviews/{iv.number}").status_code == 404
 
 
-def test_every_role_can_view(client, make_user, login, make_interview):
+def test_every_role_can_view_in_its_scope(client, make_user, login, make_interview):
+    """Interviewers see only their own interviews; the other roles their departments."""
     iv = make_interview()
     for i, role in enumerate(Role):
         make_user(username=f"user{i}", role=role)
         c = client.application.test_client()
         assert login(c, f"user{i}").status_code == 302
         assert c.get("/console/interviews").status_code == 200
-        assert c.get(f"/console/interviews/{iv.public_id}").status_code == 200
+        expected = 404 if role == Role.INTERVIEWER else 200
+        assert c.get(f"/console/interviews/{iv.public_id}").status_code == expected

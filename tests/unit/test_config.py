@@ -68,3 +68,16 @@ def test_development_defaults_and_honours_environment(monkeypatch):
     cfg = DevelopmentConfig()
     assert cfg.WECHAT_MP_APPID == "wxfromenv"
     assert cfg.REDIS_URL == "redis://127.0.0.1:6379/3"
+
+
+def test_console_sign_in_settings_default_read_the_environment_and_must_be_positive(
+        monkeypatch):
+    cfg = DevelopmentConfig()
+    assert (cfg.CONSOLE_IDLE_MINUTES, cfg.CONSOLE_SESSION_HOURS, cfg.CONSOLE_LOGIN_MAX_FAILURES,
+            cfg.CONSOLE_LOGIN_IP_MAX_FAILURES, cfg.CONSOLE_LOGIN_LOCK_MINUTES) == (30, 12, 5, 50,
+                                                                                  15)
+    monkeypatch.setenv("CONSOLE_IDLE_MINUTES", "10")
+    assert DevelopmentConfig().CONSOLE_IDLE_MINUTES == 10
+    monkeypatch.setenv("CONSOLE_SESSION_HOURS", "0")
+    with pytest.raises(ConfigError, match="CONSOLE_SESSION_HOURS must be at least 1"):
+        DevelopmentConfig().validate()

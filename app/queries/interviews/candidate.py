@@ -1,11 +1,13 @@
 """Read-only queries behind the candidate API."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import Cancellation, CancelReason, Interview, ReasonActor
+from app.models import Cancellation, CancellationState, CancelReason, Interview, ReasonActor
 from app.services.interviews.errors import InterviewNotFound
 
 
@@ -24,11 +26,44 @@ def load_candidate_interview(candidate_id: int, public_id: str, *, lock: bool = 
     return interview
 
 
+@dataclass(frozen=True)
+class CancellationView:
+    """What the candidate sees of an interview's latest cancellation."""
+    cancelled_by: str | None        # candidate / company / system
+    detail_question: str | None     # HR asked for more detail (and waits)
+
+
+INITIATOR = {"candidate": "candidate", "hr": "company", "system": "system"}
+
+
+def cancellation_states(interview_ids: list[int]) -> dict[int, CancellationView]:
+    """The latest cancellation of each interview, in one query."""
+    if not interview_ids:
+        return {}
+    latest = (select(func.max(Cancellation.id)).where(
+        Cancellation.interview_id.in_(interview_ids)).group_by(Cancellation.interview_id))
+    out = {}
+    for c in db.session.scalars(select(Cancellation).where(Cancellation.id.in_(latest))):
+        waiting = c.state == CancellationState.DETAIL_REQUESTED
+        out[c.interview_id] = CancellationView(
+            INITIATOR.get(c.actor_type) if c.state == CancellationState.EFFECTIVE else None,
+            c.detail_question if waiting else None)
+    return out
+
+
 def candidate_interviews(candidate_id: int) -> list[Interview]:
     return list(db.session.scalars(
         select(Interview).options(joinedload(Interview.position))
         .where(Interview.candidate_id == candidate_id)
         .order_by(Interview.scheduled_at.desc())))
+
+
+def company_cancel_reasons() -> list[CancelReason]:
+    """Active company-side reasons in HR's order (HR cancels, batches)."""
+    return list(db.session.scalars(
+        select(CancelReason).where(CancelReason.active.is_(True),
+                                   CancelReason.actor == ReasonActor.COMPANY)
+        .order_by(CancelReason.sort_order, CancelReason.id)))
 
 
 def candidate_cancel_reasons() -> list[CancelReason]:

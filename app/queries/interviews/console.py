@@ -4,14 +4,18 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import contains_eager, joinedload
 
+from app.core.timeutil import SHANGHAI
 from app.extensions import db
 from app.models import (
+    ActorType,
     AuditEntry,
     Cancellation,
+    CancellationState,
     Candidate,
     HrUser,
     Interview,
@@ -19,6 +23,7 @@ from app.models import (
     OutboxMessage,
     Position,
 )
+from app.services.users.actor import Actor, interview_scope
 
 PER_PAGE = 20
 MAX_QUERY_LENGTH = 100
@@ -75,8 +80,57 @@ class InterviewDetail:
     hr_names: dict[int, str]
 
 
-def _filters(q: str | None, status: InterviewStatus | None) -> list:
+@dataclass(frozen=True)
+class Filters:
+    """The console's search: text, status, date range (Asia/Shanghai days), session,
+    department, position and who cancelled."""
+    q: str | None = None
+    status: InterviewStatus | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    session_id: int | None = None
+    department: str | None = None
+    position_id: int | None = None
+    initiator: ActorType | None = None
+    sort: str = "desc"   # by time: "asc" or "desc"
+
+    def args(self) -> dict:
+        """The query-string form (for pagination and export links)."""
+        return {k: v for k, v in {
+            "q": self.q or None, "status": self.status.value if self.status else None,
+            "date_from": self.date_from.isoformat() if self.date_from else None,
+            "date_to": self.date_to.isoformat() if self.date_to else None,
+            "session_id": self.session_id, "department": self.department or None,
+            "position_id": self.position_id,
+            "initiator": self.initiator.value if self.initiator else None,
+            "sort": self.sort if self.sort != "desc" else None}.items() if v is not None}
+
+
+def _filters(q: str | None, status: InterviewStatus | None, f: Filters | None = None) -> list:
     conditions = []
+    if f is not None:
+        if f.date_from:
+            conditions.append(Interview.scheduled_at >= datetime.combine(
+                f.date_from, time(0), SHANGHAI))
+        if f.date_to:
+            conditions.append(Interview.scheduled_at < datetime.combine(
+                f.date_to + timedelta(days=1), time(0), SHANGHAI))
+        if f.session_id:
+            conditions.append(Interview.session_id == f.session_id)
+        if f.department:
+            conditions.append(Position.department == f.department)
+        if f.position_id:
+            conditions.append(Interview.position_id == f.position_id)
+        if f.initiator:
+            # The latest cancellation of the interview was made by this kind of actor.
+            latest = (select(func.max(Cancellation.id))
+                      .where(Cancellation.interview_id == Interview.id)
+                      .correlate(Interview).scalar_subquery())
+            conditions.append(exists().where(
+                Cancellation.id == latest, Cancellation.actor_type == f.initiator.value,
+                Cancellation.state.in_([CancellationState.EFFECTIVE,
+                                        CancellationState.REQUESTED,
+                                        CancellationState.DETAIL_REQUESTED])))
     q = (q or "").strip()[:MAX_QUERY_LENGTH]
     if q:
         conditions.append(or_(
@@ -90,9 +144,18 @@ def _filters(q: str | None, status: InterviewStatus | None) -> list:
 
 
 def list_interviews(q: str | None = None, status: InterviewStatus | None = None,
-                    page: int = 1, per_page: int = PER_PAGE) -> InterviewPage:
-    """Interviews matching the search, newest time first; pages past the end show the last."""
-    conditions = _filters(q, status)
+                    page: int = 1, per_page: int = PER_PAGE, *, actor: Actor | None = None,
+                    filters: Filters | None = None) -> InterviewPage:
+    """Interviews matching the search in the actor's scope, by time (newest first unless
+    asked otherwise); pages past the end show the last."""
+    if filters is not None:
+        q, status = filters.q, filters.status
+    conditions = _filters(q, status, filters)
+    if actor is not None:
+        conditions.append(interview_scope(actor))
+    ascending = filters is not None and filters.sort == "asc"
+    order = ((Interview.scheduled_at.asc(), Interview.id.asc()) if ascending
+             else (Interview.scheduled_at.desc(), Interview.id.desc()))
     total = db.session.scalar(
         select(func.count(Interview.id)).join(Interview.candidate).join(Interview.position)
         .where(*conditions)) or 0
@@ -102,7 +165,7 @@ def list_interviews(q: str | None = None, status: InterviewStatus | None = None,
         select(Interview).join(Interview.candidate).join(Interview.position)
         .options(contains_eager(Interview.candidate), contains_eager(Interview.position))
         .where(*conditions)
-        .order_by(Interview.scheduled_at.desc(), Interview.id.desc())
+        .order_by(*order)
         .limit(per_page).offset((page - 1) * per_page)).all()
     ids = [interview.id for interview in interviews]
     messages = messages_by_interview(ids)
@@ -138,12 +201,16 @@ def latest_cancellations(interview_ids: list[int]) -> dict[int, Cancellation]:
     return {cancellation.interview_id: cancellation for cancellation in cancellations}
 
 
-def get_interview_detail(public_id: str) -> InterviewDetail | None:
-    """The interview with its cancellations, messages and audit trail; None if unknown."""
-    interview = db.session.scalars(
-        select(Interview)
-        .options(joinedload(Interview.candidate), joinedload(Interview.position))
-        .where(Interview.public_id == public_id)).one_or_none()
+def get_interview_detail(public_id: str, actor: Actor | None = None
+                         ) -> InterviewDetail | None:
+    """The interview with its cancellations, messages and audit trail; None if unknown or
+    outside the actor's scope."""
+    stmt = (select(Interview).join(Interview.position)
+            .options(joinedload(Interview.candidate), contains_eager(Interview.position))
+            .where(Interview.public_id == public_id))
+    if actor is not None:
+        stmt = stmt.where(interview_scope(actor))
+    interview = db.session.scalars(stmt).one_or_none()
     if interview is None:
         return None
     cancellations = db.session.scalars(
@@ -173,7 +240,20 @@ def hr_display_names(user_ids: set[int | None]) -> dict[int, str]:
     return {row.id: row.display_name for row in rows}
 
 
-def candidate_id_of(public_id: str) -> int | None:
-    """The candidate of an interview, without loading its detail."""
-    return db.session.scalar(select(Interview.candidate_id).where(
-        Interview.public_id == public_id))
+def candidate_id_of(public_id: str, actor: Actor | None = None) -> int | None:
+    """The candidate of an interview in the actor's scope, without loading its detail."""
+    stmt = (select(Interview.candidate_id).join(Interview.position)
+            .where(Interview.public_id == public_id))
+    if actor is not None:
+        stmt = stmt.where(interview_scope(actor))
+    return db.session.scalar(stmt)
+
+
+def filter_choices(actor: Actor) -> dict:
+    """Departments and positions the actor may filter by, and the initiators."""
+    stmt = select(Position).order_by(Position.department, Position.title)
+    if actor.departments is not None:
+        stmt = stmt.where(Position.department.in_(sorted(actor.departments)))
+    positions = db.session.scalars(stmt).all()
+    return {"departments": sorted({p.department for p in positions}),
+            "positions": positions, "initiators": list(ActorType)}

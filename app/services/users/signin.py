@@ -1,0 +1,97 @@
+"""Console sign-in and sign-out: password check, throttling, the server-side session."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.core.errors import AppError
+from app.extensions import db
+from app.models import HrUser
+from app.services.users import console_sessions, login_throttle
+
+log = logging.getLogger(__name__)
+
+# Checked when the username is unknown, so both failures take the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class SignInRefused(AppError):
+    status = 401
+    code = "sign_in_refused"
+
+
+class InvalidCredentials(SignInRefused):
+    code = "invalid_credentials"
+    message = "用户名或密码错误"
+
+
+class AccountDisabled(SignInRefused):
+    code = "account_disabled"
+    message = "该账号已停用，请联系系统管理员"
+
+
+class SignInLocked(SignInRefused):
+    status = 429
+    code = "sign_in_locked"
+
+    def __init__(self, minutes: int):
+        super().__init__(f"登录失败次数过多，请{minutes}分钟后再试或联系管理员解锁")
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: HrUser
+    session_id: str
+
+
+def sign_in(username: str, password: str, *, ip: str) -> SignedIn:
+    """Check a console login and open a server-side session. Repeated failures lock the
+    username and the address for a while (login_throttle); a locked login is refused
+    before its password is looked at, with the same message whether the username
+    exists or not."""
+    username = username.strip()
+    if login_throttle.is_locked(username, ip):
+        log.warning("console login refused (locked) username=%r ip=%s", username[:64], ip)
+        raise SignInLocked(login_throttle.lock_minutes())
+    user = db.session.scalar(select(HrUser).where(HrUser.username == username))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+    if user is None or not user.check_password(password):
+        locked = login_throttle.record_failure(username, ip)
+        log.warning("console login refused username=%r ip=%s locked=%s", username[:64], ip,
+                    locked)
+        if locked:
+            raise SignInLocked(login_throttle.lock_minutes())
+        raise InvalidCredentials()
+    if not user.active:
+        log.warning("console login refused (disabled) user_id=%s", user.id)
+        raise AccountDisabled()
+    login_throttle.record_success(username)
+    session_id = console_sessions.start(user.id, user.password_hash)
+    log.info("console login user_id=%s", user.id)
+    return SignedIn(user, session_id)
+
+
+def sign_out(session_id: str | None, user_id: int) -> None:
+    """End this session on the server: a copy of its cookie opens nothing afterwards."""
+    console_sessions.end(session_id, user_id)
+    log.info("console logout user_id=%s", user_id)
+
+
+def session_user(session_id: str | None, user_id: int) -> HrUser | None:
+    """The user a console session belongs to, while that session stands: not logged out
+    or revoked, used within the idle timeout, younger than the maximum age, opened with
+    the user's current password, and the user active."""
+    stamp = console_sessions.check(session_id, user_id)
+    if stamp is None:
+        return None
+    user = db.session.get(HrUser, user_id)
+    if user is None or not user.active:
+        return None
+    if stamp != console_sessions.password_stamp(user.password_hash):
+        console_sessions.end(session_id, user_id)
+        return None
+    return user
