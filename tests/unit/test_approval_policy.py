@@ -145,8 +145,12 @@ APPROVED_BY_ADMIN = replace(APPROVED_BY_SPEC, told=(
     ("staff_interview_cancelled", "hr_user", SPEC),
     ("staff_interview_cancelled", "hr_user", MANAGER),
     ("staff_interview_cancelled", "hr_user", INTERVIEWER)))
-LEVEL_1_APPROVED = Step(S.CANCEL_PENDING, C.REQUESTED, False, False, None,
-                        "interview.cancel_level_approved", ())
+# Level 1 of two approved: the hiring manager is told that level 2 waits for them
+# (unless they approved level 1 themselves).
+LEVEL_1_APPROVED = Step(S.CANCEL_PENDING, C.REQUESTED, False, False, "second_level_needed",
+                        "interview.cancel_level_approved",
+                        (("staff_approval_needed", "hr_user", MANAGER),))
+LEVEL_1_APPROVED_BY_MANAGER = replace(LEVEL_1_APPROVED, told=())
 REJECTED_TO_CONFIRMED = Step(S.CONFIRMED, C.REJECTED, True, False, "cancel_rejected",
                              "interview.cancel_rejected",
                              (("candidate_cancel_rejected", "candidate", CANDIDATE),))
@@ -217,7 +221,7 @@ ROWS = [
     # two levels, level 1: not final yet
     *rows("1of2", [
         ("spec",          "approve",    "-",     LEVEL_1_APPROVED),
-        ("manager",       "approve",    "ok",    LEVEL_1_APPROVED),
+        ("manager",       "approve",    "ok",    LEVEL_1_APPROVED_BY_MANAGER),
         ("admin",         "approve",    "-",     LEVEL_1_APPROVED),
         ("spec",          "reject",     "ok",    REJECTED_TO_CONFIRMED),
         ("spec",          "reject",     "-",     "comment_required"),

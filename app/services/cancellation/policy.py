@@ -297,8 +297,10 @@ def decide_approval(request: RequestFacts, actor: Actor, action: ApprovalAction,
     if level < last_level:
         return ApprovalOutcome(
             request, actor, action, level, False, interview.status,
-            CancellationState.REQUESTED, False, None, "interview.cancel_level_approved",
-            (), comment, now)
+            CancellationState.REQUESTED, False, "second_level_needed",
+            "interview.cancel_level_approved",
+            tuple(recipients("second_level_needed", interview, candidate_id,
+                             exclude_user=actor.id)), comment, now)
     if S.CANCELLED not in TRANSITIONS[interview.status]:
         raise NotCancellable()
     return ApprovalOutcome(

@@ -40,6 +40,8 @@ EVENTS: dict[str, tuple[str | None, str | None, tuple[str, ...]]] = {
     "cancel_approved": ("candidate_cancel_approved", "staff_interview_cancelled",
                         ("recruiter", "hiring_manager", "interviewer")),
     "cancel_rejected": ("candidate_cancel_rejected", None, ()),
+    # level 1 approved on a two-level request: the hiring manager decides level 2
+    "second_level_needed": (None, "staff_approval_needed", ("hiring_manager",)),
     "detail_requested": ("candidate_detail_requested", None, ()),
     "detail_answered": (None, "staff_approval_needed", ("recruiter", "hiring_manager")),
     "rescheduled": ("candidate_rescheduled", "staff_interview_rescheduled",
