@@ -256,7 +256,8 @@ def confirm(actor: Actor, token: str, now: datetime | None = None) -> CancelBatc
 
 
 def get_batch(actor: Actor, public_id: str) -> CancelBatch:
-    batch = db.session.scalar(select(CancelBatch).where(CancelBatch.public_id == public_id))
+    batch = db.session.scalar(select(CancelBatch).where(CancelBatch.public_id == public_id)
+                              .execution_options(populate_existing=True))
     if batch is None or not actor.can("batch_cancel") or (
             actor.departments is not None and batch.actor_id != actor.id
             and not _shares_department(actor, batch)):
@@ -281,7 +282,8 @@ def due_batch_ids() -> list[int]:
 def run(batch_id: int, *, actor: Actor | None = None, now: datetime | None = None) -> None:
     """Run (or resume) a batch, chunk by chunk. Safe to call from several workers: a
     chunk's rows are locked, and a row already cancelled is skipped."""
-    batch = db.session.get(CancelBatch, batch_id)
+    # Core statements change the row: never trust a copy the session already holds.
+    batch = db.session.get(CancelBatch, batch_id, populate_existing=True)
     if batch is None or batch.status in (BatchStatus.DONE, BatchStatus.FAILED):
         db.session.rollback()
         return
@@ -355,7 +357,8 @@ def _finish(batch_id: int, actor: Actor, reason, scope: str) -> None:
     """One summary per staff member of the interviews cancelled, then done."""
     now = utcnow()
     with transaction.transaction() as connection:
-        batch = db.session.get(CancelBatch, batch_id, with_for_update=True)
+        batch = db.session.get(CancelBatch, batch_id, with_for_update=True,
+                               populate_existing=True)
         if batch.status == BatchStatus.DONE:
             return
         from app.models import Cancellation

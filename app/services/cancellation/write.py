@@ -251,8 +251,8 @@ def apply_chunk(connection, decisions: list[CancelDecision], *, endpoints, conte
                                 else_=0), updated_at=now))
     actor = first.actor
     rows = connection.execute(
-        insert(CANCELLATIONS).returning(CANCELLATIONS.c.id, CANCELLATIONS.c.interview_id,
-                                        sort_by_parameter_order=True),
+        # The rows come back in any order: matched by interview id (each once per chunk).
+        insert(CANCELLATIONS).returning(CANCELLATIONS.c.id, CANCELLATIONS.c.interview_id),
         [dict(interview_id=d.interview.id, actor_type=actor.type.value, actor_id=actor.id,
               actor_rule=actor.rule, reason_id=d.reason.id, note=d.note, state=d.state,
               requested_at=now, decided_at=now, batch_id=d.batch_id,
