@@ -22,9 +22,10 @@ def add_interviews(count: int) -> int:
     db.session.add(session)
     db.session.flush()
     now = utcnow()
-    ids = db.session.execute(insert(Candidate).returning(Candidate.id, sort_by_parameter_order=True),
-                             [{"name": f"候选人{i}", "created_at": now, "updated_at": now}
-                              for i in range(count)]).scalars().all()
+    ids = db.session.execute(
+        insert(Candidate).returning(Candidate.id, sort_by_parameter_order=True),
+        [{"name": f"候选人{i}", "created_at": now, "updated_at": now}
+         for i in range(count)]).scalars().all()
     db.session.execute(insert(Interview), [
         {"public_id": f"iv_bulk{session.id}_{i}", "number": f"AI-BULK-{session.id}-{i:05d}",
          "candidate_id": cid, "position_id": position.id, "session_id": session.id,

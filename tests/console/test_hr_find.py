@@ -1,0 +1,94 @@
+"""Find: text, status, date range, session, department, position, initiator; sorted by
+time; always inside the user's scope; the query count does not grow with the rows."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.core.timeutil import SHANGHAI, local
+from app.extensions import db
+from app.models import HrUser, Interview, Position
+from app.services import cancellation
+from app.services.users.actor import Actor
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+NUMBER_RE = re.compile(r">(AI-\d{4}-\d{2}-\d{2}-\d{3})</a>")
+
+
+def _login(app, username):
+    client = app.test_client()
+    token = CSRF_RE.search(client.get("/console/login").get_data(as_text=True)).group(1)
+    assert client.post("/console/login", data={"csrf_token": token, "username": username,
+                                               "password": "demo-pass-2024"}).status_code == 302
+    return client
+
+
+def _numbers(client, **args):
+    r = client.get("/console/interviews", query_string=args)
+    assert r.status_code == 200
+    return NUMBER_RE.findall(r.get_data(as_text=True))
+
+
+def _interviews(app, where=None):
+    with app.app_context():
+        stmt = select(Interview).join(Interview.position).order_by(Interview.scheduled_at)
+        if where is not None:
+            stmt = stmt.where(where)
+        return [(iv.number, iv.session_id, iv.position.department, iv.position_id,
+                 iv.scheduled_at, iv.public_id, iv.candidate_id)
+                for iv in db.session.scalars(stmt)]
+
+
+def test_scope_filters_and_sort(app, demo):
+    everything = _interviews(app)
+    admin = _login(app, "admin")
+    assert sorted(_numbers(admin)) == sorted(n for n, *_ in everything)
+    # the specialist sees 技术部 and AI实验室 only, even when asking for 销售部
+    specialist = _login(app, "specialist")
+    own = {n for n, _s, dept, *_ in everything if dept != "销售部"}
+    assert set(_numbers(specialist)) == own
+    assert _numbers(specialist, department="销售部") == []
+    assert set(_numbers(admin, department="销售部")) == \
+        {n for n, _s, dept, *_ in everything if dept == "销售部"}
+    # session, position
+    number, session_id, _dept, position_id, starts, *_ = everything[0]
+    assert set(_numbers(admin, session_id=session_id)) == \
+        {n for n, s, *_ in everything if s == session_id}
+    assert set(_numbers(admin, position_id=position_id)) == \
+        {n for n, _s, _d, p, *_ in everything if p == position_id}
+    # date range (Asia/Shanghai days)
+    day = local(starts).date()
+    assert set(_numbers(admin, date_from=day.isoformat(), date_to=day.isoformat())) == \
+        {n for n, _s, _d, _p, at, *_ in everything if local(at).date() == day}
+    after = (day + timedelta(days=1)).isoformat()
+    assert number not in _numbers(admin, date_from=after)
+    # sort by time, both ways
+    times = {n: at for n, _s, _d, _p, at, *_ in everything}
+    ascending = _numbers(admin, sort="asc")
+    assert [times[n] for n in ascending] == sorted(times[n] for n in ascending)
+    descending = _numbers(admin)
+    assert [times[n] for n in descending] == sorted((times[n] for n in descending),
+                                                    reverse=True)
+    # bad values are ignored, not errors
+    assert _numbers(admin, date_from="not-a-date", session_id="x", initiator="nobody",
+                    position_id="99999999999999999999")
+    assert SHANGHAI  # times are shown and filtered in Asia/Shanghai
+
+
+def test_filter_by_initiator(app, demo):
+    rows = _interviews(app, Position.cancel_requires_review.is_(False))
+    by_candidate, by_company = rows[0], rows[1]
+    with app.app_context():
+        cancellation.cancel_by_candidate(candidate_id=by_candidate[6],
+                                         interview_public_id=by_candidate[5],
+                                         reason_code="time_conflict")
+        admin = db.session.scalars(select(HrUser).where(HrUser.username == "admin")).one()
+        cancellation.cancel_by_hr(Actor.hr(admin), by_company[5], reason_code="position_filled")
+    client = _login(app, "admin")
+    assert _numbers(client, initiator="candidate") == [by_candidate[0]]
+    assert _numbers(client, initiator="hr") == [by_company[0]]
+    assert _numbers(client, initiator="system") == []
+    page = client.get("/console/interviews").get_data(as_text=True)
+    assert "候选人取消" in page and "公司取消" in page
