@@ -115,7 +115,7 @@ def _detail_requested_text(c: dict) -> str:
 
 def _batch_summary(c: dict) -> dict:
     return {"thing1": "面试已批量取消", "thing2": f"共{c['cancelled']}场 {c['scope']}",
-            "time3": c["at"], "thing4": c["reason_label"]}
+            "time3": c["cancelled_at"], "thing4": c["reason_label"]}
 
 
 def _batch_summary_text(c: dict) -> str:

@@ -286,3 +286,32 @@ def test_one_pooled_connection_is_enough_for_every_hr_action(app, demo, backend)
     finally:
         with small.app_context():
             db.engine.dispose()
+
+
+def test_a_large_batch_runs_in_the_worker(app, demo, monkeypatch):
+    """Above INLINE_LIMIT the confirm only queues; the worker runs it to the end."""
+    from app.jobs.worker import drain
+
+    monkeypatch.setattr(batch, "INLINE_LIMIT", 0)
+    session_id = _batch_session(app)
+    with app.app_context():
+        actor = Actor.hr(_user("manager"))
+        preview = batch.preview(actor, batch.Criteria(session_id=session_id),
+                                reason_code="system_failure")
+        queued = batch.confirm(actor, preview.token)
+        assert (queued.status.value, queued.processed) == ("queued", 0)
+        public_id = queued.public_id
+    client = _login(app, "manager")
+    status = client.get(f"/console/batch/{public_id}/status.json").get_json()
+    assert status["status"] == "queued" and status["total"] == preview.total
+    drain(app)
+    status = client.get(f"/console/batch/{public_id}/status.json").get_json()
+    assert (status["status"], status["processed"], status["cancelled"]) == \
+        ("done", preview.total, preview.total)
+    with app.app_context():  # every message rendered and went (candidates and summaries)
+        statuses = Counter((m.kind, m.status.value)
+                           for m in db.session.scalars(select(OutboxMessage)))
+    assert {status for _kind, status in statuses} <= {"sent", "delivered"}, statuses
+    assert any(kind == "staff_batch_cancelled" for kind, _ in statuses)
+    # the specialist cannot see the batch
+    assert _login(app, "specialist").get(f"/console/batch/{public_id}").status_code == 404

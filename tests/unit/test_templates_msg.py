@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from templates_msg import fields, render
+from templates_msg import MESSAGE_KINDS, fields, render
 
 CONFIG = {"WECHAT_TPL_INTERVIEW_CANCELLED": "tpl-c", "WECHAT_TPL_CANCEL_REQUEST": "tpl-r",
           "WECHAT_OA_TPL_HR_ALERT": "tpl-oa"}
@@ -86,19 +86,14 @@ KINDS_CTX = {"position_title": "Java后端开发工程师", "scheduled_at": "202
              "cancelled": 12, "pending": 3, "failed": 1, "day": "2024-03-15",
              "day_end_at": "2024-03-15T23:59:00+08:00", "endpoint_name": "ATS",
              "endpoint_url": "https://ats.example.com/hook", "disabled_at":
-             "2024-03-15T10:00:00+08:00", "consecutive_failures": 5}
+             "2024-03-15T10:00:00+08:00", "consecutive_failures": 5,
+             "scope": "2024年3月15日 14:00-16:00", "skipped": 1, "actor_name": "李经理",
+             "cancelled_at": "2024-03-15T09:00:00+08:00"}
 CONFIG_ALL = {**CONFIG, "WECHAT_TPL_INTERVIEW_CHANGED": "tpl-ch",
               "WECHAT_TPL_CONFIRM_REMINDER": "tpl-rem", "WECHAT_TPL_SLOT_OFFER": "tpl-offer"}
 
 
-@pytest.mark.parametrize("kind", ["candidate_cancel_confirmed", "candidate_cancel_requested",
-                                  "candidate_cancelled_by_company", "candidate_cancel_approved",
-                                  "candidate_cancel_rejected", "candidate_rescheduled",
-                                  "candidate_confirm_reminder", "candidate_slot_offer",
-                                  "staff_candidate_cancelled", "staff_approval_needed",
-                                  "staff_interview_cancelled", "staff_daily_digest",
-                                  "staff_interview_rescheduled", "staff_notification_failed",
-                                  "staff_webhook_disabled"])
+@pytest.mark.parametrize("kind", sorted(MESSAGE_KINDS))  # every kind, new ones too
 def test_every_kind_renders_within_wechat_rules(kind):
     from templates_msg import MESSAGE_KINDS, render_plain
 
@@ -127,3 +122,17 @@ def test_company_cancel_follows_the_seed_wording():
     text = render_plain("candidate_cancelled_by_company", {**KINDS_CTX, "reschedule_days": 3}).text
     assert text.startswith("尊敬的张三，因岗位暂停招聘，您原定2024年03月15日 14:00的AI面试已取消，"
                            "我们将在3个工作日内为您重新安排，感谢理解。")
+
+
+def test_company_cancel_says_what_happens_next_and_whom_to_ask():
+    """With 为候选人重新安排 the promise of a new slot; without it, whom to contact."""
+    from templates_msg import render_plain
+
+    ctx = {**KINDS_CTX, "actor_type": "hr", "hr_contact": "请联系招聘HR王女士 010-12345678",
+           "reschedule_days": 3}
+    promised = render_plain("candidate_cancelled_by_company",
+                            {**ctx, "reschedule_by": "2024-03-20T23:59:59+08:00"}).text
+    assert "我们将在3个工作日内为您重新安排" in promised and "010-12345678" in promised
+    plain = render_plain("candidate_cancelled_by_company", ctx).text
+    assert "重新安排" not in plain.replace("重新预约", "")
+    assert "如需重新预约请联系招聘HR" in plain and "010-12345678" in plain

@@ -374,7 +374,7 @@ def _finish(batch_id: int, actor: Actor, reason, scope: str) -> None:
                         counts[user_id] += 1
         context = {"scope": scope[:40], "reason_label": reason.label,
                    "cancelled": batch.cancelled, "skipped": len(batch.skipped or []),
-                   "actor_name": actor.name or "", "at": iso(now),
+                   "actor_name": actor.name or "", "cancelled_at": iso(now),
                    "batch_id": batch.public_id}
         outbox.write(connection, [outbox.message_row(
             event=f"batch.cancelled:{batch.public_id}", kind="staff_batch_cancelled",
