@@ -26,6 +26,7 @@ from app.models import (
     Cancellation,
     HrUser,
     Interview,
+    InterviewSession,
     InterviewStatus,
     OutboxMessage,
     Position,
@@ -157,6 +158,7 @@ def test_batch_cancel_one_message_per_candidate_one_summary_per_staff(app, demo)
     with app.app_context():
         ids = list(db.session.scalars(select(Interview.id).where(
             Interview.session_id == session_id)))
+        booked = db.session.get(InterviewSession, session_id).booked
     first = client.post("/console/batch/confirm", data={"csrf_token": csrf, "token": token})
     again = client.post("/console/batch/confirm", data={"csrf_token": csrf, "token": token})
     assert first.status_code == again.status_code == 302
@@ -185,6 +187,9 @@ def test_batch_cancel_one_message_per_candidate_one_summary_per_staff(app, demo)
         assert audit["interview.cancelled"] == len(ids)
         assert audit["batch.created"] == audit["batch.finished"] == 1
         assert {c.batch_id for c in db.session.scalars(select(Cancellation))} == {b.public_id}
+        # the freed places go back to the session
+        assert db.session.get(InterviewSession, session_id,
+                              populate_existing=True).booked == booked - len(ids)
 
 
 def test_batch_skips_and_lists_interviews_changed_since_the_preview(app, demo):

@@ -226,6 +226,19 @@ def apply_one(conn, dialect, decision: CancelDecision, *, endpoint_ids: list[int
 
 # --- many decisions (a batch), set-based -----------------------------------------------
 
+def free_places(connection, freed: dict[int, int], now) -> None:
+    """Give back `n` places of each session: one UPDATE per distinct count, in SQL (not
+    read-modify-write: a concurrent reschedule's booked + 1 survives), never below 0."""
+    by_count: dict[int, list[int]] = {}
+    for session_id, count in freed.items():
+        by_count.setdefault(count, []).append(session_id)
+    for count, session_ids in by_count.items():
+        connection.execute(
+            update(SESSIONS).where(SESSIONS.c.id.in_(sorted(session_ids)))
+            .values(booked=case((SESSIONS.c.booked > count, SESSIONS.c.booked - count),
+                                else_=0), updated_at=now))
+
+
 def apply_chunk(connection, decisions: list[CancelDecision], *, endpoints, contexts,
                 ) -> dict[int, int]:
     """Write up to CHUNK effective cancels whose interviews the caller locked (or, on
@@ -240,15 +253,8 @@ def apply_chunk(connection, decisions: list[CancelDecision], *, endpoints, conte
         update(INTERVIEWS).where(INTERVIEWS.c.id.in_(ids))
         .values(status=first.after.status, version=INTERVIEWS.c.version + 1,
                 cancelled_at=now, updated_at=now))
-    freed = Counter(d.interview.session_id for d in decisions if d.frees_place)
-    by_count: dict[int, list[int]] = {}
-    for session_id, count in freed.items():
-        by_count.setdefault(count, []).append(session_id)
-    for count, session_ids in by_count.items():
-        connection.execute(
-            update(SESSIONS).where(SESSIONS.c.id.in_(session_ids))
-            .values(booked=case((SESSIONS.c.booked > count, SESSIONS.c.booked - count),
-                                else_=0), updated_at=now))
+    free_places(connection, Counter(d.interview.session_id for d in decisions
+                                    if d.frees_place), now)
     actor = first.actor
     rows = connection.execute(
         # The rows come back in any order: matched by interview id (each once per chunk).
@@ -307,10 +313,7 @@ def apply_approval(connection, outcome: ApprovalOutcome, *, context: dict,
         if changed != 1:
             raise LostRace()
     if outcome.frees_place:
-        connection.execute(
-            update(SESSIONS).where(SESSIONS.c.id == interview.session_id)
-            .values(booked=case((SESSIONS.c.booked > 0, SESSIONS.c.booked - 1), else_=0),
-                    updated_at=now))
+        free_places(connection, {interview.session_id: 1}, now)
     request_values: dict = {"state": outcome.cancellation_state, "updated_at": now}
     if outcome.final:
         request_values["decided_at"] = now
