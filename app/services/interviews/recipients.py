@@ -44,6 +44,8 @@ EVENTS: dict[str, tuple[str | None, str | None, tuple[str, ...]]] = {
     "second_level_needed": (None, "staff_approval_needed", ("hiring_manager",)),
     "detail_requested": ("candidate_detail_requested", None, ()),
     "detail_answered": (None, "staff_approval_needed", ("recruiter", "hiring_manager")),
+    # a candidate could not be told: the recruiter (admins when there is none: the caller)
+    "notification_failed": (None, "staff_notification_failed", ("recruiter",)),
     "rescheduled": ("candidate_rescheduled", "staff_interview_rescheduled",
                     ("recruiter", "hiring_manager", "interviewer")),
 }

@@ -7,6 +7,7 @@ from app.core.timeutil import iso, utcnow
 from app.extensions import db
 from app.models import HrUser, OutboxMessage, Role
 from app.services import webhooks
+from app.services.interviews.recipients import recipients as interview_recipients
 from app.services.notifications import outbox
 
 
@@ -15,10 +16,10 @@ def alert_failed_notification(row: OutboxMessage, *, admins: bool = False) -> in
     to admins when our configuration is at fault). Alerts about alerts are never sent."""
     if row.recipient_type != "candidate":
         return 0
-    recipients: list[int] = []
     interview = row.interview
-    if interview is not None and interview.position.recruiter_id:
-        recipients.append(interview.position.recruiter_id)
+    recipients = ([r.recipient_id for r in interview_recipients(
+        "notification_failed", interview, interview.candidate_id)]
+        if interview is not None else [])
     if admins or not recipients:
         recipients += db.session.scalars(select(HrUser.id).where(
             HrUser.role == Role.ADMIN, HrUser.active.is_(True))).all()
