@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 from flask import request
 from sqlalchemy import select
 
@@ -26,6 +28,7 @@ WRONG = "用户名或密码错误"
 PASSWORD = "correct-horse-42"
 NEW_PASSWORD = "battery-staple-77"
 ERROR_RE = re.compile(r'<p class="error" role="alert">([^<]*)</p>')
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def _text(response) -> str:
@@ -134,6 +137,33 @@ def test_failures_from_one_address_lock_that_address(app, client, make_user, log
     elsewhere = app.test_client()
     elsewhere.environ_base["REMOTE_ADDR"] = "10.20.30.40"
     assert login(elsewhere, "zhaopin").status_code == 302
+
+
+def test_successful_logins_do_not_use_up_the_address_budget(app, make_user, login):
+    app.config["CONSOLE_LOGIN_IP_MAX_FAILURES"] = 3
+    make_user()
+    for _ in range(5):  # one office, one address, everyone logging in fine
+        assert login(app.test_client(), "zhaopin").status_code == 302
+    client = app.test_client()
+    assert [_error(r) for r in _fail(client, login, "li", times=3)] == [WRONG, WRONG, LOCKED]
+
+
+def test_a_burst_of_parallel_guesses_gets_no_more_than_the_budget(app, make_user, live_url):
+    """Over real HTTP to the threaded live server: the guesses are in flight together."""
+    make_user()
+    page = requests.get(f"{live_url}/console/login", timeout=10)
+    token = CSRF_RE.search(page.text).group(1)
+
+    def guess(i):
+        response = requests.post(f"{live_url}/console/login", cookies=page.cookies, timeout=30,
+                                 data={"csrf_token": token, "username": "zhaopin",
+                                       "password": f"wrong-password-{i}"})
+        match = ERROR_RE.search(response.text)
+        return match.group(1) if match else response.status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        errors = list(pool.map(guess, range(40)))
+    assert errors.count(WRONG) == 4 and errors.count(LOCKED) == 36
 
 
 def test_an_admin_unlocks_a_locked_login(app, client, make_user, login, csrf_token):

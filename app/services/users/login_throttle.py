@@ -8,22 +8,29 @@ from trying a few passwords on each of many usernames.
 
 Counting by the username typed, not by the user found, keeps a lock from telling whether
 a username exists: an unknown one locks after the same failures with the same message.
-Attempts refused because of a lock are not counted (they check no password), so a lock
-ends when its time is up. A successful login clears its username's failures, never its
-address's (one valid account must not reset an address's budget).
+
+An attempt is counted before its password is checked, in the same script that checks the
+locks, and given back when the password was right. Counting only after a failure would
+let a burst of parallel requests all pass the lock check before the first failure is
+counted: as many guesses as requests in flight. Attempts refused because of a lock are
+not counted (they check no password), so a lock ends when its time is up.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from flask import current_app
 
 from app.extensions import redis_store
 
-# KEYS[1], KEYS[2]: failure counter and lock of the username; KEYS[3], KEYS[4]: of the
+# KEYS[1], KEYS[2]: attempt counter and lock of the username; KEYS[3], KEYS[4]: of the
 # address. ARGV: username limit, address limit, window and lock seconds.
-# Counts one failure on each; a counter reaching its limit becomes a lock.
-# Returns 1 if this failure locked the username or the address, else 0.
-_RECORD_FAILURE = """
-local locked = 0
+# Returns 0 when either is locked (nothing counted); else counts the attempt on both, a
+# counter reaching its limit becomes a lock for later attempts, and returns
+# 1 + 2 * (this attempt locked the username) + 4 * (this attempt locked the address).
+_BEGIN_ATTEMPT = """
+if redis.call('EXISTS', KEYS[2], KEYS[4]) > 0 then return 0 end
+local result = 1
 for i, limit in ipairs({tonumber(ARGV[1]), tonumber(ARGV[2])}) do
   local counter, lock = KEYS[2 * i - 1], KEYS[2 * i]
   local n = redis.call('INCR', counter)
@@ -31,11 +38,39 @@ for i, limit in ipairs({tonumber(ARGV[1]), tonumber(ARGV[2])}) do
   if n >= limit then
     redis.call('SET', lock, n, 'EX', ARGV[3])
     redis.call('DEL', counter)
-    locked = 1
+    result = result + 2 * i
   end
 end
-return locked
+return result
 """
+
+# The password was right. KEYS as above; ARGV[1], ARGV[2]: 1 if this attempt set the
+# username's or the address's lock. The username starts again with its whole budget; the
+# address gets this attempt back (its budget counts failures only).
+_SUCCEEDED = """
+redis.call('DEL', KEYS[1])
+if ARGV[1] == '1' then redis.call('DEL', KEYS[2]) end
+if ARGV[2] == '1' then
+  redis.call('DEL', KEYS[4])
+else
+  local n = tonumber(redis.call('GET', KEYS[3]) or '0')
+  if n > 0 then redis.call('DECR', KEYS[3]) end
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A counted login attempt."""
+    username: str
+    ip: str
+    locked_username: bool  # this attempt used up the username's budget
+    locked_ip: bool        # this attempt used up the address's budget
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_username or self.locked_ip
 
 
 def normalized(username: str) -> str:
@@ -44,11 +79,13 @@ def normalized(username: str) -> str:
 
 
 def _keys(username: str, ip: str) -> list[str]:
-    name = normalized(username)
-    return [redis_store.key("console-login", "failures", "user", name),
-            account_lock_key(username),
-            redis_store.key("console-login", "failures", "ip", ip),
+    return [_account_counter_key(username), account_lock_key(username),
+            redis_store.key("console-login", "attempts", "ip", ip),
             redis_store.key("console-login", "lock", "ip", ip)]
+
+
+def _account_counter_key(username: str) -> str:
+    return redis_store.key("console-login", "attempts", "user", normalized(username))
 
 
 def account_lock_key(username: str) -> str:
@@ -59,33 +96,31 @@ def lock_minutes() -> int:
     return int(current_app.config["CONSOLE_LOGIN_LOCK_MINUTES"])
 
 
-def is_locked(username: str, ip: str) -> bool:
-    """Whether this username or this address is locked now."""
-    keys = _keys(username, ip)
-    return redis_store.client.exists(keys[1], keys[3]) > 0
-
-
-def record_failure(username: str, ip: str) -> bool:
-    """Count a failed login; returns True when it locked the username or the address."""
+def begin_attempt(username: str, ip: str) -> Attempt | None:
+    """Count a login attempt before its password is checked; None when the username or
+    the address is locked (refuse it without checking the password)."""
     config = current_app.config
-    return bool(redis_store.script(_RECORD_FAILURE)(
+    result = int(redis_store.script(_BEGIN_ATTEMPT)(
         keys=_keys(username, ip),
         args=[int(config["CONSOLE_LOGIN_MAX_FAILURES"]),
               int(config["CONSOLE_LOGIN_IP_MAX_FAILURES"]), lock_minutes() * 60]))
+    if result == 0:
+        return None
+    return Attempt(username, ip, bool(result & 2), bool(result & 4))
 
 
-def record_success(username: str) -> None:
-    """A login succeeded: its username starts again with a full budget."""
-    redis_store.client.delete(redis_store.key("console-login", "failures", "user",
-                                              normalized(username)))
+def succeeded(attempt: Attempt) -> None:
+    """The attempt's password was right: it does not count as a failure."""
+    redis_store.script(_SUCCEEDED)(
+        keys=_keys(attempt.username, attempt.ip),
+        args=[int(attempt.locked_username), int(attempt.locked_ip)])
 
 
 def clear_account(username: str) -> bool:
     """Lift a username's lock and failures; returns whether it was locked."""
-    failures = redis_store.key("console-login", "failures", "user", normalized(username))
     pipe = redis_store.client.pipeline(transaction=True)
     pipe.delete(account_lock_key(username))
-    pipe.delete(failures)
+    pipe.delete(_account_counter_key(username))
     return bool(pipe.execute()[0])
 
 

@@ -53,23 +53,23 @@ def sign_in(username: str, password: str, *, ip: str) -> SignedIn:
     before its password is looked at, with the same message whether the username
     exists or not."""
     username = username.strip()
-    if login_throttle.is_locked(username, ip):
+    attempt = login_throttle.begin_attempt(username, ip)
+    if attempt is None:
         log.warning("console login refused (locked) username=%r ip=%s", username[:64], ip)
         raise SignInLocked(login_throttle.lock_minutes())
     user = db.session.scalar(select(HrUser).where(HrUser.username == username))
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
     if user is None or not user.check_password(password):
-        locked = login_throttle.record_failure(username, ip)
         log.warning("console login refused username=%r ip=%s locked=%s", username[:64], ip,
-                    locked)
-        if locked:
+                    attempt.locked)
+        if attempt.locked:
             raise SignInLocked(login_throttle.lock_minutes())
         raise InvalidCredentials()
+    login_throttle.succeeded(attempt)  # the right password is no failure, even if disabled
     if not user.active:
         log.warning("console login refused (disabled) user_id=%s", user.id)
         raise AccountDisabled()
-    login_throttle.record_success(username)
     session_id = console_sessions.start(user.id, user.password_hash)
     log.info("console login user_id=%s", user.id)
     return SignedIn(user, session_id)
