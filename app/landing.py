@@ -22,3 +22,12 @@ def open_message():
     plain = render_plain(row.kind, row.context)
     response = render_template("landing/open.html", message=plain)
     return response, 200, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask every origin for an icon: the console's, not a 404."""
+    from flask import current_app, send_from_directory
+
+    return send_from_directory(current_app.root_path + "/console/static", "favicon.svg",
+                               mimetype="image/svg+xml", max_age=86400)
