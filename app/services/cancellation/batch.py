@@ -164,12 +164,7 @@ def _check(actor: Actor, reason_code: str | None, note: str | None, criteria: Cr
     if criteria.empty:
         raise BatchCriteriaRequired()
     reason = read.read_reason(db.session.connection(), reason_code)
-    if reason is None or not reason.active or reason.actor.value != "company":
-        from app.services.interviews.errors import InvalidReason
-
-        raise InvalidReason(details={"field": "reason_code"})
-    note = policy._check_note(reason, note, get_rules())
-    return reason, note
+    return reason, policy.check_reason(reason, actor, note, get_rules())
 
 
 def preview(actor: Actor, criteria: Criteria, *, reason_code: str | None,

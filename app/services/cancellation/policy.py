@@ -110,6 +110,16 @@ def _check_note(reason: ReasonFacts, note: str | None, rules: Rules) -> str | No
     return note
 
 
+def check_reason(reason: ReasonFacts | None, actor: Actor, note: str | None, rules: Rules
+                 ) -> str | None:
+    """The reason is an active one of the actor's side (candidates pick candidate reasons,
+    HR and jobs company reasons), with its note as it requires; returns the clean note."""
+    side = ReasonActor.CANDIDATE if actor.type == ActorType.CANDIDATE else ReasonActor.COMPANY
+    if reason is None or not reason.active or reason.actor != side:
+        raise InvalidReason(details={"field": "reason_code"})
+    return _check_note(reason, note, rules)
+
+
 def _check_scope(interview: InterviewFacts, actor: Actor, permission: str) -> None:
     """Out of scope is 'not found' (no hint that it exists); in scope without the role's
     permission is 'forbidden'."""
@@ -167,10 +177,7 @@ def decide_cancel(interview: InterviewFacts, actor: Actor, reason: ReasonFacts |
     `notify`: the roles HR chose to tell; `staff_messages=False`: a batch tells staff in
     one summary each instead."""
     _check_scope(interview, actor, "cancel")
-    side = ReasonActor.CANDIDATE if actor.type == ActorType.CANDIDATE else ReasonActor.COMPANY
-    if reason is None or not reason.active or reason.actor != side:
-        raise InvalidReason(details={"field": "reason_code"})
-    note = _check_note(reason, note, rules)
+    note = check_reason(reason, actor, note, rules)
     needs_review = _cancellable(interview, actor, rules, now)
 
     if needs_review:
