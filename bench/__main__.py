@@ -1,7 +1,7 @@
 """`python -m bench` runs every benchmark."""
 import sys
 
-from bench import cancel_endpoint, dispatch
+from bench import batch_cancel, cancel_endpoint, dispatch
 
 if __name__ == "__main__":
-    sys.exit(cancel_endpoint.main() or dispatch.main())
+    sys.exit(cancel_endpoint.main() or dispatch.main() or batch_cancel.main())
