@@ -23,10 +23,12 @@ parameters so they never collide: `<prefix><row>_<column>`, `iv_id`, ...).
 from __future__ import annotations
 
 import enum
+import json
 from collections import namedtuple
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import (
     String,
@@ -92,6 +94,58 @@ class _OnConflict:
 
     def plain(self):
         return self._stmt.on_conflict_do_nothing(index_elements=self._conflict)
+
+
+def insert_set(connection, table: Table, rows: Sequence[Mapping], *,
+               conflict: Sequence[str] | None = None,
+               returning: Sequence[str] = ()) -> list:
+    """Insert many rows (all with the same keys) on the caller's connection; returns the
+    `returning` columns of the rows written.
+
+    On PostgreSQL the rows travel as ONE JSON parameter of a short
+    `INSERT ... SELECT ... FROM json_to_recordset(...)`: the driver converts one small
+    statement (a multi-row VALUES of 1,000 rows x 14 columns is a 14,000-parameter
+    statement psycopg cannot cache and converts anew each time: 40% of a batch's time)
+    and PostgreSQL parses it once. Elsewhere, an executemany (SQLAlchemy batches it)."""
+    if not rows:
+        return []
+    if connection.dialect.name != "postgresql":
+        stmt = insert_into(table, connection.dialect.name, conflict)
+        stmt = stmt.plain() if isinstance(stmt, _OnConflict) else stmt
+        if returning:
+            return connection.execute(stmt.returning(*(table.c[c] for c in returning)),
+                                      list(rows)).all()
+        connection.execute(stmt, list(rows))
+        return []
+    names = list(rows[0])
+    dialect = connection.dialect
+    spec = ", ".join(f'"{n}" {_json_type(table.c[n].type, dialect)}' for n in names)
+    columns = ", ".join(f'"{n}"' for n in names)
+    sql = (f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} '
+           f"FROM json_to_recordset(%s::json) AS r({spec})")
+    if conflict:
+        sql += f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
+    if returning:
+        sql += " RETURNING " + ", ".join(f'"{c}"' for c in returning)
+    payload = json.dumps([{n: _json_value(row[n]) for n in names} for row in rows],
+                         ensure_ascii=False, separators=(",", ":"))
+    result = connection.exec_driver_sql(sql, (payload,))
+    return result.all() if returning else []
+
+
+def _json_type(column_type, dialect) -> str:
+    impl = getattr(column_type, "impl", column_type)
+    return impl.compile(dialect=dialect)
+
+
+def _json_value(value):
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime in a row for a UTC column")
+        return value.isoformat()
+    return value
 
 
 @dataclass(frozen=True, eq=False)

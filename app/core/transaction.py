@@ -49,11 +49,16 @@ def session_unit() -> Iterator[StatementConnection]:
 def single_statement() -> Iterator[StatementConnection]:
     """A connection for a unit of work that is one statement on PostgreSQL."""
     engine = db.engine
-    if engine.dialect.name != "postgresql" or db.session().in_transaction():
+    if engine.dialect.name != "postgresql" or _session_in_transaction():
         with session_unit() as unit:
             yield unit
         return
-    if not db.session().in_transaction():
-        # One statement is the whole transaction: autocommit, no BEGIN/COMMIT trips.
-        with sqlwrite.autocommit(engine) as driver:
-            yield StatementConnection(driver, True, True)
+    # One statement is the whole transaction: autocommit, no BEGIN/COMMIT trips.
+    with sqlwrite.autocommit(engine) as driver:
+        yield StatementConnection(driver, True, True)
+
+
+def _session_in_transaction() -> bool:
+    """Whether this thread's session holds a connection, without creating a session for
+    the question (the candidate's cancel has none: creating one costs a hot path)."""
+    return db.session.registry.has() and db.session().in_transaction()

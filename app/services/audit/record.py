@@ -23,9 +23,7 @@ def entry_row(*, actor_type: str, actor_id: int | None, action: str, object_type
 
 def write(connection, rows: list[dict]) -> None:
     """The writer: insert these entries on the caller's connection."""
-    if rows:
-        connection.execute(sqlwrite.insert_into(AuditEntry.__table__,
-                                                connection.dialect.name), rows)
+    sqlwrite.insert_set(connection, AuditEntry.__table__, rows)
 
 
 def record(*, actor_type: str, actor_id: int | None, action: str, object_type: str,

@@ -17,14 +17,22 @@ import secrets
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
+from types import SimpleNamespace
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.core import transaction
 from app.core.errors import AppError, NotFound, ValidationFailed
 from app.core.timeutil import SHANGHAI, cn_datetime, iso, utcnow
 from app.extensions import db, redis_store
-from app.models import BatchStatus, CancelBatch, Interview, InterviewSession, Position
+from app.models import (
+    BatchStatus,
+    CancelBatch,
+    Cancellation,
+    Interview,
+    InterviewSession,
+    Position,
+)
 from app.models.interview import ACTIVE_STATUSES
 from app.services import audit, webhooks
 from app.services.cancellation import facts as read
@@ -356,17 +364,24 @@ def _finish(batch_id: int, actor: Actor, reason, scope: str) -> None:
                                populate_existing=True)
         if batch.status == BatchStatus.DONE:
             return
-        from app.models import Cancellation
-
-        ids = list(connection.execute(select(Cancellation.interview_id).where(
-            Cancellation.batch_id == batch.public_id)).scalars())
+        # Who is told, counted in SQL: one row per distinct team (a batch is usually one
+        # session: one or a few rows, whatever the number of interviews).
+        teams = connection.execute(
+            select(Position.recruiter_id, Position.hiring_manager_id,
+                   Interview.interviewer_id, func.count())
+            .select_from(Cancellation)
+            .join(Interview, Interview.id == Cancellation.interview_id)
+            .join(Position, Position.id == Interview.position_id)
+            .where(Cancellation.batch_id == batch.public_id)
+            .group_by(Position.recruiter_id, Position.hiring_manager_id,
+                      Interview.interviewer_id))
         counts: Counter = Counter()
-        for chunk in read.chunks(ids, write.CHUNK):
-            for interview in read.read_interviews(connection, ids=chunk):
-                for user_id in staff_of(interview,
-                                        ("recruiter", "hiring_manager", "interviewer")):
-                    if user_id != actor.id:
-                        counts[user_id] += 1
+        for recruiter_id, hiring_manager_id, interviewer_id, n in teams:
+            team = SimpleNamespace(interviewer_id=interviewer_id, position=SimpleNamespace(
+                recruiter_id=recruiter_id, hiring_manager_id=hiring_manager_id))
+            for user_id in staff_of(team, ("recruiter", "hiring_manager", "interviewer")):
+                if user_id != actor.id:
+                    counts[user_id] += n
         context = {"scope": scope[:40], "reason_label": reason.label,
                    "cancelled": batch.cancelled, "skipped": len(batch.skipped or []),
                    "actor_name": actor.name or "", "cancelled_at": iso(now),
@@ -388,8 +403,6 @@ def _finish(batch_id: int, actor: Actor, reason, scope: str) -> None:
 
 def session_choices(actor: Actor, now: datetime | None = None) -> list[tuple[int, str, int]]:
     """Upcoming sessions with active interviews in the actor's scope: (id, label, count)."""
-    from sqlalchemy import func
-
     now = now or utcnow()
     rows = db.session.execute(
         select(InterviewSession, func.count(Interview.id))

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import bindparam, case, insert, update
+from sqlalchemy import bindparam, case, update
 
 from app.core import sqlwrite
 from app.core.timeutil import iso
@@ -256,14 +256,14 @@ def apply_chunk(connection, decisions: list[CancelDecision], *, endpoints, conte
     free_places(connection, Counter(d.interview.session_id for d in decisions
                                     if d.frees_place), now)
     actor = first.actor
-    rows = connection.execute(
-        # The rows come back in any order: matched by interview id (each once per chunk).
-        insert(CANCELLATIONS).returning(CANCELLATIONS.c.id, CANCELLATIONS.c.interview_id),
+    # The rows come back in any order: matched by interview id (each once per chunk).
+    rows = sqlwrite.insert_set(
+        connection, CANCELLATIONS,
         [dict(interview_id=d.interview.id, actor_type=actor.type.value, actor_id=actor.id,
               actor_rule=actor.rule, reason_id=d.reason.id, note=d.note, state=d.state,
               requested_at=now, decided_at=now, batch_id=d.batch_id,
               reschedule_by=d.reschedule_by, created_at=now, updated_at=now)
-         for d in decisions]).all()
+         for d in decisions], returning=("id", "interview_id"))
     cancellation_ids = {interview_id: cid for cid, interview_id in rows}
     audit_rows, messages, deliveries = [], [], []
     for d in decisions:

@@ -55,12 +55,8 @@ message_values = message_row  # older name
 def write(connection, rows: list[dict]) -> list[int]:
     """The writer: insert these rows on the caller's connection (in its transaction),
     skipping any whose dedupe key exists. Returns the new rows' ids."""
-    if not rows:
-        return []
-    table = OutboxMessage.__table__
-    stmt = sqlwrite.insert_into(table, connection.dialect.name, DEDUPE).plain() \
-        .returning(table.c.id)
-    return [r[0] for r in connection.execute(stmt, rows)]
+    return [r[0] for r in sqlwrite.insert_set(connection, OutboxMessage.__table__, rows,
+                                              conflict=DEDUPE, returning=("id",))]
 
 
 def enqueue(*, event: str, kind: str, recipient_type: str, recipient_id: int,

@@ -107,13 +107,9 @@ def delivery_row(*, endpoint_id: int, event_type: str, event_id: str, body: dict
 def write(connection, rows: list[dict]) -> int:
     """The writer: insert these deliveries on the caller's connection, skipping an event
     already queued for an endpoint. Returns how many were queued."""
-    if not rows:
-        return 0
-    table = WebhookDelivery.__table__
-    stmt = sqlwrite.insert_into(table, connection.dialect.name, DEDUPE).plain() \
-        .returning(table.c.id)
     # Count the returned rows: rowcount is not reliable across drivers here.
-    return len(connection.execute(stmt, rows).all())
+    return len(sqlwrite.insert_set(connection, WebhookDelivery.__table__, rows,
+                                   conflict=DEDUPE, returning=("id",)))
 
 
 def active_endpoints(connection) -> list[tuple[int, list[str]]]:
