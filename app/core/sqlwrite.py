@@ -127,8 +127,18 @@ def insert_set(connection, table: Table, rows: Sequence[Mapping], *,
         sql += f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
     if returning:
         sql += " RETURNING " + ", ".join(f'"{c}"' for c in returning)
-    payload = json.dumps([{n: _json_value(row[n]) for n in names} for row in rows],
-                         ensure_ascii=False, separators=(",", ":"))
+    # Enums of this project are str enums (encoded as their value); datetimes go through
+    # the default hook: no per-value Python call for the rest.
+    seen: dict = {}  # the rows of one write share their times: format each once
+
+    def default(value):
+        found = seen.get(value)
+        if found is None:
+            found = seen[value] = _json_default(value)
+        return found
+
+    payload = json.dumps(rows if isinstance(rows, list) else list(rows), ensure_ascii=False,
+                         separators=(",", ":"), default=default)
     result = connection.exec_driver_sql(sql, (payload,))
     return result.all() if returning else []
 
@@ -138,14 +148,25 @@ def _json_type(column_type, dialect) -> str:
     return impl.compile(dialect=dialect)
 
 
-def _json_value(value):
-    if isinstance(value, enum.Enum):
-        return value.value
+def _json_default(value):
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("naive datetime in a row for a UTC column")
         return value.isoformat()
-    return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    raise TypeError(f"no JSON form for {value!r}")
+
+
+def id_in(column, ids: Sequence[int], dialect_name: str):
+    """`column IN ids` as one array parameter on PostgreSQL (`= ANY(%s)`: one parameter
+    the driver converts once, whatever the number of ids), an IN list elsewhere."""
+    if dialect_name == "postgresql":
+        from sqlalchemy import Integer, any_
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam("id_list", list(ids), type_=ARRAY(Integer)))
+    return column.in_(list(ids))
 
 
 @dataclass(frozen=True, eq=False)

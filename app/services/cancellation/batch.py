@@ -121,9 +121,10 @@ class Preview:
     errors: list[str] = field(default_factory=list)
 
 
-def _selection(actor: Actor, criteria: Criteria, now: datetime):
+def _selection(actor: Actor, criteria: Criteria, now: datetime, *columns):
     """Active interviews in the actor's scope matching the criteria, not yet started."""
-    stmt = (select(Interview.id).join(Position, Position.id == Interview.position_id)
+    stmt = (select(*(columns or (Interview.id,)))
+            .select_from(Interview).join(Position, Position.id == Interview.position_id)
             .where(interview_scope(actor), Interview.status.in_(sorted(ACTIVE_STATUSES)),
                    Interview.scheduled_at > now))
     if criteria.session_id:
@@ -182,19 +183,27 @@ def preview(actor: Actor, criteria: Criteria, *, reason_code: str | None,
     now = now or utcnow()
     reason, note = _check(actor, reason_code, note, criteria)
     connection = db.session.connection()
-    ids = list(connection.execute(_selection(actor, criteria, now)).scalars())
-    if not ids:
+    # Counted in SQL: a preview of 10,000 interviews reads a few rows, not 10,000 facts.
+    selection = [[i, v] for i, v in connection.execute(
+        _selection(actor, criteria, now, Interview.id, Interview.version))]
+    if not selection:
         raise BatchEmpty()
-    if len(ids) > MAX_BATCH:
+    if len(selection) > MAX_BATCH:
         raise BatchTooLarge()
-    interviews: list[read.InterviewFacts] = []
-    for chunk in read.chunks(ids, write.CHUNK):
-        interviews += read.read_interviews(connection, ids=chunk)
-    staff = set()
-    for interview in interviews:
-        staff.update(staff_of(interview, ("recruiter", "hiring_manager", "interviewer")))
-    staff.discard(actor.id)
-    selection = [[i.id, i.version] for i in interviews]
+    chosen = _selection(actor, criteria, now).subquery()
+    in_batch = Interview.id.in_(select(chosen.c.id))
+    grouped = (select(Interview).join(Position, Position.id == Interview.position_id)
+               .where(in_batch))
+    positions = connection.execute(
+        grouped.with_only_columns(Position.title, func.count())
+        .group_by(Position.title).order_by(func.count().desc(), Position.title)).all()
+    statuses = connection.execute(
+        grouped.with_only_columns(Interview.status, func.count())
+        .group_by(Interview.status).order_by(func.count().desc())).all()
+    candidates = connection.execute(
+        grouped.with_only_columns(func.count(func.distinct(Interview.candidate_id)))).scalar()
+    staff = staff_counts(connection, in_batch, actor)
+    sample = read.read_interviews(connection, ids=[i for i, _v in selection[:SAMPLE_SIZE]])
     digest = hashlib.sha256(json.dumps(
         [actor.id, selection, reason.id, note, reschedule, criteria.as_json()],
         sort_keys=True).encode()).hexdigest()[:24]
@@ -202,11 +211,30 @@ def preview(actor: Actor, criteria: Criteria, *, reason_code: str | None,
     redis_store.client.set(_preview_key(token), json.dumps({
         "actor_id": actor.id, "selection": selection, "reason_id": reason.id, "note": note,
         "reschedule": reschedule, "criteria": criteria.as_json()}), ex=PREVIEW_TTL_SECONDS)
-    positions = Counter(i.position.title for i in interviews)
-    statuses = Counter(i.status.label for i in interviews)
-    return Preview(token, len(interviews), positions.most_common(), statuses.most_common(),
-                   interviews[:SAMPLE_SIZE], len({i.candidate.id for i in interviews}),
+    return Preview(token, len(selection), [(t, n) for t, n in positions],
+                   [(status.label, n) for status, n in statuses], sample, candidates,
                    len(staff), reason, note, reschedule, scope_text(criteria), criteria)
+
+
+def staff_counts(connection, condition, actor: Actor) -> Counter:
+    """How many of the interviews matching `condition` each staff member is told about
+    (one summary each), counted in SQL: one row per distinct team, whatever the number of
+    interviews. The acting user is left out."""
+    teams = connection.execute(
+        select(Position.recruiter_id, Position.hiring_manager_id, Interview.interviewer_id,
+               func.count())
+        .select_from(Interview).join(Position, Position.id == Interview.position_id)
+        .where(condition)
+        .group_by(Position.recruiter_id, Position.hiring_manager_id,
+                  Interview.interviewer_id))
+    counts: Counter = Counter()
+    for recruiter_id, hiring_manager_id, interviewer_id, n in teams:
+        team = SimpleNamespace(interviewer_id=interviewer_id, position=SimpleNamespace(
+            recruiter_id=recruiter_id, hiring_manager_id=hiring_manager_id))
+        for user_id in staff_of(team, ("recruiter", "hiring_manager", "interviewer")):
+            if user_id != actor.id:
+                counts[user_id] += n
+    return counts
 
 
 def _preview_key(token: str) -> str:
@@ -321,9 +349,11 @@ def _run_chunk(batch_id, chunk, actor, reason, rules, now) -> None:
     now = now or utcnow()
     versions = dict((interview_id, version) for interview_id, version in chunk)
     with transaction.transaction() as connection:
-        batch = connection.execute(
-            select(CancelBatch.__table__).where(CancelBatch.id == batch_id)
-            .with_for_update()).first()
+        table = CancelBatch.__table__
+        batch = connection.execute(  # not the selection: it is large and read once per run
+            select(table.c.public_id, table.c.note, table.c.reschedule, table.c.processed,
+                   table.c.cancelled, table.c.skipped)
+            .where(table.c.id == batch_id).with_for_update()).first()
         locked = read.read_interviews(connection, ids=list(versions),
                                       for_update=True)
         reschedule_by = reschedule_deadline(now, rules) if batch.reschedule else None
@@ -364,24 +394,9 @@ def _finish(batch_id: int, actor: Actor, reason, scope: str) -> None:
                                populate_existing=True)
         if batch.status == BatchStatus.DONE:
             return
-        # Who is told, counted in SQL: one row per distinct team (a batch is usually one
-        # session: one or a few rows, whatever the number of interviews).
-        teams = connection.execute(
-            select(Position.recruiter_id, Position.hiring_manager_id,
-                   Interview.interviewer_id, func.count())
-            .select_from(Cancellation)
-            .join(Interview, Interview.id == Cancellation.interview_id)
-            .join(Position, Position.id == Interview.position_id)
-            .where(Cancellation.batch_id == batch.public_id)
-            .group_by(Position.recruiter_id, Position.hiring_manager_id,
-                      Interview.interviewer_id))
-        counts: Counter = Counter()
-        for recruiter_id, hiring_manager_id, interviewer_id, n in teams:
-            team = SimpleNamespace(interviewer_id=interviewer_id, position=SimpleNamespace(
-                recruiter_id=recruiter_id, hiring_manager_id=hiring_manager_id))
-            for user_id in staff_of(team, ("recruiter", "hiring_manager", "interviewer")):
-                if user_id != actor.id:
-                    counts[user_id] += n
+        counts = staff_counts(connection, Interview.id.in_(
+            select(Cancellation.interview_id).where(Cancellation.batch_id == batch.public_id)),
+            actor)
         context = {"scope": scope[:40], "reason_label": reason.label,
                    "cancelled": batch.cancelled, "skipped": len(batch.skipped or []),
                    "actor_name": actor.name or "", "cancelled_at": iso(now),

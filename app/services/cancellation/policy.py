@@ -11,7 +11,7 @@ same decision without a reason, so the candidate API's flag never disagrees with
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from app.core.errors import Forbidden, ValidationFailed
@@ -190,8 +190,7 @@ def decide_cancel(interview: InterviewFacts, actor: Actor, reason: ReasonFacts |
         event = {ActorType.CANDIDATE: "candidate_cancelled", ActorType.HR: "company_cancelled",
                  ActorType.SYSTEM: "system_cancelled"}[actor.type]
         event_type, levels = "interview.cancelled", 0
-    after = replace(interview, status=new_status, version=interview.version + 1,
-                    status_before_request=interview.status if needs_review else None)
+    after = interview.moved(new_status, interview.status if needs_review else None)
     told = recipients(event, interview, interview.candidate.id, notify=notify,
                       exclude_user=actor.id if actor.is_hr else None, staff=staff_messages)
     return CancelDecision(

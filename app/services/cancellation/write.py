@@ -250,7 +250,7 @@ def apply_chunk(connection, decisions: list[CancelDecision], *, endpoints, conte
     now = first.now
     ids = [d.interview.id for d in decisions]
     connection.execute(
-        update(INTERVIEWS).where(INTERVIEWS.c.id.in_(ids))
+        update(INTERVIEWS).where(sqlwrite.id_in(INTERVIEWS.c.id, ids, connection.dialect.name))
         .values(status=first.after.status, version=INTERVIEWS.c.version + 1,
                 cancelled_at=now, updated_at=now))
     free_places(connection, Counter(d.interview.session_id for d in decisions
