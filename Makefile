@@ -37,6 +37,10 @@ worker: install
 test: install
 	$(BIN)/pytest
 
+# The same without the tests marked slow: a quicker loop while working.
+test-fast: install
+	$(BIN)/pytest -m "not slow"
+
 lint: install
 	$(BIN)/ruff check .
 

@@ -5,31 +5,58 @@ Every test that uses `app` runs once per backend:
 - `services`: real PostgreSQL + real Redis (when reachable; with REQUIRE_SERVICES=1 a
   missing service fails the run instead of skipping it).
 Each backend's schema is built once per run with the Alembic migrations (`flask db
-upgrade`), and every test starts from empty tables and an empty Redis namespace.
-The app is also served by a live HTTP server on a free port, because wechatpy reaches the
-WeChat sandbox over real HTTP, exactly as it reaches WeChat.
+upgrade`). The app is served by a live HTTP server on a free port, because wechatpy
+reaches the WeChat sandbox over real HTTP, exactly as it reaches WeChat.
+
+Why one app per backend and not one per test: building the app, its connection pool and
+a live server for each test was most of the suite's time. So the app and its server live
+as long as their backend (session scope), and each test gets a fast reset instead (see
+`AppState`):
+- the data: a DELETE per table, then the sequences restarted (PostgreSQL) or
+  `sqlite_sequence` emptied (SQLite), and the Redis namespace cleared; ids start at 1
+  again, as they did with a fresh database (see `reset_data`);
+- `app.config` and `app.extensions` back to what they were when the app was built (tests
+  set rate limits, timeouts, URLs, ...), which also drops the cached wechatpy clients
+  (`app.extensions["wechat_clients"]`: their requests sessions and the access token they
+  keep in memory for 15 s, which the cleared sandbox no longer knows);
+- the few process-wide states the app code keeps (listed in `_reset_process_state`).
+Before the reset, requests still running on the live server (a sandbox answer delayed by a
+latency fault outlives the client that gave up on it) are waited for, so they cannot write
+into the next test.
+
+Tests that need an app of their own (another pool size, another config) use `make_app`.
+Rows are written by the factories in tests/factories.py; the login helpers are there too.
 """
 from __future__ import annotations
 
+import copy
+import itertools
 import os
 import socket
 import threading
+import time
 import uuid
+import warnings
+from functools import partial
 from urllib.parse import urlparse
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, exists, literal, or_, select, text
 from werkzeug.serving import make_server
+from werkzeug.wsgi import ClosingIterator
 
 from app import create_app
 from config import TestingConfig
+from tests import factories
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 BACKENDS = ("sqlite", "services")
+# How long a reset waits for the live server's requests still in flight.
+QUIESCE_SECONDS = 15.0
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -84,7 +111,9 @@ class Backend:
             self.redis_url = REDIS_URL
         self.migrate()
 
-    def config(self) -> TestingConfig:
+    def config(self, **overrides) -> TestingConfig:
+        """A TestingConfig for this backend; `overrides` are set on it before the app
+        is built (so engine options, pool sizes and the like take effect)."""
         cfg = TestingConfig()
         cfg.SQLALCHEMY_DATABASE_URI = self.database_url
         cfg.REDIS_URL = self.redis_url
@@ -94,6 +123,8 @@ class Backend:
         else:
             cfg.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 10,
                                              "max_overflow": 20}
+        for key, value in overrides.items():
+            setattr(cfg, key, value)
         return cfg
 
     def migrate(self) -> None:
@@ -128,9 +159,187 @@ def backend(request, tmp_path_factory):
     b.drop()
 
 
+# --- resetting the data ---------------------------------------------------------------------
+
+def reset_data(app) -> None:
+    """Empty every table (ids start at 1 again) and the app's Redis namespace.
+
+    PostgreSQL: a DELETE per table and a restart of the sequences that were used, in one
+    transaction. Not TRUNCATE: it gives every table and index new files, which took 50 to
+    340 ms per test here against 7 to 20 ms for the DELETEs of a test's few rows.
+    """
+    from app.extensions import db, redis_store
+
+    with app.app_context():
+        with db.engine.begin() as conn:
+            postgres = conn.dialect.name == "postgresql"
+            if postgres:
+                # A connection left inside a transaction would make the reset wait for
+                # ever; fail it instead, naming who holds the lock. And the commit need
+                # not wait for the disk: the data is a test's.
+                conn.execute(text("SET LOCAL lock_timeout = '10s'; "
+                                  "SET LOCAL synchronous_commit = off"))
+            try:
+                for table in reversed(db.metadata.sorted_tables):
+                    conn.execute(table.delete())
+            except Exception as exc:
+                if not postgres:
+                    raise
+                raise RuntimeError("could not empty the tables; open transactions:\n"
+                                   + _open_transactions(db.engine.url)) from exc
+            if postgres:
+                conn.execute(text(RESTART_USED_SEQUENCES))
+            elif conn.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                                   "AND name = 'sqlite_sequence'")).first():
+                conn.execute(text("DELETE FROM sqlite_sequence"))
+        redis_store.clear_namespace()
+        db.session.remove()
+
+
+# (pg_sequences.last_value is NULL for a sequence not used since it was created or
+# restarted.)
+RESTART_USED_SEQUENCES = """
+DO $$
+DECLARE s record;
+BEGIN
+  FOR s IN SELECT schemaname, sequencename FROM pg_sequences WHERE last_value IS NOT NULL
+  LOOP
+    EXECUTE format('ALTER SEQUENCE %I.%I RESTART', s.schemaname, s.sequencename);
+  END LOOP;
+END $$
+"""
+
+
+def _open_transactions(url) -> str:
+    """The other sessions of this database inside a transaction (for the reset's error)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT pid, state, now() - xact_start AS age, left(query, 200) "
+                "FROM pg_stat_activity WHERE datname = current_database() "
+                "AND xact_start IS NOT NULL AND pid <> pg_backend_pid()")).all()
+    finally:
+        engine.dispose()
+    return "\n".join(str(tuple(r)) for r in rows) or "(none)"
+
+
+def _reset_process_state() -> None:
+    """Process-wide state of the app code that a test can leave behind.
+
+    - `outbox._debouncer`: when each wake-up channel last published, and whether a
+      trailing wake-up is pending; a fresh one so a test's first commit publishes at once.
+    - `rules.calendar._warned_years`: years already warned about (a log line once per
+      year and process); emptied so a test looking for the warning sees it.
+    Left alone on purpose: the functools caches of compiled statements
+    (`audit.insert_row`, `outbox.fanout_rows`, `webhooks.delivery_rows`,
+    `cancellation._write_plan`, `_sqlite_read`, `_PREPARED`) and `openapi._document`:
+    they are pure functions of the code and the dialect, the same for every test, and
+    building them again would only slow the suite down.
+    """
+    from app.services.notifications import outbox
+    from app.services.rules import calendar
+
+    outbox._debouncer = outbox._WakeDebouncer()
+    calendar._warned_years.clear()
+
+
+def _copy_config(config) -> dict:
+    """A snapshot of app.config: containers copied deeply, everything else (the config
+    object, the embedded Redis server, functions) kept by reference."""
+    return {key: copy.deepcopy(value) if isinstance(value, dict | list | set) else value
+            for key, value in config.items()}
+
+
+class AppState:
+    """What a test may change on a long-lived app, and how to put it back."""
+
+    def __init__(self, app):
+        from app.extensions import redis_store
+
+        self.app = app
+        self.config = _copy_config(app.config)
+        self.extensions = dict(app.extensions)
+        self.redis_bound = redis_store._last
+
+    def restore(self) -> None:
+        from app.extensions import redis_store
+
+        config = self.app.config
+        # Never leave a key missing, even for a moment: the live server may be reading.
+        for key in [k for k in config if k not in self.config]:
+            del config[key]
+        config.update(_copy_config(self.config))
+        extensions = self.app.extensions
+        for key in [k for k in extensions if k not in self.extensions]:
+            del extensions[key]  # e.g. wechat_clients: rebuilt on first use
+        extensions.update(self.extensions)
+        # Code outside an app context (threads) uses the store of the app built last;
+        # another app (make_app, the SMS sandbox's) may have been built since.
+        redis_store._last = self.redis_bound
+
+
+# --- the live server --------------------------------------------------------------------
+
+class InFlight:
+    """WSGI middleware keeping the requests being answered, so a reset can wait until
+    the server is idle.
+
+    A request ends when werkzeug closes its response, or else when the thread that served
+    it ends: werkzeug skips the close when the client resets the connection (a browser
+    leaving a page does), and serves each request in a thread of its own.
+    """
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+        self.running: dict[int, tuple[str, float, threading.Thread]] = {}
+        self.changed = threading.Condition()
+        self._ids = itertools.count()
+
+    def __call__(self, environ, start_response):
+        key = next(self._ids)
+        what = f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO')}"
+        with self.changed:
+            self.running[key] = (what, time.monotonic(), threading.current_thread())
+        try:
+            response = self.wsgi_app(environ, start_response)
+        except BaseException:
+            self._done(key)
+            raise
+        return ClosingIterator(response, partial(self._done, key))
+
+    def _done(self, key: int) -> None:
+        with self.changed:
+            self.running.pop(key, None)
+            self.changed.notify_all()
+
+    def _idle(self) -> bool:
+        for key, (_, _, thread) in list(self.running.items()):
+            if not thread.is_alive():
+                del self.running[key]
+        return not self.running
+
+    def wait_idle(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while not self._idle():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.changed.wait(min(left, 0.05))  # threads end without notifying
+            return True
+
+    def describe(self) -> str:
+        now = time.monotonic()
+        with self.changed:
+            return ", ".join(f"{what} ({now - since:.1f} s)"
+                             for what, since, _ in self.running.values())
+
+
 class LiveServer:
     def __init__(self, app):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.in_flight = InFlight(app)
+        self.server = make_server("127.0.0.1", 0, self.in_flight, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.port}"
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"poll_interval": 0.05}, daemon=True)
@@ -138,38 +347,128 @@ class LiveServer:
     def start(self):
         self.thread.start()
 
+    def quiesce(self) -> None:
+        if not self.in_flight.wait_idle(QUIESCE_SECONDS):
+            warnings.warn(f"live-server requests still running after {QUIESCE_SECONDS:.0f} s"
+                          f" (resetting anyway): {self.in_flight.describe()}", stacklevel=2)
+
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
 
 
-def _wipe(app) -> None:
-    from app.extensions import db, redis_store
+class ServedApp:
+    """The session's app on one backend, its live server and its pristine state."""
 
-    with app.app_context():
-        with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
-        redis_store.clear_namespace()
+    def __init__(self, backend: Backend):
+        self.app = create_app(backend.config())
+        self.server = LiveServer(self.app)
+        url = self.server.url
+        self.app.config.update(PUBLIC_BASE_URL=url, WECHAT_API_BASE=url + "/_sandbox/wechat",
+                               LIVE_SERVER_URL=url)
+        self.state = AppState(self.app)
+        self._demo: tuple[dict, dict[str, list[dict]]] | None = None
+        self.server.start()
+
+    def demo(self) -> dict:
+        """The demo data set: seed_demo(candidates=12) the first time, and from then on
+        the rows it wrote, inserted again (a tenth of the time; the reset restarts the
+        ids, so they are the same ids). Seeded for real whenever tables are not empty
+        (a fixture wrote rows before), since copied rows would then collide."""
+        from app.cli.demo import register_sandbox_identities, seed_demo
+        from app.extensions import db
+
+        with self.app.app_context():
+            tables = db.metadata.sorted_tables
+            empty = db.session.execute(select(literal(1)).where(
+                or_(*(exists().select_from(t) for t in tables)))).first() is None
+            db.session.remove()
+            if empty and self._demo is not None:
+                summary, rows = self._demo
+                with db.engine.begin() as conn:
+                    for table in tables:
+                        if rows[table.name]:
+                            conn.execute(table.insert(), rows[table.name])
+                    if conn.dialect.name == "postgresql":
+                        for table in tables:
+                            if rows[table.name] and "id" in table.c:
+                                conn.execute(text(
+                                    "SELECT setval(pg_get_serial_sequence(:t, 'id'), :n)"),
+                                    {"t": table.name,
+                                     "n": max(r["id"] for r in rows[table.name])})
+            else:
+                summary = seed_demo(candidates=12)
+                if empty and self._demo is None:
+                    with db.engine.connect() as conn:
+                        self._demo = (copy.deepcopy(summary), {
+                            t.name: [dict(r) for r in conn.execute(select(t)).mappings()]
+                            for t in tables})
+            register_sandbox_identities()
+            db.session.remove()
+        return copy.deepcopy(summary)
+
+    def reset(self) -> None:
+        self.server.quiesce()
+        self.state.restore()
+        _reset_process_state()
+        reset_data(self.app)
+
+    def close(self) -> None:
+        from app.extensions import db
+
+        self.server.quiesce()
+        self.server.stop()
+        reset_data(self.app)
+        with self.app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def served_app(backend):
+    """One app per backend, served live, for the whole run (use `app` in tests)."""
+    served = ServedApp(backend)
+    yield served
+    served.close()
 
 
 @pytest.fixture
-def app(backend):
-    """The app on this backend, served live so wechatpy can reach the sandbox over HTTP."""
-    application = create_app(backend.config())
-    server = LiveServer(application)
-    application.config["PUBLIC_BASE_URL"] = server.url
-    application.config["WECHAT_API_BASE"] = server.url + "/_sandbox/wechat"
-    application.config["LIVE_SERVER_URL"] = server.url
-    _wipe(application)
-    server.start()
-    yield application
-    server.stop()
-    _wipe(application)
-    with application.app_context():
-        from app.extensions import db
+def app(served_app):
+    """The app on this backend, served live so wechatpy can reach the sandbox over HTTP;
+    empty tables, empty Redis namespace and the app's own config at the start of each
+    test, whatever the test before did."""
+    served_app.reset()
+    yield served_app.app
+    served_app.server.quiesce()
+    served_app.state.restore()
 
-        db.engine.dispose()
+
+@pytest.fixture
+def make_app(backend):
+    """make_app(**config_overrides) -> a new app of its own on this backend (not served),
+    for tests that need another config (a pool of one, another ping interval...).
+
+    Its tables and Redis namespace are those of the backend's shared database: they are
+    emptied when it is built and again when the test ends; its engine is disposed then.
+    """
+    from app.extensions import db, redis_store
+
+    made = []
+    last_bound = redis_store._last
+
+    def make(**overrides):
+        application = create_app(backend.config(**overrides))
+        made.append(application)
+        reset_data(application)
+        return application
+
+    yield make
+    try:
+        for application in made:
+            reset_data(application)
+            with application.app_context():
+                db.engine.dispose()
+    finally:
+        redis_store._last = last_bound
 
 
 @pytest.fixture
@@ -188,14 +487,17 @@ def live_url(app):
 
 
 @pytest.fixture
-def demo(app):
-    """The demo data set (`flask seed-demo`), small: positions, sessions, candidates, HR."""
-    from app.cli.demo import register_sandbox_identities, seed_demo
+def demo(app, served_app):
+    """The demo data set (`flask seed-demo`), small: positions, sessions, candidates, HR;
+    returns seed_demo()'s summary (ids, openids, the HR users' password)."""
+    return served_app.demo()
 
-    with app.app_context():
-        summary = seed_demo(candidates=12)
-        register_sandbox_identities()
-        return summary
+
+@pytest.fixture
+def mp_login(client):
+    """mp_login(openid, bound=None) -> the Authorization header of a mini-program session
+    (factories.mp_login through this test's client)."""
+    return partial(factories.mp_login, client)
 
 
 @pytest.fixture

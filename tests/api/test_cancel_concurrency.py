@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Cancellation, Interview, OutboxMessage
+from tests.factories import API
 
-API = "/api/mp/v1"
 
-
+@pytest.mark.slow
 @pytest.mark.parametrize("n_requests,n_keys", [(50, 10)])
 def test_concurrent_cancels(app, demo, live_url, mp_login, n_requests, n_keys):
     app.config["RATE_LIMITS"] = {"cancel": {"ip": (1000, 60), "user": (1000, 60)}}

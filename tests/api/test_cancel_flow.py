@@ -9,22 +9,13 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.jobs.worker import drain
 from app.models import AuditEntry, Cancellation, Interview, OutboxMessage, OutboxStatus
-
-API = "/api/mp/v1"
-
-
-def login(client, openid):
-    r = client.post(f"{API}/auth/login", json={"code": f"sandbox:{openid}"})
-    assert r.status_code == 200, r.get_json()
-    body = r.get_json()
-    assert body["bound"] is True
-    return {"Authorization": f"Bearer {body['token']}"}
+from tests.factories import API, console_login, mp_login
 
 
 def test_candidate_cancels_and_is_told_through_wechat(app, client, demo, live_url):
     cand = next(c for c in demo["candidates"] if not c["position_review"])
     openid = cand["openid"]
-    auth = login(client, openid)
+    auth = mp_login(client, openid, bound=True)
 
     interviews = client.get(f"{API}/interviews", headers=auth).get_json()["items"]
     target = next(iv for iv in interviews if iv["can_cancel"])
@@ -106,7 +97,7 @@ def test_candidate_cancels_and_is_told_through_wechat(app, client, demo, live_ur
 
 def test_review_position_turns_cancel_into_a_request(app, client, demo):
     cand = next(c for c in demo["candidates"] if c["position_review"])
-    auth = login(client, cand["openid"])
+    auth = mp_login(client, cand["openid"], bound=True)
     r = client.post(f"{API}/interviews/{cand['interview_ids'][0]}/cancel", headers=auth,
                     json={"reason_code": "found_other_job"})
     assert r.status_code == 200
@@ -116,7 +107,7 @@ def test_review_position_turns_cancel_into_a_request(app, client, demo):
 
 def test_other_requires_a_note_and_names_the_field(app, client, demo):
     cand = demo["candidates"][0]
-    auth = login(client, cand["openid"])
+    auth = mp_login(client, cand["openid"], bound=True)
     r = client.post(f"{API}/interviews/{cand['interview_ids'][0]}/cancel", headers=auth,
                     json={"reason_code": "other"})
     assert r.status_code == 422
@@ -127,7 +118,7 @@ def test_other_requires_a_note_and_names_the_field(app, client, demo):
 
 def test_another_candidates_interview_is_not_found(app, client, demo):
     mine, theirs = demo["candidates"][0], demo["candidates"][1]
-    auth = login(client, mine["openid"])
+    auth = mp_login(client, mine["openid"], bound=True)
     r = client.post(f"{API}/interviews/{theirs['interview_ids'][0]}/cancel", headers=auth,
                     json={"reason_code": "time_conflict"})
     assert r.status_code == 404
@@ -142,10 +133,7 @@ def test_api_requires_a_session(client):
 
 
 def _console_get(client, demo, path):
-    login_page = client.get("/console/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login_page).group(1)
-    r = client.post("/console/login", data={"csrf_token": token, "username": "specialist",
-                                            "password": demo["password"]})
+    r = console_login(client, "specialist", demo["password"])
     assert r.status_code == 302, r.get_data(as_text=True)[:500]
     r = client.get(path)
     assert r.status_code == 200

@@ -15,14 +15,7 @@ from app.core import crypto
 from app.extensions import db, redis_store
 from app.models import AuditEntry, Cancellation, Interview, OutboxMessage, WechatAccount
 from app.services.cancellation import facts as cancellation_facts
-
-API = "/api/mp/v1"
-
-
-def _login(client, openid):
-    r = client.post(f"{API}/auth/login", json={"code": f"sandbox:{openid}"})
-    assert r.status_code == 200, r.get_json()
-    return r.get_json()["token"]
+from tests.factories import API, mp_token
 
 
 def _counts(app):
@@ -64,7 +57,7 @@ def _commit_between_read_and_write(app, monkeypatch, public_id, change):
 
 def test_a_cancel_committed_between_read_and_write_wins(app, client, demo, monkeypatch):
     cand = next(c for c in demo["candidates"] if not c["position_review"])
-    token = _login(client, cand["openid"])
+    token = mp_token(client, cand["openid"])
     public_id = cand["interview_ids"][0]
     before = _counts(app)
     other = _commit_between_read_and_write(app, monkeypatch, public_id, "cancel")
@@ -88,7 +81,7 @@ def test_a_cancel_that_lost_to_a_confirm_or_reschedule_decides_again(
         app, client, demo, monkeypatch, change):
     """The state that won is still cancellable: the candidate gets their cancel."""
     cand = next(c for c in demo["candidates"] if not c["position_review"])
-    token = _login(client, cand["openid"])
+    token = mp_token(client, cand["openid"])
     public_id = cand["interview_ids"][0]
     cancellations, _, _ = _counts(app)
     other = _commit_between_read_and_write(app, monkeypatch, public_id, change)
@@ -111,7 +104,7 @@ def test_a_cancel_that_lost_to_a_confirm_or_reschedule_decides_again(
 def test_forged_token_never_uses_up_another_users_limit(app, client, demo):
     app.config["RATE_LIMITS"] = {"cancel": {"user": (2, 60)}}
     cand = demo["candidates"][0]
-    token = _login(client, cand["openid"])
+    token = mp_token(client, cand["openid"])
     account_id, _, _ = token.partition(".")
     assert account_id.isdigit()  # tokens name their account
 

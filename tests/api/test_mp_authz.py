@@ -2,7 +2,8 @@
 an interview id answers 404 for someone else's interview and for an unknown id, alike."""
 import pytest
 
-API = "/api/mp/v1"
+from tests import factories
+from tests.factories import API
 
 ENDPOINTS = [
     ("GET", "/interviews/{id}", None),
@@ -12,6 +13,13 @@ ENDPOINTS = [
     ("POST", "/interviews/{id}/reschedule", {"slot_id": "1"}),
     ("POST", "/feedback", {"content": "你好", "interview_id": "{id}"}),
 ]
+
+
+@pytest.fixture
+def people(app):
+    """Two candidates, each bound to a WeChat user and with one interview."""
+    return [factories.mp_candidate(app, "authz-me", "张三"),
+            factories.mp_candidate(app, "authz-other", "李四")]
 
 
 def _call(client, method, path, body, iv_id, auth):
@@ -24,8 +32,8 @@ def _call(client, method, path, body, iv_id, auth):
 
 @pytest.mark.parametrize("method,path,body", ENDPOINTS)
 @pytest.mark.parametrize("whose", ["another_candidate", "unknown"])
-def test_other_or_unknown_interview_is_404(client, demo, mp_login, method, path, body, whose):
-    me, other = demo["candidates"][0], demo["candidates"][1]
+def test_other_or_unknown_interview_is_404(client, people, mp_login, method, path, body, whose):
+    me, other = people[0], people[1]
     iv_id = other["interview_ids"][0] if whose == "another_candidate" else "iv_doesnotexist"
     r = _call(client, method, path, body, iv_id, mp_login(me["openid"]))
     assert r.status_code == 404, (path, r.get_json())
@@ -33,13 +41,13 @@ def test_other_or_unknown_interview_is_404(client, demo, mp_login, method, path,
 
 
 @pytest.mark.parametrize("method,path,body", ENDPOINTS)
-def test_other_candidates_interview_is_untouched(app, client, demo, mp_login, method, path, body):
+def test_other_candidates_interview_is_untouched(app, client, people, mp_login, method, path, body):
     from sqlalchemy import func, select
 
     from app.extensions import db
     from app.models import AuditEntry, Interview
 
-    me, other = demo["candidates"][0], demo["candidates"][1]
+    me, other = people[0], people[1]
     _call(client, method, path, body, other["interview_ids"][0], mp_login(me["openid"]))
     with app.app_context():
         iv = db.session.scalars(select(Interview).where(
@@ -49,6 +57,6 @@ def test_other_candidates_interview_is_untouched(app, client, demo, mp_login, me
 
 
 @pytest.mark.parametrize("method,path,body", ENDPOINTS)
-def test_every_endpoint_needs_a_session(client, demo, method, path, body):
-    r = _call(client, method, path, body, demo["candidates"][0]["interview_ids"][0], {})
+def test_every_endpoint_needs_a_session(client, people, method, path, body):
+    r = _call(client, method, path, body, people[0]["interview_ids"][0], {})
     assert r.status_code == 401

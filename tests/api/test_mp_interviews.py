@@ -9,8 +9,7 @@ from app.core.timeutil import utcnow
 from app.extensions import db
 from app.jobs.worker import drain
 from app.models import AuditEntry, Feedback, Interview, OutboxMessage, OutboxStatus
-
-API = "/api/mp/v1"
+from tests.factories import API, console_login
 
 
 def _first(demo, review=False):
@@ -245,15 +244,10 @@ def test_subscriptions_record_credits(app, client, demo, mp_login):
 
 
 def test_feedback_is_visible_in_the_console(app, client, demo, mp_login):
-    import re
-
     cand = _first(demo)
     client.post(f"{API}/feedback", headers=mp_login(cand["openid"]),
                 json={"interview_id": cand["interview_ids"][0], "content": "<b>能否改到下周？</b>"})
-    page = client.get("/console/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    client.post("/console/login", data={"csrf_token": token, "username": "interviewer",
-                                        "password": demo["password"]})
+    assert console_login(client, "interviewer", demo["password"]).status_code == 302
     html = client.get("/console/feedback").get_data(as_text=True)
     assert "&lt;b&gt;能否改到下周？&lt;/b&gt;" in html  # shown, escaped
     assert cand["name"] in html and "AI-" in html

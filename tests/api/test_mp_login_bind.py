@@ -6,8 +6,8 @@ from sqlalchemy import select
 from app.core.timeutil import utcnow
 from app.extensions import db, redis_store
 from app.models import Candidate, InviteToken, WechatAccount, WechatApp
-
-API = "/api/mp/v1"
+from tests import factories
+from tests.factories import API
 
 
 def test_login_returns_our_token_and_never_the_session_key(app, client, demo):
@@ -36,7 +36,8 @@ def test_new_wechat_user_is_not_bound(client):
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "candidate_not_bound"
 
 
-def test_logout_revokes_the_token(client, demo, mp_login):
+def test_logout_revokes_the_token(app, client, mp_login):
+    factories.mp_candidate(app, "sandbox-candidate-001")
     auth = mp_login("sandbox-candidate-001")
     assert client.get(f"{API}/interviews", headers=auth).status_code == 200
     assert client.post(f"{API}/auth/logout", headers=auth).status_code == 204
@@ -99,20 +100,15 @@ def _invite(app, candidate_id, *, hours=72, used=False):
 
 
 def _stranger(client, openid="stranger-xyz"):
-    r = client.post(f"{API}/auth/login", json={"code": f"sandbox:{openid}"})
-    return {"Authorization": f"Bearer {r.get_json()['token']}"}
+    """A WeChat user bound to no candidate, logged in."""
+    return factories.mp_login(client, openid, bound=False)
 
 
 def _new_candidate(app, phone="13900001111"):
-    with app.app_context():
-        c = Candidate(name="钱多多")
-        c.phone = phone
-        db.session.add(c)
-        db.session.commit()
-        return c.id
+    return factories.candidate(app, "钱多多", phone=phone)
 
 
-def test_bind_by_invite_then_same_token_again_and_used_by_someone_else(app, client, demo):
+def test_bind_by_invite_then_same_token_again_and_used_by_someone_else(app, client):
     cid = _new_candidate(app)
     token = _invite(app, cid)
     auth = _stranger(client)
@@ -145,7 +141,8 @@ def test_candidate_already_bound_elsewhere_is_rebound_only_by_hr(app, client, de
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "candidate_bound_to_other"
 
 
-def test_bound_account_cannot_bind_another_candidate(app, client, demo, mp_login):
+def test_bound_account_cannot_bind_another_candidate(app, client, mp_login):
+    factories.mp_candidate(app, "sandbox-candidate-001")
     token = _invite(app, _new_candidate(app))
     r = client.post(f"{API}/auth/bind", headers=mp_login("sandbox-candidate-001"),
                     json={"invite_token": token})
@@ -193,7 +190,8 @@ def test_rate_limit_on_login_per_ip_with_retry_after(app, client):
     assert r.get_json()["error"]["code"] == "rate_limited"
 
 
-def test_rate_limit_on_cancel_per_user(app, client, demo, mp_login):
+def test_rate_limit_on_cancel_per_user(app, client, mp_login):
+    factories.mp_candidate(app, "sandbox-candidate-001")
     app.config["RATE_LIMITS"] = {"cancel": {"user": (2, 60)}}
     auth = mp_login("sandbox-candidate-001")
     codes = [client.post(f"{API}/interviews/nope/cancel", headers=auth,

@@ -32,7 +32,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from schemathesis.specs.openapi.definitions import OPENAPI_31
 
-API = "/api/mp/v1"
+from tests.factories import API, mp_token
+
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, response_headers_conformance]
 MAX_EXAMPLES = 25  # per operation and generation mode (positive, negative)
@@ -140,13 +141,6 @@ def test_every_error_response_lists_its_codes(client):
 
 
 # --- shared set-up for the live runs -------------------------------------------------------
-
-def _login(live_url: str, openid: str) -> str:
-    r = requests.post(f"{live_url}{API}/auth/login", json={"code": f"sandbox:{openid}"},
-                      timeout=10)
-    assert r.status_code == 200, r.text
-    return r.json()["token"]
-
 
 def _fresh_interview(app, public_id: str) -> None:
     """Back to `scheduled`, confirmable and cancellable, whatever happened to it."""
@@ -364,6 +358,7 @@ def _fuzz(operation, mode: GenerationMode, send) -> None:
     run()
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_error_and_no_spec_violation(app, backend, demo,
                                                                    live_url):
     # Runs on both backends (about 30 s each): the services backend is what production
@@ -373,8 +368,8 @@ def test_schemathesis_finds_no_server_error_and_no_spec_violation(app, backend, 
     schema = schemathesis.openapi.from_url(f"{live_url}{API}/openapi.json")
     known = _prepare(app, demo)
     openids = {"candidate": known["candidate"]["openid"], "stranger": STRANGER}
-    tokens = {"candidate": _login(live_url, openids["candidate"]),
-              "stranger": _login(live_url, STRANGER),
+    tokens = {"candidate": mp_token(live_url, openids["candidate"]),
+              "stranger": mp_token(live_url, STRANGER),
               "forged": "forged-or-expired-token", "anonymous": None}
     http = requests.Session()
     failures: dict[str, str] = {}
@@ -385,7 +380,7 @@ def test_schemathesis_finds_no_server_error_and_no_spec_violation(app, backend, 
         _realistic(case, known, level)
         token = tokens[who]
         if operation.path == "/auth/logout" and who in openids:
-            token = _login(live_url, openids[who])  # keep the shared tokens valid
+            token = mp_token(live_url, openids[who])  # keep the shared tokens valid
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         response = case.call_and_validate(session=http, headers=headers, checks=CHECKS,
                                           timeout=15)
@@ -446,7 +441,7 @@ BUG_REPRODUCERS = [
 def test_former_server_bug_is_a_documented_4xx(app, demo, live_url, method, path, body, bug):
     known = _prepare(app, demo)
     schema = schemathesis.openapi.from_url(f"{live_url}{API}/openapi.json")
-    token = _login(live_url, known["candidate"]["openid"])
+    token = mp_token(live_url, known["candidate"]["openid"])
     url = f"{live_url}{API}{path.replace('{iv}', known['interview_id'])}"
     r = requests.request(method, url, data=body.encode() if body else None, timeout=15,
                          headers={"Authorization": f"Bearer {token}",

@@ -24,19 +24,13 @@ from app.models import (
 )
 from app.services.interviews import reschedule as rescheduling
 from templates_msg import render
+from tests.factories import API, mp_login
 
-API = "/api/mp/v1"
 NOW = datetime(2026, 9, 29, 10, 0, tzinfo=SHANGHAI)
 
 
 def at(month, day, hour, minute=0):
     return datetime(2026, month, day, hour, minute, tzinfo=SHANGHAI)
-
-
-def login(client, openid):
-    r = client.post(f"{API}/auth/login", json={"code": f"sandbox:{openid}"})
-    assert r.status_code == 200, r.get_json()
-    return {"Authorization": f"Bearer {r.get_json()['token']}"}
 
 
 @pytest.fixture
@@ -105,7 +99,7 @@ def _booked(app, session_id):
 
 
 def test_slots_are_open_sessions_within_the_working_day_window(client, world):
-    auth = login(client, world["openid"])
+    auth = mp_login(client, world["openid"])
     r = client.get(f"{API}/interviews/{world['interview_id']}/reschedule-slots", headers=auth)
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
@@ -121,7 +115,7 @@ def test_slots_are_open_sessions_within_the_working_day_window(client, world):
 
 
 def test_reschedule_moves_the_interview_and_tells_everyone(app, client, world):
-    auth = login(client, world["openid"])
+    auth = mp_login(client, world["openid"])
     slot = world["slots"]["oct8"]
     with app.app_context():
         iv = db.session.scalars(select(Interview).where(
@@ -183,7 +177,7 @@ def test_reschedule_moves_the_interview_and_tells_everyone(app, client, world):
 
 
 def test_rescheduling_twice_writes_a_new_event_each_time(app, client, world):
-    auth = login(client, world["openid"])
+    auth = mp_login(client, world["openid"])
     url = f"{API}/interviews/{world['interview_id']}/reschedule"
     for name in ("oct8", "sep30"):
         r = client.post(url, headers=auth, json={"slot_id": world["slots"][name]})
@@ -197,7 +191,7 @@ def test_rescheduling_twice_writes_a_new_event_each_time(app, client, world):
 
 
 def test_full_slot_is_refused(app, client, world):
-    auth = login(client, world["openid"])
+    auth = mp_login(client, world["openid"])
     r = client.post(f"{API}/interviews/{world['interview_id']}/reschedule", headers=auth,
                     json={"slot_id": str(world["slots"]["full"])})
     assert r.status_code == 409
@@ -213,7 +207,7 @@ def test_full_slot_is_refused(app, client, world):
 @pytest.mark.parametrize("name", ["adjusted_sat", "holiday", "too_soon", "other_position",
                                   "current", "unknown", "not-a-number"])
 def test_slot_outside_the_offer_is_invalid(app, client, world, name):
-    auth = login(client, world["openid"])
+    auth = mp_login(client, world["openid"])
     slot_id = {"unknown": "999999", "not-a-number": "abc"}.get(name) or str(world["slots"][name])
     r = client.post(f"{API}/interviews/{world['interview_id']}/reschedule", headers=auth,
                     json={"slot_id": slot_id})
@@ -224,7 +218,7 @@ def test_slot_outside_the_offer_is_invalid(app, client, world, name):
 
 
 def test_slot_id_is_required(client, world):
-    auth = login(client, world["openid"])
+    auth = mp_login(client, world["openid"])
     r = client.post(f"{API}/interviews/{world['interview_id']}/reschedule", headers=auth,
                     json={})
     assert r.status_code == 422
@@ -232,7 +226,7 @@ def test_slot_id_is_required(client, world):
 
 
 def test_another_candidates_interview_is_not_found(client, demo, world):
-    auth = login(client, demo["candidates"][1]["openid"])
+    auth = mp_login(client, demo["candidates"][1]["openid"])
     base = f"{API}/interviews/{world['interview_id']}"
     r = client.get(f"{base}/reschedule-slots", headers=auth)
     assert r.status_code == 404 and r.get_json()["error"]["code"] == "interview_not_found"
@@ -249,7 +243,7 @@ def test_cancelled_interview_cannot_be_rescheduled(app, client, world):
             Interview.public_id == world["interview_id"])).one()
         iv.cancel(NOW.astimezone(UTC))
         db.session.commit()
-    auth = login(client, world["openid"])
+    auth = mp_login(client, world["openid"])
     base = f"{API}/interviews/{world['interview_id']}"
     for r in (client.get(f"{base}/reschedule-slots", headers=auth),
               client.post(f"{base}/reschedule", headers=auth,
@@ -269,7 +263,7 @@ def test_after_the_deadline_the_interview_cannot_be_rescheduled(app, client, wor
             Interview.public_id == world["interview_id"])).one()
         iv.session, iv.scheduled_at = s, s.starts_at
         db.session.commit()
-    auth = login(client, world["openid"])
+    auth = mp_login(client, world["openid"])
     r = client.get(f"{API}/interviews/{world['interview_id']}/reschedule-slots", headers=auth)
     assert r.status_code == 409
     err = r.get_json()["error"]

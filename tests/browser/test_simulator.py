@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SIMULATOR = "/_sandbox/wechat/simulator"
 

@@ -4,23 +4,20 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEntry, Role, WechatAccount
-
-API = "/api/mp/v1"
+from tests.factories import API, mp_login
 
 
 def _candidate_session(app, demo):
+    """A candidate logged in to the mini program (a test client of its own)."""
     cand = next(c for c in demo["candidates"] if not c["position_review"])
     mp = app.test_client()
-    r = mp.post(f"{API}/auth/login", json={"code": f"sandbox:{cand['openid']}"})
-    assert r.status_code == 200 and r.get_json()["bound"] is True
-    return cand, mp, {"Authorization": f"Bearer {r.get_json()['token']}"}
+    return cand, mp, mp_login(mp, cand["openid"], bound=True)
 
 
 def test_manager_unbinds_and_the_candidate_is_logged_out(app, client, demo, make_user, login,
                                                          csrf_token):
     cand, mp, auth = _candidate_session(app, demo)
-    other_device = {"Authorization": "Bearer " + mp.post(
-        f"{API}/auth/login", json={"code": f"sandbox:{cand['openid']}"}).get_json()["token"]}
+    other_device = mp_login(mp, cand["openid"])
     assert mp.get(f"{API}/interviews", headers=auth).status_code == 200
 
     make_user(username="jingli", role=Role.RECRUITING_MANAGER)

@@ -5,6 +5,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Interview, OutboxMessage, Subscription, WechatAccount, WechatApp
 from app.services.notifications import outbox
+from tests import factories
 
 
 @pytest.fixture
@@ -51,11 +52,9 @@ def queue(app, demo, sandbox):
 
 @pytest.fixture
 def row(app):
+    """row(row_id) -> a detached snapshot of that outbox row."""
     def get(row_id):
-        with app.app_context():
-            r = db.session.get(OutboxMessage, row_id)
-            db.session.expunge(r)
-            return r
+        return factories.detached(app, OutboxMessage, row_id)
     return get
 
 

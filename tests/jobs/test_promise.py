@@ -8,6 +8,7 @@ from app.core.timeutil import utcnow
 from app.extensions import db
 from app.jobs.worker import drain
 from app.models import OutboxMessage, OutboxStatus
+from tests.factories import console_login
 
 
 def _age(app, row_id, minutes):
@@ -63,10 +64,7 @@ def test_console_promise_page(app, client, demo, queue):
                            .values(status=OutboxStatus.RETRYING,
                                    next_attempt_at=utcnow() + timedelta(hours=1)))
         db.session.commit()
-    page = client.get("/console/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    client.post("/console/login", data={"csrf_token": token, "username": "specialist",
-                                        "password": demo["password"]})
+    assert console_login(client, "specialist", demo["password"]).status_code == 302
     html = client.get("/console/notifications/promise").get_data(as_text=True)
     assert "通知时效" in html and "面试取消通知" in html
     assert re.search(r'data-testid="overdue-count">1<', html)

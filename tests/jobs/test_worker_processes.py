@@ -20,7 +20,7 @@ from app.extensions import db
 from app.models import Interview, OutboxMessage, OutboxStatus, Subscription
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ def _run_wsgi(env_extra: dict) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow  # a Python process of its own
 def test_production_without_secrets_exits_nonzero_naming_every_key():
     proc = _run_wsgi({})
     assert proc.returncode != 0
@@ -26,6 +27,7 @@ def test_production_without_secrets_exits_nonzero_naming_every_key():
         assert key in proc.stderr, f"{key} not named in: {proc.stderr}"
 
 
+@pytest.mark.slow  # a Python process of its own
 def test_production_names_only_the_missing_key():
     env = {k: "x" for k in REQUIRED_PRODUCTION_KEYS}
     env["DATA_ENCRYPTION_KEY"] = "ZGV2LW9ubHktZGF0YS1lbmNyeXB0aW9uLWtleS0wMDA="

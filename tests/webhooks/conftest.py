@@ -9,10 +9,13 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from tests import factories
 
 
 @dataclass
@@ -81,32 +84,13 @@ def receiver():
 
 @pytest.fixture
 def make_endpoint(app):
-    """Create an endpoint through the service (as an admin would)."""
-    from app.services import webhooks
-
-    def make(url: str, events=("interview.cancelled",), secret="s3cret-for-tests-0123456789",
-             name="ATS"):
-        with app.app_context():
-            endpoint = webhooks.create_endpoint(name=name, url=url, events=list(events),
-                                                actor_id=None, secret=secret)
-            return endpoint.id
-    return make
+    """make_endpoint(url, events=..., secret=..., name="ATS") -> the endpoint's id,
+    created through the service (as an admin would)."""
+    return partial(factories.webhook_endpoint, app)
 
 
 @pytest.fixture
 def enqueue(app):
-    """Queue an event in its own committed transaction; returns deliveries queued."""
-    from app.extensions import db
-    from app.services import webhooks
-
-    def enqueue(event_type="interview.cancelled", event_id="interview.cancelled:1",
-                payload=None):
-        with app.app_context():
-            n = webhooks.enqueue_event(event_type, event_id, payload or {
-                "occurred_at": "2024-03-15T10:00:00+08:00",
-                "interview": {"id": "iv_x", "number": "AI-2024-03-15-001"},
-                "candidate": {"ref": "ATS-1", "name": "张三"}, "reason": None,
-                "actor": {"type": "candidate", "id": 1}})
-            db.session.commit()
-            return n
-    return enqueue
+    """enqueue(event_type=..., event_id=..., payload=None) -> deliveries queued, in a
+    committed transaction of its own."""
+    return partial(factories.webhook_event, app)

@@ -10,6 +10,7 @@ from webhook_helpers import attempts, deliveries, run
 from app.models.webhook import DeliveryStatus
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [2, 4])
 def test_concurrent_dispatch_never_delivers_twice(app, receiver, make_endpoint,
                                                   enqueue, workers):

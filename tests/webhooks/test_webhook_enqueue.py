@@ -13,6 +13,7 @@ from app.extensions import db
 from app.models import AuditEntry, CancelReason, Interview
 from app.models.webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from app.services import webhooks
+from tests import factories
 
 
 def test_enqueue_only_for_active_endpoints_subscribed_to_the_event(app, make_endpoint, enqueue):
@@ -71,7 +72,10 @@ def test_same_event_is_never_queued_twice_for_one_endpoint(app, make_endpoint, e
         db.session.rollback()
 
 
-def test_interview_payload_shape(app, demo):
+def test_interview_payload_shape(app):
+    factories.interview(app, "AI-2026-11-22-001", "张三")
+    factories.interview(app, "AI-2026-11-22-002", "李四")
+    factories.cancel_reason(app, "time_conflict")
     with app.app_context():
         interview = db.session.scalars(select(Interview).order_by(Interview.id)).first()
         interview.candidate.external_ref = "ATS-00042"

@@ -8,26 +8,19 @@ from app.extensions import db
 from app.jobs.worker import drain
 from app.models import Interview
 from app.services.webhooks.sender import verify_signature
-
-API = "/api/mp/v1"
-SECRET = "s3cret-for-tests-0123456789"
-
-
-def _login(client, openid):
-    r = client.post(f"{API}/auth/login", json={"code": f"sandbox:{openid}"})
-    return {"Authorization": f"Bearer {r.get_json()['token']}"}
+from tests.factories import API, WEBHOOK_SECRET, mp_login
 
 
 def test_candidate_cancel_reaches_the_ats_signed(app, client, demo, receiver, make_endpoint):
     make_endpoint(receiver.url, events=("interview.cancelled", "interview.cancel_requested"))
     cand = next(c for c in demo["candidates"] if not c["position_review"])
     r = client.post(f"{API}/interviews/{cand['interview_ids'][0]}/cancel",
-                    headers=_login(client, cand["openid"]), json={"reason_code": "personal"})
+                    headers=mp_login(client, cand["openid"]), json={"reason_code": "personal"})
     assert r.status_code == 200
     drain(app)
     assert len(receiver.requests) == 1
     req = receiver.requests[0]
-    assert verify_signature(SECRET, req.headers["X-Aiic-Timestamp"], req.body,
+    assert verify_signature(WEBHOOK_SECRET, req.headers["X-Aiic-Timestamp"], req.body,
                             req.headers["X-Aiic-Signature"])
     body = json.loads(req.body)
     assert body["event"] == "interview.cancelled"
@@ -41,7 +34,7 @@ def test_review_position_sends_cancel_requested(app, client, demo, receiver, mak
     make_endpoint(receiver.url, events=("interview.cancel_requested",))
     cand = next(c for c in demo["candidates"] if c["position_review"])
     client.post(f"{API}/interviews/{cand['interview_ids'][0]}/cancel",
-                headers=_login(client, cand["openid"]), json={"reason_code": "personal"})
+                headers=mp_login(client, cand["openid"]), json={"reason_code": "personal"})
     drain(app)
     assert [json.loads(r.body)["event"] for r in receiver.requests] == [
         "interview.cancel_requested"]
@@ -58,7 +51,7 @@ def test_unreachable_candidate_fires_notification_failed(app, client, demo, rece
         iv.candidate.email = None
         db.session.commit()
     client.post(f"{API}/interviews/{cand['interview_ids'][0]}/cancel",
-                headers=_login(client, cand["openid"]), json={"reason_code": "personal"})
+                headers=mp_login(client, cand["openid"]), json={"reason_code": "personal"})
     drain(app)
     events = [json.loads(r.body) for r in receiver.requests]
     assert [e["event"] for e in events] == ["notification.failed"]

@@ -16,8 +16,7 @@ from app.models import AuditEntry, HrUser, OutboxMessage, Role
 from app.models.webhook import DeliveryStatus
 from app.services import webhooks
 from app.services.webhooks.sender import encode_body, verify_signature
-
-SECRET = "s3cret-for-tests-0123456789"
+from tests.factories import WEBHOOK_SECRET as SECRET
 
 
 def test_delivery_is_signed_and_verifiable_by_the_receiver(app, receiver, make_endpoint,

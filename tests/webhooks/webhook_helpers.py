@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from tests import factories
 
 
 def run(app, worker: str = "w-test", limit: int = 20) -> int:
@@ -36,10 +37,7 @@ def attempts(app, delivery_id: int) -> list[WebhookAttempt]:
 
 
 def endpoint(app, endpoint_id: int) -> WebhookEndpoint:
-    with app.app_context():
-        row = db.session.get(WebhookEndpoint, endpoint_id)
-        db.session.expunge(row)
-        return row
+    return factories.detached(app, WebhookEndpoint, endpoint_id)
 
 
 def time_passes(app, *, first_attempt_hours_ago: float | None = None,

@@ -98,24 +98,19 @@ def sandbox(app, live_url) -> Sandbox:
 
 @pytest.fixture
 def make_outbox(app):
-    """Create an outbox row directly (as the dispatcher leaves it after a send)."""
+    """make_outbox(**fields) -> id: an outbox row as the dispatcher leaves it after a
+    send (factories.outbox_message); the n-th row of a test goes to recipient n, without
+    channel, and was sent n seconds ago."""
     from app.core.timeutil import utcnow
-    from app.extensions import db
-    from app.models import OutboxMessage, OutboxStatus
+    from tests import factories
 
     counter = iter(range(1, 10_000))
 
     def make(**fields) -> int:
         n = next(counter)
-        values = {"dedupe_key": f"test:{n}", "event": "interview.cancelled",
-                  "kind": "interview_cancelled", "recipient_type": "candidate",
-                  "recipient_id": n, "status": OutboxStatus.SENT,
-                  "next_attempt_at": utcnow(), "sent_at": utcnow() - timedelta(seconds=n)}
+        values = {"recipient_id": n, "channel": None,
+                  "sent_at": utcnow() - timedelta(seconds=n)}
         values.update(fields)
-        with app.app_context():
-            row = OutboxMessage(**values)
-            db.session.add(row)
-            db.session.commit()
-            return row.id
+        return factories.outbox_message(app, **values)
 
     return make

@@ -84,10 +84,7 @@ def hr_alert_data(**overrides: str) -> dict:
 
 def outbox_row(app, row_id: int):
     """A detached snapshot of an outbox row."""
-    from app.extensions import db
     from app.models import OutboxMessage
+    from tests import factories
 
-    with app.app_context():
-        row = db.session.get(OutboxMessage, row_id)
-        db.session.expunge(row)
-        return row
+    return factories.detached(app, OutboxMessage, row_id)
