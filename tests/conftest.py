@@ -22,7 +22,8 @@ as long as their backend (session scope), and each test gets a fast reset instea
 - the few process-wide states the app code keeps (listed in `_reset_process_state`).
 Before the reset, requests still running on the live server (a sandbox answer delayed by a
 latency fault outlives the client that gave up on it) are waited for, so they cannot write
-into the next test.
+into the next test. The demo data set is seeded for real once per backend, then its rows
+are copied in again (`ServedApp.demo`).
 
 Tests that need an app of their own (another pool size, another config) use `make_app`.
 Rows are written by the factories in tests/factories.py; the login helpers are there too.
@@ -57,6 +58,8 @@ REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 BACKENDS = ("sqlite", "services")
 # How long a reset waits for the live server's requests still in flight.
 QUIESCE_SECONDS = 15.0
+# How long the demo rows written once are inserted again instead of seeding anew.
+DEMO_MAX_AGE = 30 * 60
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -231,11 +234,12 @@ def _reset_process_state() -> None:
       trailing wake-up is pending; a fresh one so a test's first commit publishes at once.
     - `rules.calendar._warned_years`: years already warned about (a log line once per
       year and process); emptied so a test looking for the warning sees it.
-    Left alone on purpose: the functools caches of compiled statements
-    (`audit.insert_row`, `outbox.fanout_rows`, `webhooks.delivery_rows`,
-    `cancellation._write_plan`, `_sqlite_read`, `_PREPARED`) and `openapi._document`:
-    they are pure functions of the code and the dialect, the same for every test, and
-    building them again would only slow the suite down.
+    Left alone on purpose: the caches of built and compiled statements
+    (`audit.record.insert_row`, `outbox.fanout_rows`, `webhooks.events.delivery_rows`,
+    `cancellation.write._plan` and `_PREPARED`) and `openapi._document`: they are pure
+    functions of the code and the dialect, hold no data, config or connection, and are
+    the same for every test; building them again would only slow the suite down.
+    (Per-app caches, like the wechatpy clients, go with `AppState.restore`.)
     """
     from app.services.notifications import outbox
     from app.services.rules import calendar
@@ -367,14 +371,16 @@ class ServedApp:
         self.app.config.update(PUBLIC_BASE_URL=url, WECHAT_API_BASE=url + "/_sandbox/wechat",
                                LIVE_SERVER_URL=url)
         self.state = AppState(self.app)
-        self._demo: tuple[dict, dict[str, list[dict]]] | None = None
+        self._demo: tuple[dict, dict[str, list[dict]], float] | None = None
         self.server.start()
 
     def demo(self) -> dict:
         """The demo data set: seed_demo(candidates=12) the first time, and from then on
         the rows it wrote, inserted again (a tenth of the time; the reset restarts the
         ids, so they are the same ids). Seeded for real whenever tables are not empty
-        (a fixture wrote rows before), since copied rows would then collide."""
+        (a fixture wrote rows before), since copied rows would then collide, and again
+        every DEMO_MAX_AGE seconds, since its times are relative to when it was seeded
+        (sessions start tomorrow)."""
         from app.cli.demo import register_sandbox_identities, seed_demo
         from app.extensions import db
 
@@ -383,8 +389,10 @@ class ServedApp:
             empty = db.session.execute(select(literal(1)).where(
                 or_(*(exists().select_from(t) for t in tables)))).first() is None
             db.session.remove()
+            if self._demo is not None and time.monotonic() - self._demo[2] > DEMO_MAX_AGE:
+                self._demo = None
             if empty and self._demo is not None:
-                summary, rows = self._demo
+                summary, rows, _ = self._demo
                 with db.engine.begin() as conn:
                     for table in tables:
                         if rows[table.name]:
@@ -402,7 +410,7 @@ class ServedApp:
                     with db.engine.connect() as conn:
                         self._demo = (copy.deepcopy(summary), {
                             t.name: [dict(r) for r in conn.execute(select(t)).mappings()]
-                            for t in tables})
+                            for t in tables}, time.monotonic())
             register_sandbox_identities()
             db.session.remove()
         return copy.deepcopy(summary)
