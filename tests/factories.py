@@ -288,6 +288,18 @@ def console_login(client, username: str, password: str = PASSWORD,
                              "password": password})
 
 
+DEMO_PASSWORD = "demo-pass-2024"  # app.cli.demo's default (tests set no DEMO_PASSWORD)
+
+
+def console_client(app, username: str, password: str = DEMO_PASSWORD):
+    """A new test client logged in to the console as `username` (a demo HR user unless a
+    password is given)."""
+    client = app.test_client()
+    response = console_login(client, username, password)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.factories import API, mp_token
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN",
            "timezone_id": "Asia/Shanghai"}
-MP_API = "/api/mp/v1"
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -77,14 +78,10 @@ class MiniProgramUser:
 
     def __init__(self, live_url: str, sandbox, openid: str):
         self.live_url, self.sandbox, self.openid = live_url, sandbox, openid
-        r = requests.post(f"{live_url}{MP_API}/auth/login",
-                          json={"code": f"sandbox:{openid}"}, timeout=10)
-        assert r.status_code == 200, r.text
-        assert r.json()["bound"] is True, r.json()
-        self.token = r.json()["token"]
+        self.token = mp_token(live_url, openid, bound=True)
 
     def call(self, method: str, path: str, **body):
-        return requests.request(method, f"{self.live_url}{MP_API}{path}",
+        return requests.request(method, f"{self.live_url}{API}{path}",
                                 json=body if body else None, timeout=10,
                                 headers={"Authorization": f"Bearer {self.token}"})
 

@@ -35,22 +35,11 @@ from app.models.webhook import WebhookDelivery
 from app.services import cancellation, webhooks
 from app.services.cancellation import batch
 from app.services.users.actor import Actor
-
-CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-PASSWORD = "demo-pass-2024"
-
-
-def _login(app, username):
-    client = app.test_client()
-    token = CSRF_RE.search(client.get("/console/login").get_data(as_text=True)).group(1)
-    r = client.post("/console/login", data={"csrf_token": token, "username": username,
-                                            "password": PASSWORD})
-    assert r.status_code == 302
-    return client
+from tests.factories import CSRF_RE, console_client, csrf_token
 
 
 def _csrf(client, path="/console/interviews"):
-    return CSRF_RE.search(client.get(path).get_data(as_text=True)).group(1)
+    return csrf_token(client, path)
 
 
 def _user(username) -> HrUser:
@@ -70,7 +59,7 @@ def test_hr_cancel_tells_candidate_and_team_and_fires_webhooks(app, demo):
         webhooks.create_endpoint(name="ATS", url="http://127.0.0.1:9/hook",
                                  events=["interview.cancelled"], actor_id=None)
     public_id, iv_id, candidate_id = _tech_interview(app)
-    client = _login(app, "specialist")
+    client = console_client(app, "specialist")
     page = client.get(f"/console/interviews/{public_id}").get_data(as_text=True)
     for label in ("取消面试", "取消原因", "说明", "确认取消", "为候选人重新安排"):
         assert label in page
@@ -110,7 +99,7 @@ def test_hr_cancel_tells_candidate_and_team_and_fires_webhooks(app, demo):
 
 def test_hr_cancel_tells_only_whom_hr_chose(app, demo):
     public_id, iv_id, candidate_id = _tech_interview(app)
-    client = _login(app, "manager")
+    client = console_client(app, "manager")
     client.post(f"/console/interviews/{public_id}/cancel", data={
         "csrf_token": _csrf(client), "reason_code": "position_filled",
         "notify": ["candidate"]})
@@ -122,7 +111,7 @@ def test_hr_cancel_tells_only_whom_hr_chose(app, demo):
 
 def test_hr_cancel_refusals_are_chinese_and_write_nothing(app, demo):
     public_id, iv_id, _ = _tech_interview(app)
-    client = _login(app, "specialist")
+    client = console_client(app, "specialist")
     # a candidate-side reason is not a company reason
     r = client.post(f"/console/interviews/{public_id}/cancel", data={
         "csrf_token": _csrf(client), "reason_code": "time_conflict"}, follow_redirects=True)
@@ -147,7 +136,7 @@ def _batch_session(app):
 
 def test_batch_cancel_one_message_per_candidate_one_summary_per_staff(app, demo):
     session_id = _batch_session(app)
-    client = _login(app, "manager")
+    client = console_client(app, "manager")
     r = client.post("/console/batch", data={"csrf_token": _csrf(client), "step": "preview",
                                             "session_id": session_id,
                                             "reason_code": "system_failure"})
@@ -265,7 +254,7 @@ def test_one_pooled_connection_is_enough_for_every_hr_action(app, demo, backend)
     small = create_app(cfg)
     try:
         public_id, iv_id, _ = _tech_interview(small)
-        client = _login(small, "specialist")
+        client = console_client(small, "specialist")
         r = client.post(f"/console/interviews/{public_id}/cancel", data={
             "csrf_token": _csrf(client), "reason_code": "position_paused"})
         assert r.status_code == 302
@@ -279,7 +268,7 @@ def test_one_pooled_connection_is_enough_for_every_hr_action(app, demo, backend)
         r = client.post(f"/console/approvals/{outcome.cancellation_id}/approve",
                         data={"csrf_token": _csrf(client, "/console/approvals")})
         assert r.status_code == 302
-        manager = _login(small, "manager")
+        manager = console_client(small, "manager")
         r = manager.post("/console/batch", data={
             "csrf_token": _csrf(manager), "step": "preview",
             "session_id": _batch_session(small), "reason_code": "system_failure"})
@@ -306,7 +295,7 @@ def test_a_large_batch_runs_in_the_worker(app, demo, monkeypatch):
         queued = batch.confirm(actor, preview.token)
         assert (queued.status.value, queued.processed) == ("queued", 0)
         public_id = queued.public_id
-    client = _login(app, "manager")
+    client = console_client(app, "manager")
     status = client.get(f"/console/batch/{public_id}/status.json").get_json()
     assert status["status"] == "queued" and status["total"] == preview.total
     drain(app)
@@ -319,4 +308,4 @@ def test_a_large_batch_runs_in_the_worker(app, demo, monkeypatch):
     assert {status for _kind, status in statuses} <= {"sent", "delivered"}, statuses
     assert any(kind == "staff_batch_cancelled" for kind, _ in statuses)
     # the specialist cannot see the batch
-    assert _login(app, "specialist").get(f"/console/batch/{public_id}").status_code == 404
+    assert console_client(app, "specialist").get(f"/console/batch/{public_id}").status_code == 404

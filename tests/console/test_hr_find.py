@@ -12,17 +12,9 @@ from app.extensions import db
 from app.models import HrUser, Interview, Position
 from app.services import cancellation
 from app.services.users.actor import Actor
+from tests.factories import console_client
 
-CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 NUMBER_RE = re.compile(r">(AI-\d{4}-\d{2}-\d{2}-\d{3})</a>")
-
-
-def _login(app, username):
-    client = app.test_client()
-    token = CSRF_RE.search(client.get("/console/login").get_data(as_text=True)).group(1)
-    assert client.post("/console/login", data={"csrf_token": token, "username": username,
-                                               "password": "demo-pass-2024"}).status_code == 302
-    return client
 
 
 def _numbers(client, **args):
@@ -43,10 +35,10 @@ def _interviews(app, where=None):
 
 def test_scope_filters_and_sort(app, demo):
     everything = _interviews(app)
-    admin = _login(app, "admin")
+    admin = console_client(app, "admin")
     assert sorted(_numbers(admin)) == sorted(n for n, *_ in everything)
     # the specialist sees 技术部 and AI实验室 only, even when asking for 销售部
-    specialist = _login(app, "specialist")
+    specialist = console_client(app, "specialist")
     own = {n for n, _s, dept, *_ in everything if dept != "销售部"}
     assert set(_numbers(specialist)) == own
     assert _numbers(specialist, department="销售部") == []
@@ -86,7 +78,7 @@ def test_filter_by_initiator(app, demo):
                                          reason_code="time_conflict")
         admin = db.session.scalars(select(HrUser).where(HrUser.username == "admin")).one()
         cancellation.cancel_by_hr(Actor.hr(admin), by_company[5], reason_code="position_filled")
-    client = _login(app, "admin")
+    client = console_client(app, "admin")
     assert _numbers(client, initiator="candidate") == [by_candidate[0]]
     assert _numbers(client, initiator="hr") == [by_company[0]]
     assert _numbers(client, initiator="system") == []

@@ -8,8 +8,6 @@ The demo set: manager and specialist work in 技术部 and AI实验室; "other" 
 """
 from __future__ import annotations
 
-import re
-
 import pytest
 from sqlalchemy import select, update
 
@@ -24,9 +22,7 @@ from app.models import (
 )
 from app.services import cancellation
 from app.services.users.actor import Actor
-
-CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-PASSWORD = "demo-pass-2024"
+from tests.factories import console_client, csrf_token
 
 # (role's demo username, action, department) -> expected outcome:
 #   "ok": done (the state changed / the preview shows), 403, 404.
@@ -65,17 +61,8 @@ CASES = [(role, action, dept, outcome)
          for dept, outcome in zip(("own", "other"), outcomes, strict=True)]
 
 
-def _login(app, username):
-    client = app.test_client()
-    token = CSRF_RE.search(client.get("/console/login").get_data(as_text=True)).group(1)
-    r = client.post("/console/login", data={"csrf_token": token, "username": username,
-                                            "password": PASSWORD})
-    assert r.status_code == 302, r.get_data(as_text=True)
-    return client
-
-
 def _csrf(client, path="/console/interviews"):
-    return CSRF_RE.search(client.get(path).get_data(as_text=True)).group(1)
+    return csrf_token(client, path)
 
 
 def _setup(app, demo):
@@ -137,7 +124,7 @@ def _request_state(app, cancellation_id):
                          ids=[f"{r}-{a}-{d}" for r, a, d, _ in CASES])
 def test_role_action_department(app, demo, role, action, dept, expected):
     plain, reviewed = _setup(app, demo)
-    client = _login(app, role)
+    client = console_client(app, role)
     public_id, session_id, position_id = plain[dept][0]
 
     if action == "view":
