@@ -38,7 +38,19 @@ def start_worker(app, backend, **env_extra):
                WORKER_SWEEP_SECONDS="0.5", **env_extra)
     return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=_die_with_parent)
+
+
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGTERM if the test run itself is killed (an interrupted run
+    must not leave workers draining a test database in the background)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def stop_worker(proc, sig=signal.SIGTERM):
