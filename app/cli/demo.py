@@ -123,6 +123,7 @@ def seed_demo(candidates: int = 50, seed: int = 20240315) -> dict:
 
     counters: dict[date, int] = {}
     created = []
+    now = utcnow()
     for i in range(1, candidates + 1):
         name = rng.choice(SURNAMES) + rng.choice(GIVEN)
         cand = Candidate(name=name, email=f"candidate{i:03d}@example.com")
@@ -142,7 +143,7 @@ def seed_demo(candidates: int = 50, seed: int = 20240315) -> dict:
                        interviewer_id=users[Role.INTERVIEWER].id,
                        scheduled_at=session.starts_at + offset, duration_minutes=30,
                        join_url=f"https://interview.example.com/room/{i:03d}",
-                       confirm_by=session.starts_at - timedelta(hours=24))
+                       confirm_by=_confirm_by(session.starts_at, now))
         session.booked += 1
         db.session.add(iv)
         created.append((cand, openid, iv))
@@ -161,6 +162,13 @@ def seed_demo(candidates: int = 50, seed: int = 20240315) -> dict:
                         "session_id": iv.session_id}
                        for c, o, iv in created],
     }
+
+
+def _confirm_by(starts_at: datetime, now: datetime) -> datetime:
+    """A day before the start, but never already past when the demo is seeded (the worker
+    cancels interviews left unconfirmed past this time)."""
+    return max(starts_at - timedelta(hours=24),
+               min(now + timedelta(hours=6), starts_at - timedelta(hours=2)))
 
 
 def _sessions(positions: list[Position]) -> list[InterviewSession]:

@@ -112,7 +112,24 @@ class Worker:
             log.info("outbox worker %s stopped", self.worker_id)
 
     def _background_once(self) -> int:
-        return self._webhooks_once() + self._batches_once()
+        return self._webhooks_once() + self._batches_once() + self._rules_once()
+
+    def _rules_once(self) -> int:
+        """The system's own cancels (interviews left unconfirmed), once a minute across
+        all workers (a Redis lock with expiry: any worker may take the turn)."""
+        from app.services.cancellation import system
+
+        with self.app.app_context():
+            try:
+                turn = redis_store.client.set(redis_store.key("job", "auto-cancel"),
+                                              self.worker_id, nx=True, ex=60)
+                return system.auto_cancel_unconfirmed() if turn else 0
+            except Exception:
+                log.exception("auto-cancel of unconfirmed interviews failed; will retry")
+                db.session.rollback()
+                return 0
+            finally:
+                db.session.remove()
 
     def _batches_once(self) -> int:
         """Run queued batch cancels (and resume any a dead worker left), one worker per

@@ -1,0 +1,83 @@
+"""Cancels made by the system, on the same policy and writer as HR's and batches.
+
+`auto_cancel_unconfirmed`: an interview still 待确认 (scheduled, not confirmed) after its
+confirmation deadline is cancelled with the reason 超时未确认; the candidate and the team
+are told. The deadline is the interview's confirm_by, or, without one, the invitation
+(created_at) plus the rules' auto_cancel_unconfirmed_hours. Chunks of write.CHUNK rows,
+each its own transaction with the rows locked, so any number of workers may run it: an
+interview is cancelled once (the lock and the policy's status check), and a second run
+finds nothing to do.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+
+from app.core import transaction
+from app.core.errors import AppError
+from app.core.timeutil import utcnow
+from app.extensions import db
+from app.models import CancelReason, Interview, InterviewStatus, ReasonActor
+from app.services import webhooks
+from app.services.cancellation import facts as read
+from app.services.cancellation import policy, write
+from app.services.notifications import outbox
+from app.services.rules import get_rules
+from app.services.users.actor import Actor
+
+AUTO_CANCEL_RULE = "auto_cancel_unconfirmed"
+UNCONFIRMED_REASON = ("unconfirmed_timeout", "超时未确认", "system")
+
+
+def unconfirmed_reason() -> read.ReasonFacts:
+    """The reason system cancels give (created the first time it is needed; HR may
+    rename it, its code stays)."""
+    code, label, category = UNCONFIRMED_REASON
+    found = read.read_reason(db.session.connection(), code)
+    if found is None:
+        db.session.add(CancelReason(code=code, label=label, category=category,
+                                    actor=ReasonActor.COMPANY, requires_note=False,
+                                    sort_order=1000, active=True))
+        db.session.commit()
+        found = read.read_reason(db.session.connection(), code)
+    return found
+
+
+def auto_cancel_unconfirmed(now: datetime | None = None) -> int:
+    """Cancel every interview left unconfirmed past its deadline; returns how many."""
+    now = now or utcnow()
+    rules = get_rules()
+    reason = unconfirmed_reason()
+    actor = Actor.system(AUTO_CANCEL_RULE)
+    invited_before = now - timedelta(hours=rules.auto_cancel_unconfirmed_hours)
+    overdue = (select(Interview.id)
+               .where(Interview.status == InterviewStatus.SCHEDULED,
+                      Interview.scheduled_at > now,
+                      or_(Interview.confirm_by < now,
+                          and_(Interview.confirm_by.is_(None),
+                               Interview.created_at < invited_before)))
+               .order_by(Interview.scheduled_at, Interview.id).limit(write.CHUNK))
+    cancelled = 0
+    while True:
+        with transaction.transaction() as connection:
+            ids = list(connection.execute(overdue).scalars())
+            if not ids:
+                break
+            decisions = []
+            for interview in read.read_interviews(connection, ids=ids, for_update=True):
+                try:
+                    decisions.append(policy.decide_cancel(interview, actor, reason, None,
+                                                          rules, now))
+                except AppError:
+                    continue  # confirmed or cancelled meanwhile: the state that won stands
+            endpoints = [{"id": e, "events": events}
+                         for e, events in webhooks.active_endpoints(connection)]
+            write.apply_chunk(connection, decisions, endpoints=endpoints,
+                              contexts=lambda d: write.decision_context(
+                                  d, rules.hr_contact, rules.reschedule_window_working_days))
+        cancelled += len(decisions)
+        if not decisions:
+            break  # every row of the chunk was taken by another writer: next run
+        outbox.wake_dispatcher()
+    return cancelled
