@@ -73,8 +73,8 @@ def insert_into(table: Table, dialect_name: str, conflict: Sequence[str] | None 
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     elif dialect_name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - only PostgreSQL and SQLite are supported
-        raise NotImplementedError(dialect_name)
+    else:  # pragma: no cover - the project runs on PostgreSQL (and SQLite embedded)
+        raise ValueError(f"unsupported database {dialect_name!r}: PostgreSQL or SQLite")
     return _OnConflict(dialect_insert(table), list(conflict))
 
 
