@@ -1,4 +1,4 @@
-"""Flask CLI commands: seed-demo, create-user, worker, dev."""
+"""Flask CLI commands: seed-demo, create-user, worker, jobs, dev."""
 from __future__ import annotations
 
 import click
@@ -10,6 +10,7 @@ def register(app) -> None:
     app.cli.add_command(seed_demo_cmd)
     app.cli.add_command(create_user_cmd)
     app.cli.add_command(worker_cmd)
+    app.cli.add_command(jobs_cmd)
     app.cli.add_command(dev_cmd)
 
 
@@ -66,6 +67,48 @@ def worker_cmd():
         worker.run_forever()
     except KeyboardInterrupt:
         worker.stop()
+
+
+@click.group("jobs")
+def jobs_cmd():
+    """The scheduled jobs the worker runs."""
+
+
+@jobs_cmd.command("list")
+@with_appcontext
+def jobs_list_cmd():
+    """Each job, how often it runs, what it does."""
+    from app.jobs.schedule import JOBS
+
+    for job in JOBS:
+        click.echo(f"{job.name}\tevery {job.every_seconds}s\t{job.description}")
+
+
+@jobs_cmd.command("run")
+@click.argument("name")
+@click.option("--now", "now_text", help="Run at this clock (ISO 8601 with offset).")
+@with_appcontext
+def jobs_run_cmd(name: str, now_text: str | None):
+    """Run one job once, now or at the given clock."""
+    from datetime import datetime
+
+    from app.jobs.schedule import JOBS, get_job
+
+    try:
+        job = get_job(name)
+    except KeyError:
+        raise click.ClickException(
+            f"unknown job {name!r}; jobs: {', '.join(j.name for j in JOBS)}") from None
+    now = None
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text)
+        except ValueError:
+            raise click.ClickException("--now must be ISO 8601, e.g. "
+                                       "2026-12-01T09:00:00+08:00") from None
+        if now.tzinfo is None:
+            raise click.ClickException("--now needs an offset, e.g. +08:00")
+    click.echo(f"{job.name}: {job.run(now)}")
 
 
 @click.command("dev")

@@ -115,49 +115,18 @@ class Worker:
         return self._webhooks_once() + self._batches_once() + self._rules_once()
 
     def _rules_once(self) -> int:
-        """The system's own cancels (interviews left unconfirmed), once a minute across
-        all workers (a Redis lock with expiry: any worker may take the turn)."""
-        from app.services.cancellation import system
+        """The scheduled jobs (app.jobs.schedule), each once per interval across workers."""
+        from app.jobs import schedule
 
         with self.app.app_context():
             try:
-                turn = redis_store.client.set(redis_store.key("job", "auto-cancel"),
-                                              self.worker_id, nx=True, ex=60)
-                return system.auto_cancel_unconfirmed() if turn else 0
+                return schedule.run_due(self.worker_id)
             except Exception:
-                log.exception("auto-cancel of unconfirmed interviews failed; will retry")
+                log.exception("a scheduled job failed; it runs again at its next turn")
                 db.session.rollback()
                 return 0
             finally:
                 db.session.remove()
-
-    def _batches_once(self) -> int:
-        """Run queued batch cancels (and resume any a dead worker left), one worker per
-        batch at a time (a Redis lock), chunk by chunk."""
-        from app.services.cancellation import batch
-
-        ran = 0
-        with self.app.app_context():
-            try:
-                for batch_id in batch.due_batch_ids():
-                    lock = redis_store.client.lock(redis_store.key("batch-run", batch_id),
-                                                   timeout=600, blocking=False)
-                    if not lock.acquire(blocking=False):
-                        continue
-                    try:
-                        batch.run(batch_id)
-                        ran += 1
-                    finally:
-                        try:
-                            lock.release()
-                        except Exception:  # expired: another worker may resume it
-                            log.warning("batch %s: lock expired while running", batch_id)
-            except Exception:
-                log.exception("batch cancel failed; will resume")
-                db.session.rollback()
-            finally:
-                db.session.remove()
-        return ran
 
     def _webhooks_once(self) -> int:
         with self.app.app_context():

@@ -69,3 +69,27 @@ def test_without_a_deadline_the_invitation_plus_the_rule_counts(app, demo):
         assert system.auto_cancel_unconfirmed() == 1  # 24 h by default
         assert db.session.get(Interview, first.id, populate_existing=True).status == \
             InterviewStatus.CANCELLED
+
+
+def test_jobs_are_listed_and_run_at_a_given_clock(app, demo, runner):
+    listed = runner.invoke(args=["jobs", "list"])
+    assert listed.exit_code == 0 and "auto_cancel_unconfirmed" in listed.output
+    with app.app_context():
+        first = db.session.scalars(select(Interview).order_by(Interview.id)).first()
+        deadline = first.confirm_by
+    # before the deadline nothing is due; just after it, that interview is
+    early = runner.invoke(args=["jobs", "run", "auto_cancel_unconfirmed",
+                                "--now", (deadline - timedelta(minutes=1)).isoformat()])
+    assert early.exit_code == 0 and early.output.strip().endswith(": 0"), early.output
+    late = runner.invoke(args=["jobs", "run", "auto_cancel_unconfirmed",
+                               "--now", (deadline + timedelta(minutes=1)).isoformat()])
+    assert late.exit_code == 0, late.output
+    assert int(late.output.strip().rsplit(":", 1)[1]) >= 1
+    with app.app_context():
+        assert db.session.get(Interview, first.id, populate_existing=True).status == \
+            InterviewStatus.CANCELLED
+    for bad in (["jobs", "run", "nope"], ["jobs", "run", "auto_cancel_unconfirmed", "--now",
+                                          "yesterday"],
+                ["jobs", "run", "auto_cancel_unconfirmed", "--now", "2026-12-01T09:00:00"]):
+        result = runner.invoke(args=bad)
+        assert result.exit_code != 0 and "Error" in result.output
