@@ -128,6 +128,34 @@ class Worker:
             finally:
                 db.session.remove()
 
+    def _batches_once(self) -> int:
+        """Run queued batch cancels (and resume any a dead worker left), one worker per
+        batch at a time (a Redis lock), chunk by chunk."""
+        from app.services.cancellation import batch
+
+        ran = 0
+        with self.app.app_context():
+            try:
+                for batch_id in batch.due_batch_ids():
+                    lock = redis_store.client.lock(redis_store.key("batch-run", batch_id),
+                                                   timeout=600, blocking=False)
+                    if not lock.acquire(blocking=False):
+                        continue
+                    try:
+                        batch.run(batch_id)
+                        ran += 1
+                    finally:
+                        try:
+                            lock.release()
+                        except Exception:  # expired: another worker may resume it
+                            log.warning("batch %s: lock expired while running", batch_id)
+            except Exception:
+                log.exception("batch cancel failed; will resume")
+                db.session.rollback()
+            finally:
+                db.session.remove()
+        return ran
+
     def _webhooks_once(self) -> int:
         with self.app.app_context():
             try:
