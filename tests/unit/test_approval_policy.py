@@ -10,12 +10,12 @@ specialist (SPEC), its hiring manager is MANAGER, its interviewer is INTERVIEWER
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from app.core.errors import AppError
-from app.models import ApprovalDecision, CancellationState, HrUser, InterviewStatus, Role
+from app.models import ApprovalDecision, CancellationState, InterviewStatus
 from app.models.cancellation import ReasonActor
 from app.services.cancellation.facts import (
     ApprovalFacts,
@@ -33,34 +33,20 @@ from app.services.cancellation.policy import (
     pending_level,
 )
 from app.services.rules.store import Rules
-from app.services.users.actor import Actor
+from tests.unit.policy_cast import ACTORS as ALL_ACTORS
+from tests.unit.policy_cast import (
+    ADMIN,
+    CANDIDATE,
+    INTERVIEWER,
+    MANAGER,
+    NOW,
+    SPEC,
+)
 
 S = InterviewStatus
 C = CancellationState
 D = ApprovalDecision
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-
-CANDIDATE = 7
-SPEC, MANAGER, ADMIN = 11, 12, 13            # department "tech" (admin: every department)
-SPEC_OTHER, MANAGER_OTHER = 14, 15           # department "sales" only
-INTERVIEWER, OTHER_INTERVIEWER = 21, 22
-
-
-def _hr(user_id: int, role: Role, *departments: str) -> Actor:
-    return Actor.hr(HrUser(id=user_id, username=f"u{user_id}", display_name=f"u{user_id}",
-                           role=role, active=True, departments=list(departments)))
-
-
-ACTORS = {
-    "candidate": Actor.candidate(CANDIDATE),
-    "spec": _hr(SPEC, Role.RECRUITING_SPECIALIST, "tech"),
-    "spec_other": _hr(SPEC_OTHER, Role.RECRUITING_SPECIALIST, "sales"),
-    "manager": _hr(MANAGER, Role.RECRUITING_MANAGER, "tech", "sales"),
-    "manager_other": _hr(MANAGER_OTHER, Role.RECRUITING_MANAGER, "sales"),
-    "admin": _hr(ADMIN, Role.ADMIN),
-    "iv_own": _hr(INTERVIEWER, Role.INTERVIEWER, "tech"),
-    "iv_other": _hr(OTHER_INTERVIEWER, Role.INTERVIEWER, "tech"),
-}
+ACTORS = {k: v for k, v in ALL_ACTORS.items() if k != "system"}
 
 REASON = ReasonFacts(1, "schedule_conflict", "时间冲突", ReasonActor.CANDIDATE)
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from app.core.errors import AppError
 from app.core.timeutil import iso
-from app.models import ActorType, CancellationState, HrUser, InterviewStatus, Role
+from app.models import ActorType, CancellationState, InterviewStatus
 from app.models.cancellation import ReasonActor
 from app.services.cancellation.facts import (
     CandidateFacts,
@@ -28,34 +28,19 @@ from app.services.cancellation.facts import (
 from app.services.cancellation.policy import can_cancel, decide_cancel
 from app.services.rules.store import Rules
 from app.services.users.actor import Actor
+from tests.unit.policy_cast import ACTORS as ALL_ACTORS
+from tests.unit.policy_cast import (
+    CANDIDATE,
+    INTERVIEWER,
+    MANAGER,
+    NOW,
+    SPEC,
+)
 
 S = InterviewStatus
 C = CancellationState
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 DEADLINE_HOURS = 2
-
-CANDIDATE = 7
-SPEC, MANAGER, ADMIN = 11, 12, 13            # department "tech" (admin: every department)
-SPEC_OTHER, MANAGER_OTHER = 14, 15           # department "sales" only
-INTERVIEWER, OTHER_INTERVIEWER = 21, 22
-
-
-def _hr(user_id: int, role: Role, *departments: str) -> Actor:
-    return Actor.hr(HrUser(id=user_id, username=f"u{user_id}", display_name=f"u{user_id}",
-                           role=role, active=True, departments=list(departments)))
-
-
-ACTORS = {
-    "candidate": Actor.candidate(CANDIDATE),
-    "spec": _hr(SPEC, Role.RECRUITING_SPECIALIST, "tech"),
-    "spec_other": _hr(SPEC_OTHER, Role.RECRUITING_SPECIALIST, "sales"),
-    "manager": _hr(MANAGER, Role.RECRUITING_MANAGER, "tech", "sales"),
-    "manager_other": _hr(MANAGER_OTHER, Role.RECRUITING_MANAGER, "sales"),
-    "admin": _hr(ADMIN, Role.ADMIN),
-    "iv_own": _hr(INTERVIEWER, Role.INTERVIEWER, "tech"),
-    "iv_other": _hr(OTHER_INTERVIEWER, Role.INTERVIEWER, "tech"),
-    "system": Actor.system("auto_cancel_unconfirmed"),
-}
+ACTORS = ALL_ACTORS
 
 # The interview's start, relative to NOW (deadline: DEADLINE_HOURS before the start).
 WHEN = {
