@@ -3,4 +3,14 @@ from flask import Blueprint
 
 bp = Blueprint("console", __name__, template_folder="templates", static_folder="static")
 
-from app.console import approvals, auth, batch, cancel, feedback, notifications, users, views  # noqa: E402,F401  # noqa: E402,F401
+from app.console import (  # noqa: E402,F401
+    approvals,
+    auth,
+    batch,
+    cancel,
+    feedback,
+    notifications,
+    settings,
+    users,
+    views,
+)

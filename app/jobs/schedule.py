@@ -28,7 +28,14 @@ def _auto_cancel_unconfirmed(now: datetime | None) -> int:
     return system.auto_cancel_unconfirmed(now)
 
 
+def _seal_audit(now: datetime | None) -> int:
+    from app.services.audit import seal
+
+    return seal.seal_pending(now)
+
+
 JOBS: tuple[Job, ...] = (
+    Job("audit_seal", 10, "将新的审计记录按顺序加入哈希链（防篡改）", _seal_audit),
     Job("auto_cancel_unconfirmed", 60,
         "取消超过确认期限仍未确认的面试（原因：超时未确认），并通知候选人和招聘团队",
         _auto_cancel_unconfirmed),

@@ -13,6 +13,7 @@ from app.models.cancellation import (  # noqa: F401
 )
 from app.models.candidate import Candidate, WechatAccount, WechatApp  # noqa: F401
 from app.models.hr import HrUser, HrUserDepartment, Role  # noqa: F401
+from app.models.integration import ApiKey, ImportJob  # noqa: F401
 from app.models.interview import Interview, InterviewStatus, InvalidTransition  # noqa: F401
 from app.models.outbox import OutboxMessage, OutboxStatus, Subscription  # noqa: F401
 from app.models.position import InterviewSession, Position  # noqa: F401

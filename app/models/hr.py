@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Enum, ForeignKey, String
+from sqlalchemy import Boolean, Enum, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.core.timeutil import UTCDateTime
 from app.extensions import db
 from app.models._base import TimestampMixin
 
@@ -42,6 +44,12 @@ class HrUser(UserMixin, TimestampMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(256))
     email: Mapped[str | None] = mapped_column(String(254))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set when an admin resets the password: the next sign-in must choose a new one.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                       server_default=false())
+    # The Official Account openid this HR user bound (OA menu, commands, HR messages).
+    wechat_openid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    wechat_bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     department_links: Mapped[list[HrUserDepartment]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="HrUserDepartment.department")

@@ -66,6 +66,8 @@ class Interview(TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     number: Mapped[str] = mapped_column(String(32), unique=True)
+    # Id in the AI-interview platform / ATS (imports and the integration API upsert by it).
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), index=True)
     position_id: Mapped[int] = mapped_column(ForeignKey("positions.id"), index=True)
     session_id: Mapped[int | None] = mapped_column(ForeignKey("interview_sessions.id"),

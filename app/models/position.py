@@ -23,6 +23,10 @@ class Position(TimestampMixin, db.Model):
     hiring_manager_id: Mapped[int | None] = mapped_column(ForeignKey("hr_users.id"))
     recruiter_id: Mapped[int | None] = mapped_column(ForeignKey("hr_users.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Id in the company's ATS / ERP (imports and the integration API upsert by it).
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Hours after the invitation an unconfirmed interview is auto-cancelled (None: the rule).
+    auto_cancel_unconfirmed_hours: Mapped[int | None] = mapped_column(Integer)
 
 
 class InterviewSession(TimestampMixin, db.Model):
@@ -36,6 +40,7 @@ class InterviewSession(TimestampMixin, db.Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
     capacity: Mapped[int] = mapped_column(Integer, default=10)
     booked: Mapped[int] = mapped_column(Integer, default=0)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     position: Mapped[Position | None] = relationship()
 
