@@ -23,6 +23,7 @@ class Rules:
     hr_contact: str = "请联系招聘HR"
     notify_promise_minutes: int = 60
     auto_cancel_unconfirmed_hours: int = 24
+    cancel_rate_alert_percent: int = 20    # reports flag positions cancelled above this
 
 
 LIMITS = {
@@ -31,6 +32,7 @@ LIMITS = {
     "note_max_length": (10, 1000),
     "notify_promise_minutes": (5, 1440),
     "auto_cancel_unconfirmed_hours": (1, 168),
+    "cancel_rate_alert_percent": (1, 100),
 }
 
 

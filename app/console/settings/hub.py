@@ -1,4 +1,4 @@
-"""Console: the settings hub (admins): one card per area; each area is its own module."""
+"""The settings index: one card per area this user may open."""
 from __future__ import annotations
 
 from flask import abort, render_template

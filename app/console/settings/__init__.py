@@ -1,0 +1,2 @@
+"""Console: settings (admins), one module per area; hub.py is the index page."""
+from app.console.settings import hub  # noqa: F401
