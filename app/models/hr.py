@@ -83,10 +83,10 @@ class HrUser(UserMixin, TimestampMixin, db.Model):
 
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset({"view", "cancel", "batch_cancel", "approve", "approve_senior",
-                           "settings", "audit", "users", "rebind"}),
+                           "settings", "audit", "users", "rebind", "reports"}),
     Role.RECRUITING_MANAGER: frozenset({"view", "cancel", "batch_cancel", "approve",
-                                        "approve_senior", "audit", "rebind"}),
-    Role.RECRUITING_SPECIALIST: frozenset({"view", "cancel", "approve"}),
+                                        "approve_senior", "audit", "rebind", "reports"}),
+    Role.RECRUITING_SPECIALIST: frozenset({"view", "cancel", "approve", "reports"}),
     Role.INTERVIEWER: frozenset({"view"}),
 }
 
