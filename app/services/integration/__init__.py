@@ -1,0 +1,1 @@
+"""Getting data in from other systems: upserts by external id, file imports."""

@@ -1,0 +1,600 @@
+"""Upserts by external id: the one way positions, sessions, candidates and interviews get
+in from outside (file imports and /api/integration/v1 both call these).
+
+Each `upsert_<kind>(data, *, actor)` validates every field (all errors of the object at
+once: ValidationFailed with code/message of the first, details {"field": first field,
+"errors": [{"field", "code", "message"}, ...]}), checks permission and department scope
+through the Actor, creates or updates the row found by its external id, flushes and does
+NOT commit (imports run many rows in one transaction). `save_<kind>` is the same plus the
+commit, for the API. Each returns an UpsertResult: .obj, .created, .changed (bool),
+.fields (the names that changed) and, for a new candidate, .invite (an Invitation: link
+and QR scene; the token is shown once).
+
+Who: permission WRITE_PERMISSION ("batch_cancel": admins and recruiting managers; system
+and integration actors by their own rule), within the departments the actor sees
+(Actor.departments when set, and Actor.sees for HR users). Changing a row checks the
+department before and after.
+
+Fields (strings are trimmed; "" counts as absent):
+- position: external_id*, title* (<=100), department* (<=100), level* (<=32),
+  is_senior?, cancel_requires_review? (true/false, 是/否, 1/0, yes/no; default false).
+- session: external_id*, position_external_id* (an existing position), starts_at*,
+  ends_at* (after starts_at), capacity* (1..10000, not below the places booked).
+- candidate: external_id*, name* (<=64), phone* (mainland mobile, 11 digits starting 1[3-9],
+  +86 allowed; stored encrypted by the model), email? (<=254).
+- interview: external_id*, candidate_external_id*, position_external_id*,
+  session_external_id? (a session of that position; it must have room, and scheduled_at
+  falls inside it), scheduled_at*, duration_minutes? (5..480, default 30),
+  interviewer_username? (an active HR user), join_url? (http/https, <=500),
+  confirm_by? (not after scheduled_at), number? (<=32, unique; generated
+  AI-YYYY-MM-DD-NNN by the Beijing day of scheduled_at when absent).
+- external ids: 1..64 characters, no whitespace.
+Times: ISO 8601 with an offset, or Beijing local time without one ("2026-12-03 14:00",
+"2026-12-03T14:00:00", "2026/12/03 14:00"); datetime objects (XLSX cells) likewise.
+An interview that is cancelled, completed or waiting for a cancel approval is never
+changed (Conflict interview_closed); the same values again are no change at all.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from app.core import crypto
+from app.core.errors import Conflict, Forbidden, ValidationFailed
+from app.core.timeutil import SHANGHAI, iso, local
+from app.extensions import db
+from app.models import Candidate, HrUser, Interview, InterviewSession, InterviewStatus, Position
+from app.services import audit
+from app.services.candidates.invitations import Invitation, issue_invitation
+from app.services.users.actor import Actor
+
+WRITE_PERMISSION = "batch_cancel"
+KINDS = ("position", "session", "candidate", "interview")
+
+EXTERNAL_ID_RE = re.compile(r"^\S{1,64}$")
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+URL_RE = re.compile(r"^https?://\S+$", re.IGNORECASE)
+TRUE_WORDS = frozenset({"true", "1", "yes", "y", "是", "对", "√"})
+FALSE_WORDS = frozenset({"false", "0", "no", "n", "否", "不", "×"})
+LOCAL_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
+
+
+class UpsertInvalid(ValidationFailed):
+    """One or more fields are wrong; details["errors"] lists each."""
+
+    code = "upsert_invalid"
+
+
+class OutOfScope(Forbidden):
+    code = "department_out_of_scope"
+    message = "没有该部门的数据权限"
+
+
+class InterviewClosed(Conflict):
+    code = "interview_closed"
+    message = "面试已取消、已完成或正在审批取消，不能再修改"
+
+
+class SessionFull(Conflict):
+    code = "session_full"
+    message = "该场次已满，请选择其他场次"
+
+
+@dataclass
+class UpsertResult:
+    obj: Any
+    created: bool
+    fields: tuple[str, ...] = ()
+    invite: Invitation | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.created or bool(self.fields)
+
+
+@dataclass
+class _Errors:
+    items: list[dict] = field(default_factory=list)
+
+    def add(self, name: str, code: str, message: str) -> None:
+        self.items.append({"field": name, "code": code, "message": message})
+
+    def raise_any(self) -> None:
+        if self.items:
+            first = self.items[0]
+            raise UpsertInvalid(first["message"], code=first["code"],
+                                details={"field": first["field"], "errors": list(self.items)})
+
+
+# --- field readers (pure: no database) ---------------------------------------------------
+
+def _text(data: dict, name: str, errors: _Errors, label: str, *, required: bool,
+          max_len: int) -> str | None:
+    value = data.get(name)
+    if value is None:
+        value = ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a spreadsheet number cell
+    if not isinstance(value, str | int):
+        errors.add(name, f"{name}_invalid", f"{label}格式不正确")
+        return None
+    value = str(value).strip()
+    if not value:
+        if required:
+            errors.add(name, f"{name}_required", f"请填写{label}")
+        return None
+    if len(value) > max_len:
+        errors.add(name, f"{name}_too_long", f"{label}不能超过{max_len}个字符")
+        return None
+    return value
+
+
+def _external_id(data: dict, name: str, errors: _Errors, label: str,
+                 required: bool = True) -> str | None:
+    value = _text(data, name, errors, label, required=required, max_len=64)
+    if value is not None and not EXTERNAL_ID_RE.match(value):
+        errors.add(name, f"{name}_invalid", f"{label}不能包含空格")
+        return None
+    return value
+
+
+def _bool(data: dict, name: str, errors: _Errors, label: str) -> bool | None:
+    value = data.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    errors.add(name, f"{name}_invalid", f"{label}请填写“是”或“否”")
+    return None
+
+
+def _int(data: dict, name: str, errors: _Errors, label: str, *, required: bool,
+         low: int, high: int) -> int | None:
+    value = data.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            errors.add(name, f"{name}_required", f"请填写{label}")
+        return None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    else:
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            number = None
+    if number is None:
+        errors.add(name, f"{name}_invalid", f"{label}必须是整数")
+        return None
+    if not low <= number <= high:
+        errors.add(name, f"{name}_out_of_range", f"{label}必须在{low}到{high}之间")
+        return None
+    return number
+
+
+def parse_time(value) -> datetime | None:
+    """ISO 8601 with offset, or Beijing local time; None when it is not a time."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = str(value).strip()
+        moment = None
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            for fmt in LOCAL_FORMATS:
+                try:
+                    moment = datetime.strptime(text, fmt)
+                    break
+                except ValueError:
+                    continue
+        if moment is None:
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=SHANGHAI)
+    return moment
+
+
+def _time(data: dict, name: str, errors: _Errors, label: str, *,
+          required: bool) -> datetime | None:
+    value = data.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            errors.add(name, f"{name}_required", f"请填写{label}")
+        return None
+    moment = parse_time(value)
+    if moment is None:
+        errors.add(name, f"{name}_invalid",
+                   f"{label}格式不正确，请使用如 2026-12-03 14:00 的北京时间或带时区的 ISO 8601")
+    return moment
+
+
+# --- validation per kind (pure) -----------------------------------------------------------
+
+def clean_position(data: dict) -> dict:
+    """The position's fields, checked (raises UpsertInvalid listing every bad field)."""
+    e = _Errors()
+    out = {"external_id": _external_id(data, "external_id", e, "岗位编号"),
+           "title": _text(data, "title", e, "岗位名称", required=True, max_len=100),
+           "department": _text(data, "department", e, "部门", required=True, max_len=100),
+           "level": _text(data, "level", e, "级别", required=True, max_len=32),
+           "is_senior": _bool(data, "is_senior", e, "是否高级岗位"),
+           "cancel_requires_review": _bool(data, "cancel_requires_review", e, "取消是否需审批")}
+    e.raise_any()
+    return out
+
+
+def clean_session(data: dict) -> dict:
+    """The session's fields, checked."""
+    e = _Errors()
+    out = {"external_id": _external_id(data, "external_id", e, "场次编号"),
+           "position_external_id": _external_id(data, "position_external_id", e, "岗位编号"),
+           "starts_at": _time(data, "starts_at", e, "开始时间", required=True),
+           "ends_at": _time(data, "ends_at", e, "结束时间", required=True),
+           "capacity": _int(data, "capacity", e, "容量", required=True, low=1, high=10000)}
+    if out["starts_at"] and out["ends_at"] and out["ends_at"] <= out["starts_at"]:
+        e.add("ends_at", "ends_at_before_start", "结束时间必须晚于开始时间")
+    e.raise_any()
+    return out
+
+
+def clean_candidate(data: dict) -> dict:
+    """The candidate's fields, checked (the phone normalised: digits, no +86)."""
+    e = _Errors()
+    out = {"external_id": _external_id(data, "external_id", e, "候选人编号"),
+           "name": _text(data, "name", e, "姓名", required=True, max_len=64),
+           "phone": _text(data, "phone", e, "手机号", required=True, max_len=20),
+           "email": _text(data, "email", e, "邮箱", required=False, max_len=254)}
+    if out["phone"] is not None:
+        out["phone"] = crypto.normalize_phone(out["phone"])
+        if not MOBILE_RE.match(out["phone"]):
+            e.add("phone", "phone_invalid", "手机号格式不正确，请填写11位中国大陆手机号")
+    if out["email"] is not None and not EMAIL_RE.match(out["email"]):
+        e.add("email", "email_invalid", "邮箱格式不正确")
+    e.raise_any()
+    return out
+
+
+def clean_interview(data: dict) -> dict:
+    """The interview's fields, checked."""
+    e = _Errors()
+    out = {"external_id": _external_id(data, "external_id", e, "面试编号(外部)"),
+           "candidate_external_id": _external_id(data, "candidate_external_id", e,
+                                                 "候选人编号"),
+           "position_external_id": _external_id(data, "position_external_id", e, "岗位编号"),
+           "session_external_id": _external_id(data, "session_external_id", e, "场次编号",
+                                               required=False),
+           "scheduled_at": _time(data, "scheduled_at", e, "面试时间", required=True),
+           "duration_minutes": _int(data, "duration_minutes", e, "面试时长(分钟)",
+                                    required=False, low=5, high=480),
+           "interviewer_username": _text(data, "interviewer_username", e, "面试官账号",
+                                         required=False, max_len=64),
+           "join_url": _text(data, "join_url", e, "面试链接", required=False, max_len=500),
+           "confirm_by": _time(data, "confirm_by", e, "确认截止时间", required=False),
+           "number": _text(data, "number", e, "面试编号", required=False, max_len=32)}
+    if out["join_url"] is not None and not URL_RE.match(out["join_url"]):
+        e.add("join_url", "join_url_invalid", "面试链接必须以 http:// 或 https:// 开头")
+    if out["confirm_by"] and out["scheduled_at"] and out["confirm_by"] > out["scheduled_at"]:
+        e.add("confirm_by", "confirm_by_after_start", "确认截止时间不能晚于面试时间")
+    e.raise_any()
+    return out
+
+
+CLEANERS = {"position": clean_position, "session": clean_session,
+            "candidate": clean_candidate, "interview": clean_interview}
+
+
+# --- scope --------------------------------------------------------------------------------
+
+def _authorize(actor: Actor) -> None:
+    if not actor.can(WRITE_PERMISSION):
+        raise Forbidden()
+
+
+def _check_department(actor: Actor, department: str) -> None:
+    """The actor may write data of this department (HR: Actor.sees; any actor: its
+    department list when it has one, e.g. an API key's)."""
+    if actor.departments is not None and department not in actor.departments:
+        raise OutOfScope(details={"field": "department"})
+    if actor.is_hr and not actor.sees(department, None):
+        raise OutOfScope(details={"field": "department"})
+
+
+def _not_found(name: str, message: str):
+    return UpsertInvalid(message, code=f"{name}_not_found", details={
+        "field": name, "errors": [{"field": name, "code": f"{name}_not_found",
+                                   "message": message}]})
+
+
+def _by_external(model, column, value):
+    return db.session.scalars(select(model).where(column == value)).first()
+
+
+def _apply(row, values: dict) -> tuple[tuple[str, ...], dict, dict]:
+    """Set the values that differ; return (names, before, after) of those that changed."""
+    names, before, after = [], {}, {}
+    for name, value in values.items():
+        old = getattr(row, name)
+        if old != value:
+            names.append(name)
+            before[name] = _plain(old)
+            after[name] = _plain(value)
+            setattr(row, name, value)
+    return tuple(names), before, after
+
+
+def _plain(value):
+    return iso(value) if isinstance(value, datetime) else value
+
+
+def _audit(actor: Actor, kind: str, row, result: UpsertResult, before: dict, after: dict,
+           source: str) -> None:
+    if not result.changed:
+        return
+    action = f"{kind}.{'created' if result.created else 'updated'}"
+    audit.record(actor_type=actor.type, actor_id=actor.id, action=action, object_type=kind,
+                 object_id=row.id, data={"source": source, "external_id": row_external(row),
+                                         "before": None if result.created else before,
+                                         "after": after})
+
+
+def row_external(row) -> str | None:
+    return getattr(row, "external_ref", None) or getattr(row, "external_id", None)
+
+
+# --- upserts ------------------------------------------------------------------------------
+
+def upsert_position(data: dict, *, actor: Actor, source: str = "api") -> UpsertResult:
+    """Create or update a position by external id, within the actor's departments."""
+    values = clean_position(data)
+    _authorize(actor)
+    _check_department(actor, values["department"])
+    row = _by_external(Position, Position.external_id, values["external_id"])
+    wanted = {k: values[k] for k in ("title", "department", "level")}
+    for flag in ("is_senior", "cancel_requires_review"):
+        if values[flag] is not None or row is None:
+            wanted[flag] = bool(values[flag])
+    created = row is None
+    if created:
+        row = Position(external_id=values["external_id"], active=True)
+        db.session.add(row)
+    else:
+        _check_department(actor, row.department)
+    names, before, after = _apply(row, wanted)
+    db.session.flush()
+    result = UpsertResult(row, created, () if created else names)
+    _audit(actor, "position", row, result, before, after, source)
+    return result
+
+
+def upsert_session(data: dict, *, actor: Actor, source: str = "api") -> UpsertResult:
+    """Create or update an interview session of a position the actor may write."""
+    values = clean_session(data)
+    _authorize(actor)
+    position = _position(values["position_external_id"])
+    _check_department(actor, position.department)
+    row = _by_external(InterviewSession, InterviewSession.external_id, values["external_id"])
+    created = row is None
+    if created:
+        row = InterviewSession(external_id=values["external_id"], booked=0)
+        db.session.add(row)
+    else:
+        if row.position is not None:
+            _check_department(actor, row.position.department)
+        if values["capacity"] < row.booked:
+            raise UpsertInvalid(f"容量不能小于已预约人数（{row.booked}）",
+                                code="capacity_below_booked",
+                                details={"field": "capacity", "errors": [{
+                                    "field": "capacity", "code": "capacity_below_booked",
+                                    "message": f"容量不能小于已预约人数（{row.booked}）"}]})
+    names, before, after = _apply(row, {"position_id": position.id,
+                                        "starts_at": values["starts_at"],
+                                        "ends_at": values["ends_at"],
+                                        "capacity": values["capacity"]})
+    db.session.flush()
+    result = UpsertResult(row, created, () if created else names)
+    _audit(actor, "session", row, result, before, after, source)
+    return result
+
+
+def upsert_candidate(data: dict, *, actor: Actor, source: str = "api") -> UpsertResult:
+    """Create or update a candidate by external id; a new candidate gets an invitation.
+    An existing candidate can be changed only by someone who sees one of their interviews
+    (or when they have none yet)."""
+    values = clean_candidate(data)
+    _authorize(actor)
+    row = _by_external(Candidate, Candidate.external_ref, values["external_id"])
+    created = row is None
+    if created:
+        row = Candidate(external_ref=values["external_id"], name=values["name"],
+                        email=values["email"])
+        row.phone = values["phone"]
+        db.session.add(row)
+        db.session.flush()
+        result = UpsertResult(row, True, (), issue_invitation(row.id))
+        _audit(actor, "candidate", row, result, {}, {
+            "name": row.name, "phone": crypto.mask_phone(values["phone"]),
+            "email": row.email}, source)
+        return result
+    _check_candidate_scope(actor, row.id)
+    names, before, after = _apply(row, {"name": values["name"], "email": values["email"]})
+    if row.phone_hash != crypto.phone_lookup_hash(values["phone"]):
+        before["phone"] = crypto.mask_phone(row.phone)
+        after["phone"] = crypto.mask_phone(values["phone"])
+        row.phone = values["phone"]
+        names += ("phone",)
+    db.session.flush()
+    result = UpsertResult(row, False, names)
+    _audit(actor, "candidate", row, result, before, after, source)
+    return result
+
+
+def upsert_interview(data: dict, *, actor: Actor, source: str = "api") -> UpsertResult:
+    """Create or update an interview by external id. A closed interview (cancelled,
+    completed, cancel pending) is never changed; a session keeps its booked count."""
+    values = clean_interview(data)
+    _authorize(actor)
+    candidate = _by_external(Candidate, Candidate.external_ref, values["candidate_external_id"])
+    if candidate is None:
+        raise _not_found("candidate_external_id", "未找到该候选人编号，请先导入候选人")
+    position = _position(values["position_external_id"])
+    _check_department(actor, position.department)
+    session = None
+    if values["session_external_id"]:
+        session = _by_external(InterviewSession, InterviewSession.external_id,
+                               values["session_external_id"])
+        if session is None:
+            raise _not_found("session_external_id", "未找到该场次编号，请先导入场次")
+        if session.position_id not in (None, position.id):
+            raise _field_error("session_external_id", "session_position_mismatch",
+                               "该场次不属于所填岗位")
+        if not session.starts_at <= values["scheduled_at"] < session.ends_at:
+            raise _field_error("scheduled_at", "scheduled_at_outside_session",
+                               "面试时间不在该场次的时间范围内")
+    interviewer_id = None
+    if values["interviewer_username"]:
+        interviewer = db.session.scalars(select(HrUser).where(
+            HrUser.username == values["interviewer_username"], HrUser.active)).first()
+        if interviewer is None:
+            raise _not_found("interviewer_username", "未找到该面试官账号（或账号已停用）")
+        interviewer_id = interviewer.id
+    row = _by_external(Interview, Interview.external_id, values["external_id"])
+    created = row is None
+    if values["number"]:
+        taken = db.session.scalars(select(Interview.id).where(
+            Interview.number == values["number"])).first()
+        if taken is not None and (created or taken != row.id):
+            raise _field_error("number", "number_taken", "该面试编号已被其他面试使用")
+    wanted = {"candidate_id": candidate.id, "position_id": position.id,
+              "session_id": session.id if session else None,
+              "scheduled_at": values["scheduled_at"],
+              "duration_minutes": values["duration_minutes"] or 30,
+              "interviewer_id": interviewer_id, "join_url": values["join_url"],
+              "confirm_by": values["confirm_by"]}
+    if created:
+        row = Interview(external_id=values["external_id"], status=InterviewStatus.SCHEDULED,
+                        number=values["number"] or next_number(values["scheduled_at"]))
+        if session is not None:
+            _book(session)
+        db.session.add(row)
+    else:
+        _check_department(actor, row.position.department)
+        if values["duration_minutes"] is None:
+            wanted["duration_minutes"] = row.duration_minutes
+        if values["number"]:
+            wanted["number"] = values["number"]
+        differs = any(getattr(row, k) != v for k, v in wanted.items())
+        if differs and row.status not in (InterviewStatus.SCHEDULED, InterviewStatus.CONFIRMED):
+            raise InterviewClosed(details={"field": "external_id", "status": row.status.value})
+        if differs and wanted["session_id"] != row.session_id:
+            if session is not None:
+                _book(session)
+            if row.session is not None:
+                row.session.booked = max(0, row.session.booked - 1)
+        if row.status == InterviewStatus.CONFIRMED and row.scheduled_at != wanted["scheduled_at"]:
+            # The confirmation was for the old time (as Interview.reschedule does).
+            row.status = InterviewStatus.SCHEDULED
+            row.confirmed_at = None
+    names, before, after = _apply(row, wanted)
+    db.session.flush()
+    result = UpsertResult(row, created, () if created else names)
+    if created:
+        after["number"] = row.number
+    _audit(actor, "interview", row, result, before, after, source)
+    return result
+
+
+def _field_error(name: str, code: str, message: str) -> UpsertInvalid:
+    return UpsertInvalid(message, code=code, details={
+        "field": name, "errors": [{"field": name, "code": code, "message": message}]})
+
+
+def _position(external_id: str) -> Position:
+    position = _by_external(Position, Position.external_id, external_id)
+    if position is None:
+        raise _not_found("position_external_id", "未找到该岗位编号，请先导入岗位")
+    return position
+
+
+def _check_candidate_scope(actor: Actor, candidate_id: int) -> None:
+    pairs = db.session.execute(select(Position.department, Interview.interviewer_id)
+                               .join(Interview, Interview.position_id == Position.id)
+                               .where(Interview.candidate_id == candidate_id)).all()
+    if pairs and not any(actor.departments is None or dept in actor.departments
+                         for dept, _ in pairs):
+        raise OutOfScope(details={"field": "external_id"})
+    if pairs and actor.is_hr and not any(actor.sees(d, i) for d, i in pairs):
+        raise OutOfScope(details={"field": "external_id"})
+
+
+def _book(session: InterviewSession) -> None:
+    if session.booked >= session.capacity:
+        raise SessionFull(details={"field": "session_external_id"})
+    session.booked += 1
+
+
+def next_number(scheduled_at: datetime) -> str:
+    """AI-YYYY-MM-DD-NNN: the next free number of the Beijing day of the interview."""
+    day = local(scheduled_at).date()
+    prefix = f"AI-{day:%Y-%m-%d}-"
+    numbers = db.session.scalars(select(Interview.number).where(
+        Interview.number.like(prefix + "%"))).all()
+    used = [int(n[len(prefix):]) for n in numbers if n[len(prefix):].isdigit()]
+    return f"{prefix}{(max(used) if used else 0) + 1:03d}"
+
+
+UPSERTS = {"position": upsert_position, "session": upsert_session,
+           "candidate": upsert_candidate, "interview": upsert_interview}
+
+
+# --- committing wrappers (the API) --------------------------------------------------------
+
+def _save(kind: str, data: dict, actor: Actor, source: str) -> UpsertResult:
+    try:
+        result = UPSERTS[kind](data, actor=actor, source=source)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return result
+
+
+def save_position(data: dict, *, actor: Actor, source: str = "api") -> UpsertResult:
+    """upsert_position, committed."""
+    return _save("position", data, actor, source)
+
+
+def save_session(data: dict, *, actor: Actor, source: str = "api") -> UpsertResult:
+    """upsert_session, committed."""
+    return _save("session", data, actor, source)
+
+
+def save_candidate(data: dict, *, actor: Actor, source: str = "api") -> UpsertResult:
+    """upsert_candidate, committed (the invitation's token is in .invite, shown once)."""
+    return _save("candidate", data, actor, source)
+
+
+def save_interview(data: dict, *, actor: Actor, source: str = "api") -> UpsertResult:
+    """upsert_interview, committed."""
+    return _save("interview", data, actor, source)
+
+
+__all__ = ["KINDS", "UPSERTS", "CLEANERS", "UpsertResult", "UpsertInvalid", "OutOfScope",
+           "InterviewClosed", "SessionFull", "WRITE_PERMISSION", "upsert_position",
+           "upsert_session", "upsert_candidate", "upsert_interview", "save_position",
+           "save_session", "save_candidate", "save_interview", "parse_time", "next_number"]
