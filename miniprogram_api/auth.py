@@ -5,10 +5,10 @@ from functools import wraps
 
 from flask import g, request
 
+from app.core import ratelimit
 from app.core.errors import AppError, Unauthorized
 from app.services.candidates import sessions as mp_login
 from app.services.candidates.sessions import resolve_session
-from miniprogram_api import ratelimit
 
 
 class NotBound(AppError):
@@ -40,6 +40,7 @@ def login_required(view=None, *, limit: str | None = None):
         if user is None:
             raise Unauthorized("登录已失效，请重新登录", code="session_invalid")
         g.mp_user = user
+        g.idempotency_owner = f"mp:{user.id}"
         return view(*args, **kwargs)
     return wrapper
 

@@ -17,6 +17,8 @@ from functools import cache
 from typing import Any
 
 from app.core.errors import HTTP_MESSAGES, AppError, ServiceUnavailable
+from app.core.idempotency import RequestInProgress
+from app.core.ratelimit import RateLimited
 from app.services.cancellation.policy import NoDetailRequested
 from app.services.candidates.binding import (
     AccountBoundToOther,
@@ -51,8 +53,6 @@ from app.services.interviews.reschedule import (
 )
 from app.services.notifications.read import NotificationNotFound
 from miniprogram_api.auth import NotBound
-from miniprogram_api.idempotency import RequestInProgress
-from miniprogram_api.ratelimit import RateLimited
 
 JSON = "application/json"
 BASE_PATH = "/api/mp/v1"
@@ -145,7 +145,7 @@ FIELD_TOO_LONG = err(422, "field_too_long", "字段 <field> 过长")
 STRING_FIELDS = (INVALID_JSON, FIELD_REQUIRED, FIELD_INVALID, FIELD_TOO_LONG)
 # Werkzeug routing: a path parameter that contains "/" matches no route.
 NO_ROUTE = err(404, HTTP_MESSAGES[404][0], HTTP_MESSAGES[404][1])
-# Rate limits (miniprogram_api.ratelimit) and idempotency (miniprogram_api.idempotency)
+# Rate limits (app.core.ratelimit) and idempotency (app.core.idempotency)
 RATE_LIMITED = err(RateLimited, headers=("Retry-After",))
 REQUEST_IN_PROGRESS = err(RequestInProgress)
 IDEMPOTENCY_KEY_INVALID = err(422, "invalid_idempotency_key", "Idempotency-Key 过长")
@@ -249,7 +249,7 @@ OPEN_TOKEN = path_param("open_token", "The token in the link of a message sent t
 
 # --- components -----------------------------------------------------------------------------
 
-STATUSES = ["scheduled", "confirmed", "cancel_pending", "cancelled", "completed"]
+STATUSES = ["scheduled", "confirmed", "cancel_pending", "cancelled", "completed", "no_show"]
 TIMELINE_TYPES = ["scheduled", "confirmed", "cancel_requested", "cancel_rejected",
                   "cancel_approved", "cancelled", "rescheduled", "message_sent",
                   "message_delivered", "message_read"]

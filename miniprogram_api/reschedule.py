@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
+from app.core.idempotency import idempotent
 from app.core.timeutil import iso, utcnow
 from app.queries.interviews import candidate as queries
 from app.services.interviews import reschedule as rescheduling
 from miniprogram_api import bp, serializers
 from miniprogram_api.auth import candidate_required
-from miniprogram_api.idempotency import idempotent
 from miniprogram_api.views import json_body, string_field
 
 

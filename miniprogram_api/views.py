@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask import current_app, g, jsonify, request
 
 from app.core.errors import ValidationFailed
+from app.core.idempotency import idempotent
+from app.core.ratelimit import hit, limited
 from app.core.timeutil import iso, utcnow
 from app.queries.interviews import candidate as queries
 from app.services import cancellation
@@ -13,8 +15,6 @@ from app.services.interviews import confirm as attendance
 from app.services.notifications import read as notifications
 from miniprogram_api import bp, serializers
 from miniprogram_api.auth import candidate_required, login_required
-from miniprogram_api.idempotency import idempotent
-from miniprogram_api.ratelimit import hit, limited
 
 
 def is_clean_text(value: str) -> bool:

@@ -21,7 +21,8 @@ CHANNEL_LABELS = {
     "email": "邮件",
     "webhook": "Webhook",
 }
-ACTOR_LABELS = {"candidate": "候选人", "hr": "HR", "system": "系统"}
+ACTOR_LABELS = {"candidate": "候选人", "hr": "HR", "system": "系统",
+                "integration": "接口密钥"}
 CANCELLATION_STATE_LABELS = {
     CancellationState.REQUESTED: "待审批",
     CancellationState.DETAIL_REQUESTED: "待候选人补充说明",
@@ -39,8 +40,11 @@ AUDIT_ACTION_LABELS = {
     "interview.cancel_level_approved": "一级审批通过",
     "interview.cancel_detail_requested": "要求补充说明",
     "interview.cancel_detail_answered": "候选人补充说明",
+    "interview.completed": "报告面试完成",
+    "interview.no_show": "报告未到场",
 }
-INITIATOR_LABELS = {"candidate": "候选人取消", "hr": "公司取消", "system": "系统取消"}
+INITIATOR_LABELS = {"candidate": "候选人取消", "hr": "公司取消", "system": "系统取消",
+                    "integration": "公司取消（系统对接）"}
 RULE_LABELS = {"auto_cancel_unconfirmed": "逾期未确认自动取消"}
 AUDIT_DATA_LABELS = {
     "reason": "原因代码",

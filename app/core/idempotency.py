@@ -1,4 +1,8 @@
-"""Idempotency-Key: the same key replays the first response and does nothing again."""
+"""Idempotency-Key: the same key replays the first response and does nothing again.
+
+A shared HTTP guard (the candidate API and the integration API): keys are per caller, the
+`g.idempotency_owner` its authentication set (a WeChat user, an API key), so two callers
+never see each other's responses."""
 from __future__ import annotations
 
 import hashlib
@@ -31,7 +35,7 @@ def idempotent(view):
                                    details={"field": "Idempotency-Key"})
         fingerprint = hashlib.sha256(request.path.encode() + b"\n" + request.get_data()
                                      ).hexdigest()
-        store_key = redis_store.key("idem", g.mp_user.id, key)
+        store_key = redis_store.key("idem", g.idempotency_owner, key)
         client = redis_store.client
         if not client.set(store_key, json.dumps({"state": "pending"}), nx=True,
                           ex=IN_PROGRESS_TTL):

@@ -1,4 +1,5 @@
-"""Redis-backed rate limits per user and per IP: 429 with Retry-After.
+"""Redis-backed rate limits per user (or API key) and per IP: 429 with Retry-After.
+A shared HTTP guard of the candidate API and the integration API.
 
 Fixed windows: one counter per (scope, IP or user, window number), created with an expiry.
 An authenticated endpoint checks its session and counts its request in one Redis round
@@ -22,6 +23,9 @@ DEFAULT_LIMITS = {
     "login": {"ip": (300, 60), "user": (20, 60)},
     "bind": {"ip": (120, 60), "user": (10, 60)},
     "cancel": {"ip": (300, 60), "user": (20, 60)},
+    # /api/integration/v1, per API key (a failed authentication counts per IP only).
+    "integration": {"ip": (1200, 60), "key": (600, 60)},
+    "integration_write": {"key": (240, 60)},
 }
 
 # KEYS[1]: a session (may be absent); KEYS[2]: the IP counter; KEYS[3..]: counters that

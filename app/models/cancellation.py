@@ -58,14 +58,22 @@ CANCELLATION_STATE_LABELS = {
 
 
 class ActorType(str, enum.Enum):
-    """Who cancelled: the end states 候选人取消 / 公司取消 / 系统取消 are told apart by it."""
+    """Who cancelled: the end states 候选人取消 / 公司取消 / 系统取消 are told apart by it.
+    INTEGRATION is the company too (an API key of /api/integration/v1 acting for it)."""
     CANDIDATE = "candidate"
     HR = "hr"
     SYSTEM = "system"
+    INTEGRATION = "integration"
 
     @property
     def label(self) -> str:
-        return {"candidate": "候选人取消", "hr": "公司取消", "system": "系统取消"}[self.value]
+        return {"candidate": "候选人取消", "hr": "公司取消", "system": "系统取消",
+                "integration": "公司取消（系统对接）"}[self.value]
+
+    @property
+    def is_company(self) -> bool:
+        """HR users and the company's systems (API keys) act for the company."""
+        return self in (ActorType.HR, ActorType.INTEGRATION)
 
 
 class Cancellation(TimestampMixin, db.Model):

@@ -30,6 +30,7 @@ class InterviewStatus(str, enum.Enum):
     CANCEL_PENDING = "cancel_pending"
     CANCELLED = "cancelled"
     COMPLETED = "completed"
+    NO_SHOW = "no_show"  # the candidate did not attend (reported by the AI-interview platform)
 
     @property
     def label(self) -> str:
@@ -42,15 +43,19 @@ STATUS_LABELS = {
     InterviewStatus.CANCEL_PENDING: "取消审批中",
     InterviewStatus.CANCELLED: "已取消",
     InterviewStatus.COMPLETED: "已完成",
+    InterviewStatus.NO_SHOW: "未到场",
 }
 
 S = InterviewStatus
 TRANSITIONS: dict[InterviewStatus, frozenset[InterviewStatus]] = {
-    S.SCHEDULED: frozenset({S.CONFIRMED, S.CANCEL_PENDING, S.CANCELLED, S.COMPLETED}),
-    S.CONFIRMED: frozenset({S.SCHEDULED, S.CANCEL_PENDING, S.CANCELLED, S.COMPLETED}),
+    S.SCHEDULED: frozenset({S.CONFIRMED, S.CANCEL_PENDING, S.CANCELLED, S.COMPLETED,
+                            S.NO_SHOW}),
+    S.CONFIRMED: frozenset({S.SCHEDULED, S.CANCEL_PENDING, S.CANCELLED, S.COMPLETED,
+                            S.NO_SHOW}),
     S.CANCEL_PENDING: frozenset({S.CANCELLED, S.SCHEDULED, S.CONFIRMED}),
     S.CANCELLED: frozenset(),
     S.COMPLETED: frozenset(),
+    S.NO_SHOW: frozenset(),
 }
 ACTIVE_STATUSES = frozenset({S.SCHEDULED, S.CONFIRMED})
 
@@ -125,6 +130,9 @@ class Interview(TimestampMixin, db.Model):
 
     def complete(self) -> None:
         self._move(S.COMPLETED)
+
+    def mark_no_show(self) -> None:
+        self._move(S.NO_SHOW)
 
     def reschedule(self, session: InterviewSession, at: datetime) -> None:
         """Move to another session (place bookkeeping is the caller's, done atomically in

@@ -33,7 +33,8 @@ class CancellationView:
     detail_question: str | None     # HR asked for more detail (and waits)
 
 
-INITIATOR = {"candidate": "candidate", "hr": "company", "system": "system"}
+INITIATOR = {"candidate": "candidate", "hr": "company", "system": "system",
+             "integration": "company"}
 
 
 def cancellation_states(interview_ids: list[int]) -> dict[int, CancellationView]:

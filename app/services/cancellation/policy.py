@@ -125,7 +125,7 @@ def _check_scope(interview: InterviewFacts, actor: Actor, permission: str) -> No
     permission is 'forbidden'."""
     if not actor.sees(interview.position.department, interview.interviewer_id):
         raise InterviewNotFound()
-    if actor.is_hr and not actor.can(permission):
+    if actor.is_company and not actor.can(permission):
         raise PermissionDenied()
 
 
@@ -135,7 +135,7 @@ def _cancellable(interview: InterviewFacts, actor: Actor, rules: Rules, now: dat
     status = interview.status
     if status == S.CANCEL_PENDING:
         # A request is open: approving it is the way to cancel.
-        if actor.is_hr:
+        if actor.is_company:
             raise CancelPending("该面试有待审批的取消申请，请在待审批中处理")
         raise CancelPending()
     if S.CANCELLED not in TRANSITIONS[status]:
@@ -188,6 +188,7 @@ def decide_cancel(interview: InterviewFacts, actor: Actor, reason: ReasonFacts |
     else:
         new_status, state = S.CANCELLED, CancellationState.EFFECTIVE
         event = {ActorType.CANDIDATE: "candidate_cancelled", ActorType.HR: "company_cancelled",
+                 ActorType.INTEGRATION: "company_cancelled",
                  ActorType.SYSTEM: "system_cancelled"}[actor.type]
         event_type, levels = "interview.cancelled", 0
     after = interview.moved(new_status, interview.status if needs_review else None)

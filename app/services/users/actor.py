@@ -3,7 +3,9 @@
 Admin: everything. Recruiting manager: everything in their departments, batch cancel,
 level-2 approvals. Recruiting specialist: view, single cancel, level-1 approvals, in their
 departments. Interviewer: read-only, their own interviews. A candidate acts on their own
-interviews only (the readers select by candidate); a system job acts everywhere.
+interviews only (the readers select by candidate); a system job acts everywhere. An
+integration (an API key of /api/integration/v1) acts for the company: the permissions its
+scopes give, in the key's departments (none listed: every department).
 
 Services take an Actor (views build it from the logged-in user and pass it in); queries
 narrow their statements with `interview_scope(actor)`, so a list never shows what the
@@ -11,12 +13,21 @@ detail page would answer 404 for.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import false, true
 
 from app.models import ActorType, HrUser, Interview, Position, Role
 from app.models.hr import PERMISSIONS
+
+# What each API key scope lets the integration do (Actor.can).
+SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "interviews:read": frozenset({"view"}),
+    # batch_cancel: what upserts by external id require (upsert.WRITE_PERMISSION); the
+    # integration API offers no batch cancel.
+    "interviews:write": frozenset({"view", "cancel", "batch_cancel", "report_outcome"}),
+    "reports:read": frozenset({"reports"}),
+}
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,7 @@ class Actor:
     departments: frozenset[str] | None = None   # None: every department
     rule: str | None = None                     # the rule a system job applies
     name: str | None = None
+    ip: str | None = None                       # where the request came from (audit log)
 
     @classmethod
     def candidate(cls, candidate_id: int) -> Actor:
@@ -44,9 +56,28 @@ class Actor:
     def system(cls, rule: str) -> Actor:
         return cls(ActorType.SYSTEM, None, rule=rule, name="系统")
 
+    @classmethod
+    def integration(cls, key) -> Actor:
+        """An API key (app.models.ApiKey) acting for the company; a revoked key may do
+        nothing. `id` is the key's id (what the audit log and cancellations record)."""
+        permissions = frozenset() if key.revoked_at is not None else frozenset().union(
+            *(SCOPE_PERMISSIONS.get(scope, frozenset()) for scope in key.scopes or ()))
+        departments = frozenset(key.departments) if key.departments else None
+        return cls(ActorType.INTEGRATION, key.id, None, permissions, departments,
+                   name=f"接口密钥 {key.name}（{key.prefix}）")
+
+    def from_ip(self, ip: str | None) -> Actor:
+        """This actor acting from that client address (what audit entries record)."""
+        return replace(self, ip=ip)
+
     @property
     def is_hr(self) -> bool:
         return self.type == ActorType.HR
+
+    @property
+    def is_company(self) -> bool:
+        """HR users and API keys: company-side reasons, permissions and department scope."""
+        return self.type.is_company
 
     def can(self, permission: str) -> bool:
         """Role permission: HR by role; system jobs may do what their rule needs."""
@@ -56,7 +87,7 @@ class Actor:
 
     def sees(self, department: str, interviewer_id: int | None) -> bool:
         """Whether an interview of this department (and interviewer) is in scope."""
-        if self.type != ActorType.HR:
+        if not self.is_company:
             return True
         if not self.permissions:
             return False
@@ -67,7 +98,7 @@ class Actor:
 
 def interview_scope(actor: Actor):
     """The SQL condition (over Interview joined with Position) equal to Actor.sees."""
-    if actor.type != ActorType.HR:
+    if not actor.is_company:
         return true()
     if not actor.permissions:
         return false()
