@@ -257,3 +257,38 @@ def filter_choices(actor: Actor) -> dict:
     positions = db.session.scalars(stmt).all()
     return {"departments": sorted({p.department for p in positions}),
             "positions": positions, "initiators": list(ActorType)}
+
+
+# --- export: the same search, every row, streamed -----------------------------------------
+
+EXPORT_CHUNK_ROWS = 1000
+
+
+def iter_interviews(actor: Actor, filters: Filters, chunk: int = EXPORT_CHUNK_ROWS):
+    """Every interview the list would show for these filters (same conditions, scope and
+    order), as flat rows with the latest cancellation, fetched `chunk` rows at a time
+    from a server-side cursor: an export of 100,000 rows never holds them all."""
+    from sqlalchemy.orm import aliased
+
+    from app.models import CancelReason
+
+    conditions = [*_filters(filters.q, filters.status, filters), interview_scope(actor)]
+    later = aliased(Cancellation)
+    latest = (select(func.max(later.id)).where(later.interview_id == Interview.id)
+              .correlate(Interview).scalar_subquery())
+    order = ((Interview.scheduled_at.asc(), Interview.id.asc()) if filters.sort == "asc"
+             else (Interview.scheduled_at.desc(), Interview.id.desc()))
+    stmt = (select(Interview.number, Candidate.name.label("candidate"),
+                   Position.title, Position.department, Interview.scheduled_at,
+                   Interview.status, Cancellation.actor_type, CancelReason.label.label("reason"),
+                   Cancellation.note,
+                   func.coalesce(Cancellation.decided_at, Cancellation.requested_at)
+                   .label("cancelled_at"))
+            .select_from(Interview)
+            .join(Candidate, Candidate.id == Interview.candidate_id)
+            .join(Position, Position.id == Interview.position_id)
+            .outerjoin(Cancellation, Cancellation.id == latest)
+            .outerjoin(CancelReason, CancelReason.id == Cancellation.reason_id)
+            .where(*conditions).order_by(*order)
+            .execution_options(yield_per=chunk))
+    yield from db.session.execute(stmt)

@@ -1,0 +1,76 @@
+"""SQL building blocks of the reports that differ by dialect: local (Asia/Shanghai) days
+and weeks, seconds between two timestamps, and continuous percentiles.
+
+Traps:
+- Timestamps are stored as UTC (timestamptz on PostgreSQL, naive UTC text on SQLite).
+  Asia/Shanghai has had no daylight saving since 1991, so on SQLite '+8 hours' is the exact
+  local time; PostgreSQL converts with the zone itself.
+- PostgreSQL has percentile_cont; SQLite has not. The fallback computes the same linear
+  interpolation between the two nearest ranks with window functions, in SQL, so both
+  backends give the same figures (tests compare them with an independent computation).
+"""
+from __future__ import annotations
+
+from sqlalchemy import Float, Integer, cast, func, literal_column, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.extensions import db
+
+ZONE = "Asia/Shanghai"
+
+
+def dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def local_day(column) -> ColumnElement:
+    """The Asia/Shanghai calendar day of a UTC timestamp, as 'YYYY-MM-DD' text."""
+    if dialect() == "postgresql":
+        return func.to_char(func.timezone(ZONE, column), "YYYY-MM-DD")
+    return func.date(column, "+8 hours")
+
+
+def local_week(column) -> ColumnElement:
+    """The Monday of the Asia/Shanghai ISO week of a UTC timestamp, as 'YYYY-MM-DD'."""
+    if dialect() == "postgresql":
+        return func.to_char(func.date_trunc("week", func.timezone(ZONE, column)),
+                            "YYYY-MM-DD")
+    # 'weekday 0' moves forward to the next Sunday (or stays on one); 6 days back is Monday.
+    return func.date(column, "+8 hours", "weekday 0", "-6 days")
+
+
+def seconds_between(start, end) -> ColumnElement:
+    """end - start in seconds (float)."""
+    if dialect() == "postgresql":
+        return func.extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86400.0
+
+
+def percentiles(source, value, where: list, group_by=None, qs=(0.5, 0.95)) -> dict:
+    """{group: (p_q1, p_q2, ...)} of `value` over the rows of `source` (a table or join)
+    matching `where`, continuous (linear interpolation, as PostgreSQL's percentile_cont).
+    Without group_by the only key is None; no matching row: an empty dict."""
+    key = group_by if group_by is not None else literal_column("NULL")
+    if dialect() == "postgresql":
+        columns = [func.percentile_cont(q).within_group(value) for q in qs]
+        stmt = select(key.label("k"), *columns).select_from(source).where(*where)
+        if group_by is not None:
+            stmt = stmt.group_by(group_by)
+        return {row[0]: tuple(None if v is None else float(v) for v in row[1:])
+                for row in db.session.execute(stmt) if row[1] is not None}
+    ranked = select(
+        key.label("k"), value.label("v"),
+        func.row_number().over(partition_by=key, order_by=value).label("rn"),
+        func.count().over(partition_by=key).label("n"),
+    ).select_from(source).where(*where).subquery()
+    columns = []
+    for q in qs:
+        position = 1 + q * (ranked.c.n - 1)            # 1-based fractional rank
+        lower = cast(position, Integer)                 # floor (positions are >= 1)
+        fraction = position - lower
+        columns.append(
+            func.sum(func.iif(ranked.c.rn == lower, ranked.c.v * (1 - fraction), 0.0))
+            + func.sum(func.iif(ranked.c.rn == lower + 1, ranked.c.v * fraction, 0.0)))
+    stmt = select(ranked.c.k, *[cast(c, Float) for c in columns]).group_by(ranked.c.k)
+    return {row[0]: tuple(None if v is None else float(v) for v in row[1:])
+            for row in db.session.execute(stmt)}
