@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import g, jsonify
 
 from app.core.idempotency import idempotent
+from app.core.ratelimit import client_ip
 from app.core.timeutil import iso, utcnow
 from app.queries.interviews import candidate as queries
 from app.services.interviews import reschedule as rescheduling
@@ -30,7 +31,8 @@ def reschedule(public_id: str):
     if isinstance(data.get("slot_id"), int) and not isinstance(data["slot_id"], bool):
         data["slot_id"] = str(data["slot_id"])  # the contract says string; tolerate numbers
     slot_id = string_field(data, "slot_id", max_length=20)
-    outcome = rescheduling.reschedule_by_candidate(g.candidate_id, public_id, slot_id)
+    outcome = rescheduling.reschedule_by_candidate(g.candidate_id, public_id, slot_id,
+                                                   ip=client_ip())
     iv = queries.load_candidate_interview(g.candidate_id, public_id)
     return jsonify(interview=serializers.interview(iv, utcnow()),
                    previous_scheduled_at=iso(outcome.previous_scheduled_at))

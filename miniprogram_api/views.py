@@ -5,7 +5,7 @@ from flask import current_app, g, jsonify, request
 
 from app.core.errors import ValidationFailed
 from app.core.idempotency import idempotent
-from app.core.ratelimit import hit, limited
+from app.core.ratelimit import client_ip, hit, limited
 from app.core.timeutil import iso, utcnow
 from app.queries.interviews import candidate as queries
 from app.services import cancellation
@@ -95,9 +95,9 @@ def bind():
         raise ValidationFailed("请提供 invite_token 或 phone_code 其中之一",
                                code="field_required", details={"field": "invite_token"})
     if invite:
-        candidate = binding.bind_by_invite(g.mp_user.id, invite)
+        candidate = binding.bind_by_invite(g.mp_user.id, invite, ip=client_ip())
     else:
-        candidate = binding.bind_by_phone(g.mp_user.id, phone_code)
+        candidate = binding.bind_by_phone(g.mp_user.id, phone_code, ip=client_ip())
     return jsonify(bound=True, candidate=_candidate_json(candidate))
 
 
@@ -141,7 +141,7 @@ def cancel(public_id: str):
     note = string_field(data, "note", required=False, max_length=2000)
     outcome = cancellation.cancel_by_candidate(
         candidate_id=g.candidate_id, interview_public_id=public_id,
-        reason_code=reason_code, note=note)
+        reason_code=reason_code, note=note, ip=client_ip())
     return jsonify(status=outcome.status.value,
                    interview=serializers.interview(outcome.interview, utcnow(), outcome.rules),
                    cancellation={"state": outcome.state.value,
@@ -154,7 +154,7 @@ def cancel(public_id: str):
 def answer_cancel_detail(public_id: str):
     note = string_field(json_body(), "note", max_length=2000)
     cancellation.answer_detail(candidate_id=g.candidate_id, interview_public_id=public_id,
-                               note=note)
+                               note=note, ip=client_ip())
     iv = queries.load_candidate_interview(g.candidate_id, public_id)
     return jsonify(interview=serializers.interview(iv, utcnow()))
 
@@ -163,7 +163,7 @@ def answer_cancel_detail(public_id: str):
 @candidate_required
 def confirm(public_id: str):
     iv = attendance.confirm_attendance(candidate_id=g.candidate_id,
-                                       interview_public_id=public_id)
+                                       interview_public_id=public_id, ip=client_ip())
     return jsonify(interview=serializers.interview(iv, utcnow()),
                    confirmed_at=iso(iv.confirmed_at))
 
@@ -216,5 +216,5 @@ def submit_feedback():
     content = string_field(data, "content", max_length=5000)
     interview_id = string_field(data, "interview_id", required=False, max_length=40)
     item = feedback.submit_feedback(candidate_id=g.candidate_id, content=content,
-                                    interview_public_id=interview_id)
+                                    interview_public_id=interview_id, ip=client_ip())
     return jsonify(id=item.id, received_at=iso(item.created_at)), 201

@@ -54,7 +54,8 @@ def logout():
     """Log out (POST with CSRF token only) and return to the login page."""
     # CSRFProtect has already checked the token of the 退出 form.
     if current_user.is_authenticated:
-        signin.sign_out(session.get(console_sessions.SESSION_FIELD), current_user.id)
+        signin.sign_out(session.get(console_sessions.SESSION_FIELD), current_user.id,
+                        ip=request.remote_addr)
         logout_user()
     session.clear()
     flash("您已退出登录", "info")
@@ -70,7 +71,7 @@ def change_password():
         try:
             changed = accounts.change_password(
                 current_user.id, current_password=form.current_password.data,
-                new_password=form.new_password.data)
+                new_password=form.new_password.data, ip=request.remote_addr)
         except Forbidden:
             abort(403)
         except ValidationFailed as exc:

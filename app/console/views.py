@@ -104,8 +104,9 @@ def app_error(exc: AppError):
 
 
 def current_actor() -> Actor:
-    """The logged-in HR user as the services' Actor (role, permissions, departments)."""
-    return Actor.hr(current_user._get_current_object())
+    """The logged-in HR user as the services' Actor (role, permissions, departments),
+    acting from this request's client address (what the audit log records)."""
+    return Actor.hr(current_user._get_current_object()).from_ip(request.remote_addr)
 
 
 def _date_arg(name: str) -> date | None:
@@ -182,7 +183,8 @@ def unbind_wechat(public_id: str):
     if not UnbindWechatForm().validate_on_submit():
         abort(400)
     try:
-        revoked = binding.unbind_by_hr(candidate_id, actor_id=current_user.id)
+        revoked = binding.unbind_by_hr(candidate_id, actor_id=current_user.id,
+                                       ip=request.remote_addr)
     except binding.NotBoundToWechat as exc:
         flash(exc.message, "error")
     else:

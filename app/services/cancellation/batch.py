@@ -269,7 +269,7 @@ def confirm(actor: Actor, token: str, now: datetime | None = None) -> CancelBatc
                      object_type="cancel_batch", object_id=batch.id,
                      data={"batch_id": batch.public_id, "criteria": batch.criteria,
                            "total": batch.total, "reason_id": batch.reason_id,
-                           "note": batch.note})
+                           "note": batch.note}, ip=actor.ip)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -303,6 +303,16 @@ def _shares_department(actor: Actor, batch: CancelBatch) -> bool:
     return owner is not None and bool(set(owner.departments) & (actor.departments or set()))
 
 
+def _created_from(batch: CancelBatch) -> str | None:
+    """The client address the batch was confirmed from (its batch.created entry): the
+    worker's cancels are recorded as made from there."""
+    from app.models import AuditEntry
+
+    return db.session.scalar(select(AuditEntry.ip).where(
+        AuditEntry.object_type == "cancel_batch", AuditEntry.object_id == batch.id,
+        AuditEntry.action == "batch.created").limit(1))
+
+
 def due_batch_ids() -> list[int]:
     """Batches the worker should run: queued, or running but left by a dead worker."""
     return list(db.session.scalars(
@@ -321,7 +331,7 @@ def run(batch_id: int, *, actor: Actor | None = None, now: datetime | None = Non
     if actor is None:
         from app.models import HrUser
 
-        actor = Actor.hr(db.session.get(HrUser, batch.actor_id))
+        actor = Actor.hr(db.session.get(HrUser, batch.actor_id)).from_ip(_created_from(batch))
     if batch.status == BatchStatus.QUEUED:
         batch.status = BatchStatus.RUNNING
         batch.started_at = utcnow()
@@ -410,7 +420,7 @@ def _finish(batch_id: int, actor: Actor, reason, scope: str) -> None:
             object_type="cancel_batch", object_id=batch.id,
             data={"batch_id": batch.public_id, "cancelled": batch.cancelled,
                   "skipped": len(batch.skipped or []), "total": batch.total,
-                  "summaries": len(counts)}, at=now)])
+                  "summaries": len(counts)}, ip=actor.ip, at=now)])
         batch.status = BatchStatus.DONE
         batch.finished_at = now
     outbox.wake_dispatcher()

@@ -68,12 +68,13 @@ def _serial_sequence(driver_connection, table: str) -> str:
 
 
 def cancel_by_candidate(*, candidate_id: int, interview_public_id: str, reason_code: str,
-                        note: str | None = None, now: datetime | None = None) -> CancelOutcome:
+                        note: str | None = None, now: datetime | None = None,
+                        ip: str | None = None) -> CancelOutcome:
     """A candidate cancels their interview: cancelled at once, or a request for HR review
     when the position requires review (or, as configured, when the self-service deadline
     has passed). Refused after the deadline otherwise."""
     now = now or utcnow()
-    actor = Actor.candidate(candidate_id)
+    actor = Actor.candidate(candidate_id).from_ip(ip)
     dialect = db.engine.dialect
     query = {"q_candidate_id": candidate_id, "q_public_id": interview_public_id,
              "q_reason_code": reason_code}
@@ -213,7 +214,7 @@ def ask_for_detail(actor: Actor, cancellation_id: int, comment: str | None,
 
 
 def answer_detail(*, candidate_id: int, interview_public_id: str, note: str | None,
-                  now: datetime | None = None) -> None:
+                  now: datetime | None = None, ip: str | None = None) -> None:
     """The candidate adds to their reason as HR asked; the request returns to the queue
     and the team is told."""
     now = now or utcnow()
@@ -227,5 +228,5 @@ def answer_detail(*, candidate_id: int, interview_public_id: str, note: str | No
         answer = policy.check_detail_answer(request, note, rules)
         write.apply_detail_answer(connection, request, answer, now=now, context=(
             write.message_context(interview, reason_label=request.reason.label,
-                                  note=answer)))
+                                  note=answer)), ip=ip)
     outbox.wake_dispatcher()

@@ -30,6 +30,7 @@ from app.models import (
     CancellationState,
     Interview,
     InterviewSession,
+    InterviewStatus,
 )
 from app.services import audit, webhooks
 from app.services.cancellation.facts import InterviewFacts
@@ -77,7 +78,9 @@ def webhook_payload(decision: CancelDecision) -> dict:
 
 def audit_data(decision: CancelDecision, cancellation_id: int | None) -> dict:
     data = {"reason": decision.reason.code, "note": decision.note,
-            "cancellation_id": cancellation_id, "number": decision.interview.number}
+            "cancellation_id": cancellation_id, "number": decision.interview.number,
+            "before": {"status": InterviewStatus(decision.interview.status).value},
+            "after": {"status": InterviewStatus(decision.after.status).value}}
     if decision.actor.is_hr:
         data["notified"] = sorted({r.recipient_type + ":" + r.kind
                                    for r in decision.recipients})
@@ -195,7 +198,7 @@ def apply_one(conn, dialect, decision: CancelDecision, *, endpoint_ids: list[int
         values.update(audit.entry_params(
             actor_type=actor.type.value, actor_id=actor.id, action=decision.event_type,
             object_type="interview", object_id=interview.id,
-            data=audit_data(decision, cancellation_id)))
+            data=audit_data(decision, cancellation_id), ip=actor.ip))
         values.update(outbox.fanout_params(
             event, context,
             [(r.kind, r.recipient_type, r.recipient_id) for r in decision.recipients]))
@@ -272,7 +275,7 @@ def apply_chunk(connection, decisions: list[CancelDecision], *, endpoints, conte
         audit_rows.append(audit.entry_row(
             actor_type=actor.type.value, actor_id=actor.id, action=d.event_type,
             object_type="interview", object_id=d.interview.id, data=audit_data(d, cid),
-            at=now))
+            ip=actor.ip, at=now))
         context = contexts(d)
         messages += [outbox.message_row(event=event, kind=r.kind,
                                         recipient_type=r.recipient_type,
@@ -346,7 +349,10 @@ def apply_approval(connection, outcome: ApprovalOutcome, *, context: dict,
         actor_type=actor.type.value, actor_id=actor.id, action=outcome.event_type,
         object_type="interview", object_id=interview.id,
         data={"cancellation_id": request.cancellation_id, "level": outcome.level,
-              "comment": outcome.comment, "number": interview.number}, at=now)])
+              "comment": outcome.comment, "number": interview.number,
+              "before": {"status": InterviewStatus(interview.status).value},
+              "after": {"status": InterviewStatus(outcome.new_status).value}}, ip=actor.ip,
+        at=now)])
     outbox.write(connection, [outbox.message_row(
         event=step, kind=r.kind, recipient_type=r.recipient_type,
         recipient_id=r.recipient_id, interview_id=interview.id, context=context, now=now)
@@ -369,7 +375,8 @@ def _after(outcome: ApprovalOutcome) -> InterviewFacts:
     return replace(interview, status=outcome.new_status, version=interview.version + 1)
 
 
-def apply_detail_answer(connection, request, answer: str, *, now, context: dict) -> None:
+def apply_detail_answer(connection, request, answer: str, *, now, context: dict,
+                        ip: str | None = None) -> None:
     """The candidate's answer: the request is back in the queue; the team is told."""
     from app.services.interviews.recipients import recipients
 
@@ -385,7 +392,8 @@ def apply_detail_answer(connection, request, answer: str, *, now, context: dict)
         actor_type="candidate", actor_id=interview.candidate.id,
         action="interview.cancel_detail_answered", object_type="interview",
         object_id=interview.id, data={"cancellation_id": request.cancellation_id,
-                                      "answer": answer, "number": interview.number}, at=now)])
+                                      "answer": answer, "number": interview.number},
+        ip=ip, at=now)])
     event = f"interview.cancel_detail_answered:{request.cancellation_id}:" \
             f"{int(now.timestamp() * 1000)}"
     outbox.write(connection, [outbox.message_row(

@@ -64,7 +64,7 @@ def create_invite(candidate_id: int, *, ttl_hours: int = 72) -> str:
     return token
 
 
-def bind_by_invite(account_id: int, token: str) -> Candidate:
+def bind_by_invite(account_id: int, token: str, *, ip: str | None = None) -> Candidate:
     """Use an invitation token: expired and used tokens are refused distinctly."""
     invite = db.session.scalars(select(InviteToken).where(
         InviteToken.token_hash == crypto.token_hash(token)).with_for_update()).first()
@@ -77,14 +77,14 @@ def bind_by_invite(account_id: int, token: str) -> Candidate:
         raise InviteUsed(details={"field": "invite_token"})
     if invite.expires_at <= utcnow():
         raise InviteExpired(details={"field": "invite_token"})
-    candidate = _bind(account, invite.candidate_id, method="invite")
+    candidate = _bind(account, invite.candidate_id, method="invite", ip=ip)
     invite.used_at = utcnow()
     invite.used_by_account_id = account_id
     db.session.commit()
     return candidate
 
 
-def bind_by_phone(account_id: int, phone_code: str) -> Candidate:
+def bind_by_phone(account_id: int, phone_code: str, *, ip: str | None = None) -> Candidate:
     """Use wx getPhoneNumber's code: the number is matched by its keyed hash."""
     try:
         result = mini_program_client().call(lambda c: c.post(
@@ -104,12 +104,13 @@ def bind_by_phone(account_id: int, phone_code: str) -> Candidate:
     if len(matches) != 1:
         raise PhoneNotMatched()
     account = db.session.get(WechatAccount, account_id)
-    candidate = _bind(account, matches[0].id, method="phone")
+    candidate = _bind(account, matches[0].id, method="phone", ip=ip)
     db.session.commit()
     return candidate
 
 
-def _bind(account: WechatAccount, candidate_id: int, *, method: str) -> Candidate:
+def _bind(account: WechatAccount, candidate_id: int, *, method: str,
+          ip: str | None = None) -> Candidate:
     if account.candidate_id is not None and account.candidate_id != candidate_id:
         raise AccountBoundToOther()
     other = db.session.scalars(select(WechatAccount).where(
@@ -121,7 +122,7 @@ def _bind(account: WechatAccount, candidate_id: int, *, method: str) -> Candidat
         account.candidate_id = candidate_id
         audit.record(actor_type="candidate", actor_id=candidate_id, action="candidate.bound",
                      object_type="candidate", object_id=candidate_id,
-                     data={"method": method, "wechat_account_id": account.id})
+                     data={"method": method, "wechat_account_id": account.id}, ip=ip)
     return db.session.get(Candidate, candidate_id)
 
 
@@ -132,7 +133,7 @@ def bound_account(candidate_id: int) -> WechatAccount | None:
         WechatAccount.candidate_id == candidate_id)).first()
 
 
-def unbind_by_hr(candidate_id: int, *, actor_id: int) -> int:
+def unbind_by_hr(candidate_id: int, *, actor_id: int, ip: str | None = None) -> int:
     """HR removes a candidate's WeChat binding (a wrong or lost phone). The account is
     logged out everywhere at once: its sessions carry the binding. The candidate binds
     again with a new invitation. Returns how many sessions were revoked."""
@@ -144,7 +145,7 @@ def unbind_by_hr(candidate_id: int, *, actor_id: int) -> int:
     account.candidate_id = None
     audit.record(actor_type="hr", actor_id=actor_id, action="candidate.unbound",
                  object_type="candidate", object_id=candidate_id,
-                 data={"wechat_account_id": account.id})
+                 data={"wechat_account_id": account.id}, ip=ip)
     # Before the commit, so no session acts on the old binding once it is gone; after it
     # too, for a login that came in between and copied the old binding into its session.
     revoked = revoke_sessions(account.id)

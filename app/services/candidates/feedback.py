@@ -10,8 +10,8 @@ from app.services import audit
 MAX_LENGTH = 1000
 
 
-def submit_feedback(*, candidate_id: int, content: str, interview_public_id: str | None = None
-                    ) -> Feedback:
+def submit_feedback(*, candidate_id: int, content: str, interview_public_id: str | None = None,
+                    ip: str | None = None) -> Feedback:
     """Store the text for HR, tied to the candidate's own interview when one is given."""
     content = (content or "").strip()
     if not content:
@@ -28,6 +28,7 @@ def submit_feedback(*, candidate_id: int, content: str, interview_public_id: str
     db.session.flush()
     audit.record(actor_type="candidate", actor_id=candidate_id, action="feedback.submitted",
                  object_type="interview" if interview_id else "candidate",
-                 object_id=interview_id or candidate_id, data={"feedback_id": item.id})
+                 object_id=interview_id or candidate_id, data={"feedback_id": item.id},
+                 ip=ip)
     db.session.commit()
     return item

@@ -20,7 +20,7 @@ class ConfirmDeadlinePassed(Conflict):
 
 
 def confirm_attendance(*, candidate_id: int, interview_public_id: str,
-                       now: datetime | None = None) -> Interview:
+                       now: datetime | None = None, ip: str | None = None) -> Interview:
     """Confirm until the confirm-by time; confirming twice is harmless."""
     now = now or utcnow()
     try:
@@ -39,12 +39,14 @@ def confirm_attendance(*, candidate_id: int, interview_public_id: str,
         interview.confirm(now)
         audit.record(actor_type="candidate", actor_id=candidate_id, action="interview.confirmed",
                      object_type="interview", object_id=interview.id,
-                     data={"number": interview.number})
+                     data={"number": interview.number,
+                           "before": {"status": InterviewStatus.SCHEDULED.value},
+                           "after": {"status": InterviewStatus.CONFIRMED.value}}, ip=ip)
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
         return confirm_attendance(candidate_id=candidate_id,
-                                  interview_public_id=interview_public_id, now=now)
+                                  interview_public_id=interview_public_id, now=now, ip=ip)
     except Exception:
         db.session.rollback()
         raise

@@ -151,12 +151,13 @@ def _release_place(session_id: int) -> None:
 
 
 def reschedule_by_candidate(candidate_id: int, interview_public_id: str, slot_id,
-                            now: datetime | None = None) -> RescheduleOutcome:
+                            now: datetime | None = None, *,
+                            ip: str | None = None) -> RescheduleOutcome:
     """A candidate moves their interview to an open slot within the window, until the
     self-service deadline; a slot never goes over its capacity."""
     now = now or utcnow()
     try:
-        outcome = _reschedule(candidate_id, interview_public_id, slot_id, now)
+        outcome = _reschedule(candidate_id, interview_public_id, slot_id, now, ip)
         db.session.commit()
     except StaleDataError:
         # A concurrent change won the optimistic lock: report the state it left.
@@ -172,7 +173,7 @@ def reschedule_by_candidate(candidate_id: int, interview_public_id: str, slot_id
     return outcome
 
 
-def _reschedule(candidate_id, public_id, slot_id, now) -> RescheduleOutcome:
+def _reschedule(candidate_id, public_id, slot_id, now, ip=None) -> RescheduleOutcome:
     interview = load_candidate_interview(candidate_id, public_id, lock=True)
     _check_reschedulable(interview, now)
     slot = _slot_for(interview, slot_id, slot_window(now))
@@ -206,7 +207,7 @@ def _reschedule(candidate_id, public_id, slot_id, now) -> RescheduleOutcome:
                        "to": {"session_id": slot.id, "scheduled_at": iso(slot.starts_at)},
                        # shown as is in the candidate's timeline and the console
                        "from_text": cn_datetime(previous_at),
-                       "to_text": cn_datetime(slot.starts_at)})
+                       "to_text": cn_datetime(slot.starts_at)}, ip=ip)
     _enqueue_notifications(interview, previous_at)
     event_id = f"interview.rescheduled:{interview.id}:{interview.version}"
     payload = webhooks.interview_payload(interview, actor_type="candidate",

@@ -107,7 +107,7 @@ def reset_password(user_id: int, new_password: str, *, actor_id: int) -> int:
 
 
 def change_password(user_id: int, *, current_password: str,
-                    new_password: str) -> PasswordChanged:
+                    new_password: str, ip: str | None = None) -> PasswordChanged:
     """A user changes their own password, proving the current one. Their other sessions
     end; the one they are using goes on under a new session id."""
     user = _user(user_id)
@@ -121,7 +121,7 @@ def change_password(user_id: int, *, current_password: str,
                                details={"field": "new_password"})
     user.set_password(new_password)
     audit.record(actor_type="hr", actor_id=user.id, action="hr_user.password_changed",
-                 object_type="hr_user", object_id=user.id)
+                 object_type="hr_user", object_id=user.id, ip=ip)
     revoked = console_sessions.revoke_user(user.id)
     db.session.commit()
     revoked += console_sessions.revoke_user(user.id)

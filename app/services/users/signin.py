@@ -10,6 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.core.errors import AppError
 from app.extensions import db
 from app.models import HrUser
+from app.services import audit
 from app.services.users import console_sessions, login_throttle
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def sign_in(username: str, password: str, *, ip: str) -> SignedIn:
     attempt = login_throttle.begin_attempt(username, ip)
     if attempt is None:
         log.warning("console login refused (locked) username=%r ip=%s", username[:64], ip)
+        _audit_refused(username, None, ip, "locked")
         raise SignInLocked(login_throttle.lock_minutes())
     user = db.session.scalar(select(HrUser).where(HrUser.username == username))
     if user is None:
@@ -63,21 +65,39 @@ def sign_in(username: str, password: str, *, ip: str) -> SignedIn:
     if user is None or not user.check_password(password):
         log.warning("console login refused username=%r ip=%s locked=%s", username[:64], ip,
                     attempt.locked)
+        _audit_refused(username, user.id if user else None, ip,
+                       "locked" if attempt.locked else "invalid_credentials")
         if attempt.locked:
             raise SignInLocked(login_throttle.lock_minutes())
         raise InvalidCredentials()
     login_throttle.succeeded(attempt)  # the right password is no failure, even if disabled
     if not user.active:
         log.warning("console login refused (disabled) user_id=%s", user.id)
+        _audit_refused(username, user.id, ip, "account_disabled")
         raise AccountDisabled()
     session_id = console_sessions.start(user.id, user.password_hash)
+    audit.record(actor_type="hr", actor_id=user.id, action="hr_user.signed_in",
+                 object_type="hr_user", object_id=user.id, ip=ip)
+    db.session.commit()
     log.info("console login user_id=%s", user.id)
     return SignedIn(user, session_id)
 
 
-def sign_out(session_id: str | None, user_id: int) -> None:
+def _audit_refused(username: str, user_id: int | None, ip: str, why: str) -> None:
+    """A refused console login, in the audit log (the username as typed, never the
+    password)."""
+    audit.record(actor_type="hr", actor_id=user_id, action="hr_user.sign_in_failed",
+                 object_type="hr_user", object_id=user_id, ip=ip,
+                 data={"username": username[:64], "reason": why})
+    db.session.commit()
+
+
+def sign_out(session_id: str | None, user_id: int, *, ip: str | None = None) -> None:
     """End this session on the server: a copy of its cookie opens nothing afterwards."""
     console_sessions.end(session_id, user_id)
+    audit.record(actor_type="hr", actor_id=user_id, action="hr_user.signed_out",
+                 object_type="hr_user", object_id=user_id, ip=ip)
+    db.session.commit()
     log.info("console logout user_id=%s", user_id)
 
 
