@@ -86,6 +86,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.console import bp as console_bp
     from app.health import bp as health_bp
+    from app.integration_api import bp as integration_api_bp
     from app.landing import bp as landing_bp
     from app.metrics import bp as metrics_bp
     from miniprogram_api import bp as mp_api_bp
@@ -96,6 +97,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(metrics_bp)
     app.register_blueprint(mp_api_bp, url_prefix="/api/mp/v1")
     csrf.exempt(mp_api_bp)  # bearer-token API, no cookies
+    app.register_blueprint(integration_api_bp, url_prefix="/api/integration/v1")
+    csrf.exempt(integration_api_bp)  # API keys, no cookies
     app.register_blueprint(wechat_handlers_bp, url_prefix="/wechat")
     csrf.exempt(wechat_handlers_bp)  # WeChat signs its callbacks instead
     app.register_blueprint(console_bp, url_prefix="/console")

@@ -12,6 +12,9 @@ def register(app) -> None:
     app.cli.add_command(worker_cmd)
     app.cli.add_command(jobs_cmd)
     app.cli.add_command(dev_cmd)
+    from app.cli.api_keys import api_keys_cmd
+
+    app.cli.add_command(api_keys_cmd)
     from app.cli.audit import audit_cmd
 
     app.cli.add_command(audit_cmd)
