@@ -449,4 +449,6 @@ def read_back(body: bytes, fmt: str) -> list[list[str]]:
         assert body.startswith("\ufeff".encode())
         return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     sheet = load_workbook(io.BytesIO(body), read_only=True).active
-    return [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    width = len(rows[0]) if rows else 0        # read-only mode drops trailing empty cells
+    return [row + [""] * (width - len(row)) for row in rows]
