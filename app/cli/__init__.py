@@ -48,15 +48,33 @@ def seed_demo_cmd(candidates: int, if_empty: bool):
                                            "recruiting_specialist", "interviewer"]),
               required=True)
 @click.option("--email", default=None)
-@click.password_option()
+@click.option("--department", "departments", multiple=True,
+              help="A department the user works on (repeatable).")
+@click.option("--password", default=None,
+              help="The password (non-interactive; visible in the process list).")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input.")
 @with_appcontext
-def create_user_cmd(username, display_name, role, email, password):
-    """Create an HR console user."""
+def create_user_cmd(username, display_name, role, email, departments, password,
+                    password_stdin):
+    """Create an HR console user (the same rules as the console's 新建用户)."""
+    import sys
+
+    from app.core.errors import AppError
     from app.services.users.accounts import create_user
 
-    user = create_user(username=username, display_name=display_name, role=role, email=email,
-                       password=password)
-    click.echo(f"created {user.username} ({user.role.value})")
+    if password is not None and password_stdin:
+        raise click.UsageError("use --password or --password-stdin, not both")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        created = create_user(username=username, display_name=display_name, role=role,
+                              email=email, departments=departments, password=password)
+    except AppError as exc:
+        raise click.ClickException(f"{exc.message} ({exc.code})") from None
+    click.echo(f"created {created.user.username} ({created.user.role.value})")
 
 
 @click.command("worker")

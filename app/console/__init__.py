@@ -13,6 +13,5 @@ from app.console import (  # noqa: E402,F401
     notifications,
     reports,
     settings,
-    users,
     views,
 )

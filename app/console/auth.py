@@ -45,8 +45,27 @@ def login():
             error = exc.message
         else:
             _start_session(signed_in.user, signed_in.session_id)
+            if signed_in.must_change_password:
+                return redirect(url_for("console.change_password", next=next_url))
             return redirect(next_url or url_for("console.interviews"))
     return render_template("console/login.html", form=form, error=error)
+
+
+# What a user who must choose a new password may still open (the page itself, leaving).
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"console.change_password", "console.logout",
+                                       "console.login", "console.static"})
+
+
+@bp.before_request
+def password_change_first():
+    """A user whose password an admin reset goes to 修改密码 before anything else."""
+    if request.endpoint in PASSWORD_CHANGE_ENDPOINTS or not current_user.is_authenticated:
+        return None
+    if signin.password_change_pending(current_user):
+        return redirect(url_for("console.change_password",
+                                next=safe_next(request.full_path.rstrip("?"))
+                                if request.method == "GET" else None))
+    return None
 
 
 @bp.post("/logout")
@@ -67,6 +86,7 @@ def logout():
 def change_password():
     """Change one's own password; the user's sessions elsewhere end."""
     form = ChangePasswordForm()
+    forced = signin.password_change_pending(current_user)
     if form.validate_on_submit():
         try:
             changed = accounts.change_password(
@@ -81,8 +101,8 @@ def change_password():
         else:
             _start_session(current_user._get_current_object(), changed.session_id)
             flash("密码已修改，您在其他设备上的登录已全部退出", "success")
-            return redirect(url_for("console.interviews"))
-    return render_template("console/change_password.html", form=form)
+            return redirect(safe_next(request.args.get("next")) or url_for("console.interviews"))
+    return render_template("console/change_password.html", form=form, forced=forced)
 
 
 def _start_session(user, session_id: str) -> None:

@@ -332,9 +332,11 @@ def test_an_admin_password_reset_ends_every_session(app, client, make_user, logi
     assert login(client, "zhaopin").status_code == 302
     admin_id = make_user(username="guanli", role=Role.ADMIN)
     with app.app_context():
-        assert accounts.reset_password(user_id, NEW_PASSWORD, actor_id=admin_id) == 1
+        assert accounts.reset_password(user_id, NEW_PASSWORD, actor_id=admin_id).revoked == 1
     assert not _logged_in(client)
-    assert login(client, "zhaopin", NEW_PASSWORD).status_code == 302
+    response = login(client, "zhaopin", NEW_PASSWORD)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/console/account/password")
 
 
 def test_a_password_changed_any_other_way_ends_the_sessions_too(app, client, make_user,

@@ -80,8 +80,15 @@ def normalized(username: str) -> str:
 
 def _keys(username: str, ip: str) -> list[str]:
     return [_account_counter_key(username), account_lock_key(username),
-            redis_store.key("console-login", "attempts", "ip", ip),
-            redis_store.key("console-login", "lock", "ip", ip)]
+            _address_counter_key(ip), address_lock_key(ip)]
+
+
+def _address_counter_key(ip: str) -> str:
+    return redis_store.key("console-login", "attempts", "ip", ip)
+
+
+def address_lock_key(ip: str) -> str:
+    return redis_store.key("console-login", "lock", "ip", ip)
 
 
 def _account_counter_key(username: str) -> str:
@@ -132,4 +139,29 @@ def locked_seconds(usernames: list[str]) -> dict[str, int]:
     for username in usernames:
         pipe.ttl(account_lock_key(username))
     return {username: ttl for username, ttl in zip(usernames, pipe.execute(), strict=True)
+            if ttl is not None and ttl > 0}
+
+
+def clear_address(ip: str) -> bool:
+    """Lift a client address's lock and failures; returns whether it was locked."""
+    pipe = redis_store.client.pipeline(transaction=True)
+    pipe.delete(address_lock_key(ip))
+    pipe.delete(_address_counter_key(ip))
+    return bool(pipe.execute()[0])
+
+
+def locked_addresses() -> dict[str, int]:
+    """Every locked client address with the seconds left on its lock (there are few: a
+    lock lasts CONSOLE_LOGIN_LOCK_MINUTES, so a scan over the lock keys stays small)."""
+    prefix = address_lock_key("")
+    # Glob characters in the prefix (a deployment's own) are matched literally.
+    pattern = "".join(f"[{c}]" if c in "*?[]\\" else c for c in prefix) + "*"
+    keys = [k.decode() if isinstance(k, bytes) else k
+            for k in redis_store.client.scan_iter(match=pattern, count=500)]
+    if not keys:
+        return {}
+    pipe = redis_store.client.pipeline(transaction=False)
+    for key in keys:
+        pipe.ttl(key)
+    return {key[len(prefix):]: ttl for key, ttl in zip(keys, pipe.execute(), strict=True)
             if ttl is not None and ttl > 0}

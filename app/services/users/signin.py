@@ -47,6 +47,17 @@ class SignedIn:
     user: HrUser
     session_id: str
 
+    @property
+    def must_change_password(self) -> bool:
+        return password_change_pending(self.user)
+
+
+def password_change_pending(user: HrUser) -> bool:
+    """After an admin reset (or created) the password, the user must choose a new one
+    before anything else in the console: the login goes to the password page, and every
+    other console request is sent there until it is done (app.console.auth)."""
+    return bool(user.must_change_password)
+
 
 def sign_in(username: str, password: str, *, ip: str) -> SignedIn:
     """Check a console login and open a server-side session. Repeated failures lock the
