@@ -15,6 +15,9 @@ def register(app) -> None:
     from app.cli.api_keys import api_keys_cmd
 
     app.cli.add_command(api_keys_cmd)
+    from app.cli.setup import setup_cmd
+
+    app.cli.add_command(setup_cmd)
     from app.cli.audit import audit_cmd
 
     app.cli.add_command(audit_cmd)

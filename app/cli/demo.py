@@ -10,32 +10,20 @@ from sqlalchemy import func, select
 from app.core.timeutil import SHANGHAI, utcnow
 from app.extensions import db
 from app.models import (
-    CancelReason,
     Candidate,
     HrUser,
     Interview,
     InterviewSession,
     Position,
-    ReasonActor,
     Role,
     WechatAccount,
     WechatApp,
 )
+from app.services.rules.defaults import add_default_reasons
 
 DEMO_PASSWORD_ENV = "DEMO_PASSWORD"
 DEFAULT_DEMO_PASSWORD = "demo-pass-2024"
 
-CANCEL_REASONS = [
-    # code, label, category, actor, requires_note
-    ("time_conflict", "时间冲突", "candidate_initiated", ReasonActor.CANDIDATE, False),
-    ("found_other_job", "已找到其他工作", "candidate_initiated", ReasonActor.CANDIDATE, False),
-    ("personal", "个人原因", "candidate_initiated", ReasonActor.CANDIDATE, False),
-    ("other", "其他", "candidate_initiated", ReasonActor.CANDIDATE, True),
-    ("position_paused", "岗位暂停招聘", "position_change", ReasonActor.COMPANY, False),
-    ("position_filled", "岗位已招满", "position_change", ReasonActor.COMPANY, False),
-    ("resume_mismatch", "简历与岗位要求不符", "candidate_mismatch", ReasonActor.COMPANY, False),
-    ("system_failure", "系统故障", "technical", ReasonActor.COMPANY, False),
-]
 
 HR_USERS = [
     ("admin", "王管理", Role.ADMIN),
@@ -81,9 +69,7 @@ def seed_demo(candidates: int = 50, seed: int = 20240315) -> dict:
     """Create reasons, HR users, positions, sessions and candidates with interviews;
     bind candidate i to mini-program openid sandbox-candidate-00i. One transaction."""
     rng = random.Random(seed)
-    for order, (code, label, category, actor, note) in enumerate(CANCEL_REASONS, start=1):
-        db.session.add(CancelReason(code=code, label=label, category=category, actor=actor,
-                                    requires_note=note, sort_order=order * 10, active=True))
+    add_default_reasons()
 
     password = demo_password()
     users = {}

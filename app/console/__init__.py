@@ -10,6 +10,7 @@ from app.console import (  # noqa: E402,F401
     cancel,
     exports,
     feedback,
+    imports,
     notifications,
     reports,
     settings,

@@ -326,7 +326,8 @@ def test_department_scope(app):
             upsert.upsert_session(SESSION, actor=sales)
         with pytest.raises(OutOfScope):  # the candidate's interviews are in 技术部
             upsert.upsert_candidate({**CANDIDATE, "name": "李四"}, actor=sales)
-        api_key = Actor(type=ActorType.SYSTEM, rule="integration",
+        api_key = Actor(type=ActorType.INTEGRATION, id=1,
+                        permissions=frozenset({"batch_cancel"}),
                         departments=frozenset({"销售部"}))
         with pytest.raises(OutOfScope):
             upsert.upsert_interview(INTERVIEW, actor=api_key)

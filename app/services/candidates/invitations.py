@@ -81,7 +81,7 @@ def reinvite_candidate(candidate_id: int, *, actor: Actor) -> Invitation:
         raise CandidateAlreadyBound()
     invitation = issue_invitation(candidate_id)
     audit.record(actor_type=actor.type, actor_id=actor.id, action="candidate.reinvited",
-                 object_type="candidate", object_id=candidate_id,
+                 object_type="candidate", object_id=candidate_id, ip=actor.ip,
                  data={"expires_at": invitation.expires_at.isoformat()})
     db.session.commit()
     return invitation

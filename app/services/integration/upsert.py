@@ -10,10 +10,9 @@ commit, for the API. Each returns an UpsertResult: .obj, .created, .changed (boo
 .fields (the names that changed) and, for a new candidate, .invite (an Invitation: link
 and QR scene; the token is shown once).
 
-Who: permission WRITE_PERMISSION ("batch_cancel": admins and recruiting managers; system
-and integration actors by their own rule), within the departments the actor sees
-(Actor.departments when set, and Actor.sees for HR users). Changing a row checks the
-department before and after.
+Who: permission WRITE_PERMISSION ("batch_cancel": admins and recruiting managers; API
+keys with interviews:write; system jobs), within the departments the actor sees
+(Actor.sees). Changing a row checks the department before and after.
 
 Fields (strings are trimmed; "" counts as absent):
 - position: external_id*, title* (<=100), department* (<=100), level* (<=32),
@@ -307,11 +306,9 @@ def _authorize(actor: Actor) -> None:
 
 
 def _check_department(actor: Actor, department: str) -> None:
-    """The actor may write data of this department (HR: Actor.sees; any actor: its
-    department list when it has one, e.g. an API key's)."""
-    if actor.departments is not None and department not in actor.departments:
-        raise OutOfScope(details={"field": "department"})
-    if actor.is_hr and not actor.sees(department, None):
+    """The actor may write data of this department (Actor.sees: HR users and API keys by
+    their departments)."""
+    if not actor.sees(department, None):
         raise OutOfScope(details={"field": "department"})
 
 
@@ -348,9 +345,9 @@ def _audit(actor: Actor, kind: str, row, result: UpsertResult, before: dict, aft
         return
     action = f"{kind}.{'created' if result.created else 'updated'}"
     audit.record(actor_type=actor.type, actor_id=actor.id, action=action, object_type=kind,
-                 object_id=row.id, data={"source": source, "external_id": row_external(row),
-                                         "before": None if result.created else before,
-                                         "after": after})
+                 object_id=row.id, ip=actor.ip,
+                 data={"source": source, "external_id": row_external(row),
+                       "before": None if result.created else before, "after": after})
 
 
 def row_external(row) -> str | None:
@@ -535,10 +532,7 @@ def _check_candidate_scope(actor: Actor, candidate_id: int) -> None:
     pairs = db.session.execute(select(Position.department, Interview.interviewer_id)
                                .join(Interview, Interview.position_id == Position.id)
                                .where(Interview.candidate_id == candidate_id)).all()
-    if pairs and not any(actor.departments is None or dept in actor.departments
-                         for dept, _ in pairs):
-        raise OutOfScope(details={"field": "external_id"})
-    if pairs and actor.is_hr and not any(actor.sees(d, i) for d, i in pairs):
+    if pairs and not any(actor.sees(dept, interviewer) for dept, interviewer in pairs):
         raise OutOfScope(details={"field": "external_id"})
 
 
