@@ -11,6 +11,7 @@ from app.console import (  # noqa: E402,F401
     exports,
     feedback,
     imports,
+    invitations,
     notifications,
     reports,
     settings,
