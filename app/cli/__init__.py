@@ -73,11 +73,11 @@ def create_user_cmd(username, display_name, role, email, departments, password,
     elif password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        created = create_user(username=username, display_name=display_name, role=role,
-                              email=email, departments=departments, password=password)
+        user = create_user(username=username, display_name=display_name, role=role,
+                           email=email, departments=departments, password=password)
     except AppError as exc:
         raise click.ClickException(f"{exc.message} ({exc.code})") from None
-    click.echo(f"created {created.user.username} ({created.user.role.value})")
+    click.echo(f"created {user.username} ({user.role.value})")
 
 
 @click.command("worker")

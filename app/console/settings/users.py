@@ -97,11 +97,16 @@ def new_user():
     form.departments.choices = [(d, d) for d in choices]
     if form.validate_on_submit():
         typed = form.password_mode.data == "typed"
-        created, error = _translate(lambda: accounts.create_user(
-            username=form.username.data, display_name=form.display_name.data,
-            role=form.role.data, email=form.email.data, departments=_departments(form),
-            password=(form.password.data or "") if typed else None,
-            actor_id=current_user.id, must_change_password=True, ip=_ip()))
+        fields = dict(username=form.username.data, display_name=form.display_name.data,
+                      role=form.role.data, email=form.email.data,
+                      departments=_departments(form), actor_id=current_user.id,
+                      must_change_password=True, ip=_ip())
+        if typed:
+            created, error = _translate(lambda: accounts.NewUser(accounts.create_user(
+                password=form.password.data or "", **fields), None))
+        else:
+            created, error = _translate(
+                lambda: accounts.create_user_with_generated_password(**fields))
         if error is None:
             if created.password:
                 return render_template("console/settings/user_password_once.html",

@@ -109,13 +109,12 @@ def department_choices(*, actor_id: int) -> list[str]:
 
 # --- creating and editing ----------------------------------------------------------------
 
-def create_user(*, username: str, display_name: str, role: str, password: str | None,
+def create_user(*, username: str, display_name: str, role: str, password: str,
                 email: str | None = None, departments=(), actor_id: int | None = None,
-                must_change_password: bool = False, ip: str | None = None) -> NewUser:
+                must_change_password: bool = False, ip: str | None = None) -> HrUser:
     """Create an HR user: usernames unique (letters, digits . _ -), the password rules of
-    passwords.check (without a password one is generated, to be shown once). With an
-    actor (the console) the admin is checked and the entry names them; without one it is
-    the `flask create-user` command."""
+    passwords.check. With an actor (the console) the admin is checked and the entry names
+    them; without one it is a command (`flask create-user`, `flask setup`)."""
     actor = _administrator(actor_id) if actor_id is not None else None
     username = (username or "").strip()
     if not USERNAME_RE.match(username):
@@ -123,8 +122,7 @@ def create_user(*, username: str, display_name: str, role: str, password: str | 
                                code="invalid_username", details={"field": "username"})
     values = _checked_profile(display_name=display_name, role=role, email=email,
                               departments=departments)
-    generated = passwords.generate() if password is None else None
-    password = generated or passwords.check(password, username=username)
+    passwords.check(password, username=username)
     if db.session.scalar(select(HrUser.id).where(
             func.lower(HrUser.username) == username.lower())) is not None:
         raise Conflict("用户名已存在", code="username_taken", details={"field": "username"})
@@ -141,7 +139,13 @@ def create_user(*, username: str, display_name: str, role: str, password: str | 
                                                  "must_change_password":
                                                      must_change_password}})
     db.session.commit()
-    return NewUser(user, generated)
+    return user
+
+
+def create_user_with_generated_password(**fields) -> NewUser:
+    """create_user with a generated initial password, returned to be shown once."""
+    password = passwords.generate()
+    return NewUser(create_user(password=password, **fields), password)
 
 
 def update_user(user_id: int, *, actor_id: int, display_name: str, role: str,
