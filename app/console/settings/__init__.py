@@ -1,3 +1,9 @@
 """Console: settings (admins), one module per area; hub.py is the index page."""
-from app.console.settings import hub  # noqa: F401
-from app.console.settings import users  # noqa: F401,E402
+from app.console.settings import (  # noqa: F401
+    calendar,
+    hub,
+    reasons,
+    rules,
+    templates,
+    users,
+)

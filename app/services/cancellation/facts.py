@@ -50,6 +50,7 @@ class PositionFacts:
     cancel_requires_review: bool
     recruiter_id: int | None
     hiring_manager_id: int | None
+    level: str | None = None   # Position.level (rule second_approval_levels)
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ INTERVIEW_COLUMNS = (
     INTERVIEWS.c.candidate_id,
     POSITIONS.c.title, POSITIONS.c.department, POSITIONS.c.is_senior,
     POSITIONS.c.cancel_requires_review, POSITIONS.c.recruiter_id,
-    POSITIONS.c.hiring_manager_id,
+    POSITIONS.c.hiring_manager_id, POSITIONS.c.level.label("position_level"),
     CANDIDATES.c.name.label("candidate_name"), CANDIDATES.c.external_ref,
 )
 
@@ -141,7 +142,7 @@ def interview_from_row(row, positions: dict | None = None) -> InterviewFacts:
     """Facts from a row of INTERVIEW_COLUMNS. `positions`: a cache shared by the rows of
     one read, so thousands of interviews of one position share one PositionFacts."""
     key = (row.title, row.department, row.is_senior, row.cancel_requires_review,
-           row.recruiter_id, row.hiring_manager_id)
+           row.recruiter_id, row.hiring_manager_id, row.position_level)
     position = positions.get(key) if positions is not None else None
     if position is None:
         position = PositionFacts(*key)

@@ -157,6 +157,15 @@ def _cancellable(interview: InterviewFacts, actor: Actor, rules: Rules, now: dat
     return interview.position.cancel_requires_review or late
 
 
+def approval_levels(position, rules: Rules) -> int:
+    """A request on a senior position, or on a level listed in the rule
+    second_approval_levels, needs two approvals; any other one."""
+    if position.is_senior or (position.level is not None
+                              and position.level in rules.second_approval_levels):
+        return 2
+    return 1
+
+
 def can_cancel(interview: InterviewFacts, actor: Actor, rules: Rules, now: datetime) -> bool:
     """The decision without a reason: the candidate API's can_cancel, the console's button."""
     try:
@@ -184,7 +193,7 @@ def decide_cancel(interview: InterviewFacts, actor: Actor, reason: ReasonFacts |
         new_status, state, event = S.CANCEL_PENDING, CancellationState.REQUESTED, \
             "cancel_requested"
         event_type = "interview.cancel_requested"
-        levels = 2 if interview.position.is_senior else 1
+        levels = approval_levels(interview.position, rules)
     else:
         new_status, state = S.CANCELLED, CancellationState.EFFECTIVE
         event = {ActorType.CANDIDATE: "candidate_cancelled", ActorType.HR: "company_cancelled",

@@ -3,7 +3,8 @@
 `auto_cancel_unconfirmed`: an interview still 待确认 (scheduled, not confirmed) after its
 confirmation deadline is cancelled with the reason 超时未确认; the candidate and the team
 are told. The deadline is the interview's confirm_by, or, without one, the invitation
-(created_at) plus the rules' auto_cancel_unconfirmed_hours. Chunks of write.CHUNK rows,
+(created_at) plus the position's auto_cancel_unconfirmed_hours, or the rules' when the
+position sets none. Chunks of write.CHUNK rows,
 each its own transaction with the rows locked, so any number of workers may run it: an
 interview is cancelled once (the lock and the policy's status check), and a second run
 finds nothing to do.
@@ -18,7 +19,7 @@ from app.core import transaction
 from app.core.errors import AppError
 from app.core.timeutil import utcnow
 from app.extensions import db
-from app.models import CancelReason, Interview, InterviewStatus, ReasonActor
+from app.models import CancelReason, Interview, InterviewStatus, Position, ReasonActor
 from app.services import webhooks
 from app.services.cancellation import facts as read
 from app.services.cancellation import policy, write
@@ -44,19 +45,34 @@ def unconfirmed_reason() -> read.ReasonFacts:
     return found
 
 
+def _invited_too_long_ago(now: datetime, rules):
+    """Invited more than the position's hours ago (the rule's where it sets none): one
+    condition per distinct override, so the comparison stays plain SQL on every database."""
+    overrides = db.session.scalars(
+        select(Position.auto_cancel_unconfirmed_hours).distinct()
+        .where(Position.auto_cancel_unconfirmed_hours.is_not(None))).all()
+    conditions = [and_(Position.auto_cancel_unconfirmed_hours.is_(None),
+                       Interview.created_at < now - timedelta(
+                           hours=rules.auto_cancel_unconfirmed_hours))]
+    conditions += [and_(Position.auto_cancel_unconfirmed_hours == hours,
+                        Interview.created_at < now - timedelta(hours=hours))
+                   for hours in overrides]
+    return or_(*conditions)
+
+
 def auto_cancel_unconfirmed(now: datetime | None = None) -> int:
     """Cancel every interview left unconfirmed past its deadline; returns how many."""
     now = now or utcnow()
     rules = get_rules()
     reason = unconfirmed_reason()
     actor = Actor.system(AUTO_CANCEL_RULE)
-    invited_before = now - timedelta(hours=rules.auto_cancel_unconfirmed_hours)
     overdue = (select(Interview.id)
+               .join(Position, Position.id == Interview.position_id)
                .where(Interview.status == InterviewStatus.SCHEDULED,
                       Interview.scheduled_at > now,
                       or_(Interview.confirm_by < now,
                           and_(Interview.confirm_by.is_(None),
-                               Interview.created_at < invited_before)))
+                               _invited_too_long_ago(now, rules))))
                .order_by(Interview.scheduled_at, Interview.id).limit(write.CHUNK))
     cancelled = 0
     while True:

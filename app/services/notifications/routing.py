@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from app.extensions import db, redis_store
 from app.models import Candidate, HrUser, OutboxMessage, Subscription, WechatAccount, WechatApp
+from app.services.rules.templates import effective_ids as effective_template_ids
 from templates_msg import MessageKind, get_kind
 
 CHANNELS = ("subscribe", "oa_template", "sms", "email")
@@ -41,6 +42,7 @@ class Directory:
     candidates: dict[int, Candidate] = field(default_factory=dict)
     users: dict[int, HrUser] = field(default_factory=dict)
     paused: frozenset[str] = frozenset()
+    template_ids: dict[str, str] | None = None   # in force (settings over config), lazily
 
     @classmethod
     def load(cls, rows: list[OutboxMessage]) -> Directory:
@@ -83,7 +85,10 @@ class Directory:
     def _candidate_routes(self, row: OutboxMessage, kind: MessageKind):
         accounts = self.accounts.get(("candidate", row.recipient_id), [])
         if kind.mp_template_key:
-            template_id = current_app.config[kind.mp_template_key]
+            if self.template_ids is None:
+                self.template_ids = effective_template_ids()
+            template_id = self.template_ids.get(kind.mp_template_key) \
+                or current_app.config[kind.mp_template_key]
             for acc in accounts:
                 if (acc.app == WechatApp.MINI_PROGRAM
                         and self.credits.get((acc.openid, template_id), 0) > 0):

@@ -14,6 +14,7 @@ from flask import current_app
 from wechatpy.exceptions import WeChatClientException
 
 from app.services.notifications.routing import Route
+from app.services.rules import templates as template_ids
 from app.wechat.client import WeChatUnavailable, mini_program_client, official_account_client
 from templates_msg import render, render_plain
 
@@ -62,7 +63,9 @@ def transmit(kind: str, context: dict, open_token: str | None, route: Route, row
 
 def _wechat(kind, context, open_token, route: Route, row_id: int) -> Outcome:
     cfg = current_app.config
-    msg = render(kind, context, app=route.app, config=cfg, open_token=open_token)
+    # HR's template ids (settings) in front of the configured ones: a change applies at once.
+    msg = render(kind, context, app=route.app, config=template_ids.config_with_overrides(cfg),
+                 open_token=open_token)
     try:
         if route.channel == "subscribe":
             payload = {"touser": route.address, "template_id": msg.template_id, "page": msg.page,
