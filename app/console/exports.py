@@ -102,9 +102,10 @@ def position_tables(report: figures.PositionReport) -> list[Table]:
         rows.append([p.department, p.title, p.interviews, p.cancelled, mine, overall,
                      round(mine - overall, 1), "是" if report.flagged(p) else "否"])
     shown = rows[:30]
-    chart = {"type": "bar", "unit": "%",
+    chart = {"type": "hbar", "unit": "%",
              "categories": [f"{r[1]}（{r[0]}）" for r in shown],
              "series": [{"name": "取消率", "data": [r[4] for r in shown]}],
+             "flags": [r[7] == "是" for r in shown],
              "marks": [{"name": "整体取消率", "value": overall},
                        {"name": "预警线", "value": report.alert_percent}]}
     return [Table("positions", "各岗位取消率",

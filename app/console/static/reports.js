@@ -17,13 +17,22 @@
                                 width: narrow() ? 90 : 160, overflow: "truncate"}};
     var value = {type: "value", minInterval: spec.unit ? 0 : 1, axisLabel: axisLabel(spec.unit)};
     var series = spec.series.map(function (s, i) {
-      var item = {name: s.name, type: spec.type === "line" ? "line" : "bar", data: s.data,
+      var data = s.data;
+      if (spec.flags) {   // flagged bars (above the alert rule) in red
+        data = s.data.map(function (v, k) {
+          return spec.flags[k] ? {value: v, itemStyle: {color: "#dc2626"}} : v;
+        });
+      }
+      var item = {name: s.name, type: spec.type === "line" ? "line" : "bar", data: data,
                   itemStyle: {color: PALETTE[i % PALETTE.length]}};
       if (spec.type === "line") { item.smooth = false; item.areaStyle = {opacity: 0.12}; }
       if (i === 0 && spec.marks && spec.marks.length) {
-        item.markLine = {symbol: "none", label: {formatter: "{b}: {c}" + (spec.unit || "")},
+        item.markLine = {symbol: "none", silent: true,
+                         label: {formatter: "{b} {c}" + (spec.unit || ""),
+                                 position: horizontal ? "end" : "insideEndTop"},
                          data: spec.marks.map(function (m) {
-                           return {name: m.name, yAxis: m.value};
+                           return horizontal ? {name: m.name, xAxis: m.value}
+                                             : {name: m.name, yAxis: m.value};
                          })};
       }
       return item;
@@ -32,7 +41,8 @@
       color: PALETTE,
       tooltip: {trigger: "axis", confine: true},
       legend: spec.series.length > 1 ? {top: 0, type: "scroll"} : undefined,
-      grid: {left: 8, right: 16, top: spec.series.length > 1 ? 32 : 16, bottom: 8,
+      grid: {left: 8, right: 16,
+             top: spec.series.length > 1 ? 32 : (horizontal && spec.marks ? 28 : 16), bottom: 8,
              containLabel: true},
       xAxis: horizontal ? value : category,
       yAxis: horizontal ? Object.assign({}, category, {inverse: true}) : value,
@@ -50,7 +60,8 @@
       series: spec.series.map(function (s) {
         return {name: s.name, type: "pie", radius: narrow() ? ["30%", "60%"] : ["35%", "65%"],
                 center: ["50%", "45%"], data: s.data,
-                label: {formatter: "{b}\n{d}%"}};
+                label: narrow() ? {position: "inside", formatter: "{d}%", color: "#fff"}
+                                : {formatter: "{b}\n{d}%"}};
       })
     };
   }
@@ -79,8 +90,9 @@
       el.style.height = Math.max(220, 36 * spec.categories.length + 40) + "px";
     }
     var chart = echarts.init(el, null, {renderer: "canvas"});
+    // Marked once drawn and its entry animation finished (tests and screenshots wait on it).
+    chart.on("finished", function () { el.setAttribute("data-chart-ready", "1"); });
     chart.setOption(option(spec));
-    el.setAttribute("data-chart-ready", "1");
     charts.push(chart);
   });
   var pending = null;
