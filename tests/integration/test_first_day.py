@@ -171,3 +171,41 @@ def _first_day(app):
     # The console shows it cancelled by the candidate.
     listing = console.get("/console/interviews?status=cancelled").get_data(as_text=True)
     assert "张三" in listing
+
+
+def test_setup_asks_for_the_password_and_leaves_hr_changes_alone(app, runner, monkeypatch):
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models import AuditEntry, CancelReason, HrUser, Setting
+
+    monkeypatch.delenv("SETUP_ADMIN_PASSWORD", raising=False)
+    short = runner.invoke(args=["setup", "--admin", "boss", "--name", "老板"],
+                          input="short\nshort\n")
+    assert short.exit_code != 0 and "10" in short.output  # the password rule's message
+    assert runner.invoke(args=["setup", "--admin", "boss"]).exit_code != 0  # --name needed
+    done = runner.invoke(args=["setup", "--admin", "boss", "--name", "老板"],
+                         input=f"{ADMIN_PASSWORD}\n{ADMIN_PASSWORD}\n")
+    assert done.exit_code == 0, done.output
+    with app.app_context():
+        user = db.session.scalars(select(HrUser)).one()
+        assert user.role.value == "admin" and user.check_password(ADMIN_PASSWORD)
+        reason = db.session.scalars(select(CancelReason).where(
+            CancelReason.code == "personal")).one()
+        reason.active, reason.label = False, "私事"  # HR retires and renames one
+        db.session.delete(db.session.scalars(select(CancelReason).where(
+            CancelReason.code == "other")).one())
+        rules = db.session.get(Setting, "rules")
+        assert rules.value["cancel_deadline_hours"] == 2
+        rules.value = {**rules.value, "cancel_deadline_hours": 6}
+        db.session.commit()
+    again = runner.invoke(args=["setup"])
+    assert again.exit_code == 0 and "cancel reasons: 1 added (other)" in again.output
+    with app.app_context():
+        reason = db.session.scalars(select(CancelReason).where(
+            CancelReason.code == "personal")).one()
+        assert (reason.active, reason.label) == (False, "私事")
+        assert db.session.get(Setting, "rules").value["cancel_deadline_hours"] == 6
+        assert db.session.scalar(select(func.count()).select_from(CancelReason)) == 8
+        assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "settings.defaults_installed")) == 2
