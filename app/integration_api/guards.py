@@ -66,7 +66,7 @@ def key_required(scope: str, *, write: bool = False):
             if scope not in (key.scopes or ()):
                 raise ScopeMissing(f"该接口密钥没有 {scope} 权限范围",
                                    details={"scope": scope})
-            g.actor = Actor.integration(key)
+            g.actor = Actor.integration(key).from_ip(ratelimit.client_ip())
             g.idempotency_owner = f"apikey:{key.id}"
             keys.touch(key)
             return view(*args, **kwargs)

@@ -124,7 +124,7 @@ def report_outcome(actor: Actor, ref: str, outcome: str, now: datetime | None = 
                      object_id=interview.id,
                      data={"number": interview.number, "external_id": interview.external_id,
                            "before": {"status": current.value},
-                           "after": {"status": target.value}})
+                           "after": {"status": target.value}}, ip=actor.ip)
         try:
             db.session.commit()
         except StaleDataError:

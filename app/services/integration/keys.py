@@ -101,7 +101,8 @@ def create_key(*, name: str, scopes, departments=(), actor: Actor | None = None)
     db.session.flush()
     audit.record(actor_type=actor_type, actor_id=actor_id, action="api_key.created",
                  object_type="api_key", object_id=key.id,
-                 data={"before": None, "after": _snapshot(key)})
+                 data={"before": None, "after": _snapshot(key)},
+                 ip=actor.ip if actor else None)
     db.session.commit()
     return CreatedKey(key, secret)
 
@@ -126,7 +127,8 @@ def revoke_key(key_id: int, *, actor: Actor | None = None) -> ApiKey:
         key.revoked_at = utcnow()
         audit.record(actor_type=actor_type, actor_id=actor_id, action="api_key.revoked",
                      object_type="api_key", object_id=key.id,
-                     data={"before": before, "after": _snapshot(key)})
+                     data={"before": before, "after": _snapshot(key)},
+                     ip=actor.ip if actor else None)
     db.session.commit()
     return key
 
