@@ -18,7 +18,7 @@
     var value = {type: "value", minInterval: spec.unit ? 0 : 1, axisLabel: axisLabel(spec.unit)};
     var series = spec.series.map(function (s, i) {
       var data = s.data;
-      if (spec.flags) {   // flagged bars (above the alert rule) in red
+      if (spec.flags) {   // flagged bars (above the alert rule) in red; the rule is the black line
         data = s.data.map(function (v, k) {
           return spec.flags[k] ? {value: v, itemStyle: {color: "#dc2626"}} : v;
         });
@@ -27,18 +27,25 @@
                   itemStyle: {color: PALETTE[i % PALETTE.length]}};
       if (spec.type === "line") { item.smooth = false; item.areaStyle = {opacity: 0.12}; }
       if (i === 0 && spec.marks && spec.marks.length) {
-        item.markLine = {symbol: "none", silent: true,
-                         label: {formatter: "{b} {c}" + (spec.unit || ""),
-                                 position: horizontal ? "end" : "insideEndTop"},
-                         data: spec.marks.map(function (m) {
-                           return horizontal ? {name: m.name, xAxis: m.value}
-                                             : {name: m.name, yAxis: m.value};
+        // The lines carry no labels (they collide at phone width): the title names them.
+        var styles = [{color: "#2563eb", type: "dashed"}, {color: "#111827", type: "solid"}];
+        item.markLine = {symbol: "none", silent: true, label: {show: false},
+                         data: spec.marks.map(function (m, k) {
+                           var line = {name: m.name, lineStyle: styles[k % styles.length]};
+                           line[horizontal ? "xAxis" : "yAxis"] = m.value;
+                           return line;
                          })};
       }
       return item;
     });
+    var marks = (spec.marks || []).map(function (m, k) {
+      return (k ? "黑线" : "蓝色虚线") + "：" + m.name + " " + m.value + (spec.unit || "");
+    }).join("　");
     return {
       color: PALETTE,
+      title: marks ? {text: marks, left: 0, top: 0,
+                      textStyle: {fontSize: 12, fontWeight: "normal", color: "#57606a"}}
+                   : undefined,
       tooltip: {trigger: "axis", confine: true},
       legend: spec.series.length > 1 ? {top: 0, type: "scroll"} : undefined,
       grid: {left: 8, right: 16,
