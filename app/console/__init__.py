@@ -5,6 +5,7 @@ bp = Blueprint("console", __name__, template_folder="templates", static_folder="
 
 from app.console import (  # noqa: E402,F401
     approvals,
+    audit,
     auth,
     batch,
     cancel,
