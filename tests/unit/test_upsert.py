@@ -248,6 +248,17 @@ def test_references_must_exist(app):
             assert (info.value.details["field"], info.value.code) == (field, code)
 
 
+def test_every_missing_reference_is_reported_at_once(app):
+    actor = hr(app, "boss", Role.ADMIN, ())
+    with app.app_context():
+        with pytest.raises(UpsertInvalid) as info:
+            upsert.upsert_interview({**INTERVIEW, "interviewer_username": "nobody"},
+                                    actor=actor)
+        assert [e["code"] for e in info.value.details["errors"]] == [
+            "candidate_external_id_not_found", "position_external_id_not_found",
+            "session_external_id_not_found", "interviewer_username_not_found"]
+
+
 def test_session_of_another_position_and_full_sessions_are_refused(app):
     actor = hr(app, "boss", Role.ADMIN, ())
     with app.app_context():

@@ -446,37 +446,44 @@ def upsert_interview(data: dict, *, actor: Actor, source: str = "api") -> Upsert
     completed, cancel pending) is never changed; a session keeps its booked count."""
     values = clean_interview(data)
     _authorize(actor)
+    # Every reference is looked up before any error is raised: all of them are reported.
+    e = _Errors()
     candidate = _by_external(Candidate, Candidate.external_ref, values["candidate_external_id"])
     if candidate is None:
-        raise _not_found("candidate_external_id", "未找到该候选人编号，请先导入候选人")
-    position = _position(values["position_external_id"])
-    _check_department(actor, position.department)
+        e.add("candidate_external_id", "candidate_external_id_not_found",
+              "未找到该候选人编号，请先导入候选人")
+    position = _by_external(Position, Position.external_id, values["position_external_id"])
+    if position is None:
+        e.add("position_external_id", "position_external_id_not_found", POSITION_NOT_FOUND)
     session = None
     if values["session_external_id"]:
         session = _by_external(InterviewSession, InterviewSession.external_id,
                                values["session_external_id"])
         if session is None:
-            raise _not_found("session_external_id", "未找到该场次编号，请先导入场次")
-        if session.position_id not in (None, position.id):
-            raise _field_error("session_external_id", "session_position_mismatch",
-                               "该场次不属于所填岗位")
-        if not session.starts_at <= values["scheduled_at"] < session.ends_at:
-            raise _field_error("scheduled_at", "scheduled_at_outside_session",
-                               "面试时间不在该场次的时间范围内")
+            e.add("session_external_id", "session_external_id_not_found",
+                  "未找到该场次编号，请先导入场次")
+        elif position is not None and session.position_id not in (None, position.id):
+            e.add("session_external_id", "session_position_mismatch", "该场次不属于所填岗位")
+        elif not session.starts_at <= values["scheduled_at"] < session.ends_at:
+            e.add("scheduled_at", "scheduled_at_outside_session",
+                  "面试时间不在该场次的时间范围内")
     interviewer_id = None
     if values["interviewer_username"]:
-        interviewer = db.session.scalars(select(HrUser).where(
+        interviewer_id = db.session.scalars(select(HrUser.id).where(
             HrUser.username == values["interviewer_username"], HrUser.active)).first()
-        if interviewer is None:
-            raise _not_found("interviewer_username", "未找到该面试官账号（或账号已停用）")
-        interviewer_id = interviewer.id
+        if interviewer_id is None:
+            e.add("interviewer_username", "interviewer_username_not_found",
+                  "未找到该面试官账号（或账号已停用）")
     row = _by_external(Interview, Interview.external_id, values["external_id"])
     created = row is None
     if values["number"]:
         taken = db.session.scalars(select(Interview.id).where(
             Interview.number == values["number"])).first()
         if taken is not None and (created or taken != row.id):
-            raise _field_error("number", "number_taken", "该面试编号已被其他面试使用")
+            e.add("number", "number_taken", "该面试编号已被其他面试使用")
+    if position is not None:
+        _check_department(actor, position.department)
+    e.raise_any()
     wanted = {"candidate_id": candidate.id, "position_id": position.id,
               "session_id": session.id if session else None,
               "scheduled_at": values["scheduled_at"],
@@ -521,10 +528,13 @@ def _field_error(name: str, code: str, message: str) -> UpsertInvalid:
         "field": name, "errors": [{"field": name, "code": code, "message": message}]})
 
 
+POSITION_NOT_FOUND = "未找到该岗位编号，请先导入岗位"
+
+
 def _position(external_id: str) -> Position:
     position = _by_external(Position, Position.external_id, external_id)
     if position is None:
-        raise _not_found("position_external_id", "未找到该岗位编号，请先导入岗位")
+        raise _not_found("position_external_id", POSITION_NOT_FOUND)
     return position
 
 
