@@ -147,6 +147,10 @@ class BaseConfig:
     WEBHOOK_BACKOFF_BASE_SECONDS = 30
     WEBHOOK_BACKOFF_CAP_SECONDS = 3600
     WEBHOOK_DISABLE_AFTER = 5
+    # Receivers whose host resolves to a private, loopback or link-local address are
+    # refused (SSRF guard, at registration and at every send) unless this is true; on by
+    # default only in development and testing (env WEBHOOK_ALLOW_PRIVATE_HOSTS).
+    WEBHOOK_ALLOW_PRIVATE_HOSTS = False
 
     # SMS (fallback channel) and e-mail
     SMS_PROVIDER = None  # sandbox (development/testing default) / tencent / disabled
@@ -176,6 +180,8 @@ class BaseConfig:
             self.SMTP_PORT = int(_env("SMTP_PORT"))
         for key in ("WEBHOOK_DISABLE_AFTER", "WEBHOOK_RETRY_WINDOW_HOURS"):
             setattr(self, key, _env_int(key, getattr(self, key)))
+        self.WEBHOOK_ALLOW_PRIVATE_HOSTS = _env_bool("WEBHOOK_ALLOW_PRIVATE_HOSTS",
+                                                     self.WEBHOOK_ALLOW_PRIVATE_HOSTS)
         self.CANCEL_DEADLINE_HOURS = _env_int("CANCEL_DEADLINE_HOURS", self.CANCEL_DEADLINE_HOURS)
         self.NOTIFY_PROMISE_MINUTES = _env_int("NOTIFY_PROMISE_MINUTES",
                                                self.NOTIFY_PROMISE_MINUTES)
@@ -228,6 +234,7 @@ class DevelopmentConfig(BaseConfig):
     DEBUG = False
     SANDBOX_ENABLED = True
     EMBEDDED_WORKER = True
+    WEBHOOK_ALLOW_PRIVATE_HOSTS = True  # receivers on this machine or the office network
 
     def __init__(self):
         super().__init__()

@@ -7,4 +7,5 @@ from app.console.settings import (  # noqa: F401
     rules,
     templates,
     users,
+    webhooks,
 )

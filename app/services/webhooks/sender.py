@@ -43,6 +43,7 @@ from app.models.webhook import (
 )
 from app.services import audit
 from app.services.notifications import outbox
+from app.services.webhooks import urlguard
 
 log = logging.getLogger(__name__)
 
@@ -231,11 +232,22 @@ def _post(job: _Job, worker_id: str) -> _Result:
         "X-AIIC-Signature": sign(job.secret, timestamp, job.body),
     }
     timeout = float(_cfg("WEBHOOK_TIMEOUT"))
+    # SSRF guard (app.services.webhooks.urlguard): the host is resolved again now, and
+    # the connection refuses a non-public peer address.
+    guarded = not urlguard.private_hosts_allowed()
+    if guarded:
+        try:
+            urlguard.check_url_host(job.url)
+        except urlguard.HostRefused as exc:
+            log.warning("webhook delivery %s to endpoint %s refused: %s", job.delivery_id,
+                        job.endpoint_id, exc.code)
+            return _Result(attempted_at, _elapsed_ms(started), error=f"已拒绝发送：{exc.message}")
     try:
         # No redirects: a 3xx is not an acknowledgement, and must not move a signed body
         # to a host nobody configured.
-        with requests.post(job.url, data=job.body, headers=headers, timeout=timeout,
-                           allow_redirects=False, stream=True) as resp:
+        with _session(guarded) as http, http.post(
+                job.url, data=job.body, headers=headers, timeout=timeout,
+                allow_redirects=False, stream=True) as resp:
             # Only the start of the body is read (iter_content maps read errors to requests').
             raw = next(resp.iter_content(_READ_LIMIT), b"")
             return _Result(attempted_at, _elapsed_ms(started), status_code=resp.status_code,
@@ -252,6 +264,16 @@ def _post(job: _Job, worker_id: str) -> _Result:
     log.info("webhook delivery %s to endpoint %s failed: %s", job.delivery_id,
              job.endpoint_id, error)
     return _Result(attempted_at, _elapsed_ms(started), error=error)
+
+
+def _session(guarded: bool) -> requests.Session:
+    """A session for one POST (as requests.post makes), its connections guarded."""
+    session = requests.Session()
+    if guarded:
+        adapter = urlguard.GuardedAdapter()
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+    return session
 
 
 def _record(job: _Job, result: _Result, worker_id: str) -> bool:
