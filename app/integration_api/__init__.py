@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("integration_api", __name__)
 
-from app.integration_api import guards, interviews, spec, upserts  # noqa: E402,F401
+from app.integration_api import guards, interviews, reports, spec, upserts  # noqa: E402,F401

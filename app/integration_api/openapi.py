@@ -212,6 +212,28 @@ def _schemas() -> dict:
             "at": date_time(),
             "interview": obj({"external_id": nullable(string()), "number": string(),
                               "status": string("Its status now.", enum=STATUSES)})}),
+        "CancellationReport": obj({
+            "period": obj({"date_from": string(format="date"),
+                           "date_to": string(format="date")}),
+            "department": nullable(string()),
+            "total": integer(minimum=0),
+            "per_day": array(obj({"day": string(format="date"),
+                                  "count": integer(minimum=0)})),
+            "per_week": array(obj({"week_of": string("The week's Monday.", format="date"),
+                                   "count": integer(minimum=0)})),
+            "by_reason": array(obj({"code": string(), "label": string(),
+                                    "category": string(), "count": integer(minimum=0)})),
+            "by_category": {"type": "object",
+                            "additionalProperties": {"type": "integer", "minimum": 0}},
+            "by_initiator": {"type": "object", "description": "candidate / company / system",
+                             "additionalProperties": {"type": "integer", "minimum": 0}},
+            "positions": array(obj({"title": string(), "department": string(),
+                                    "interviews": integer(minimum=0),
+                                    "cancelled": integer(minimum=0),
+                                    "rate": {"type": "number", "minimum": 0},
+                                    "flagged": boolean("Above the alert rule.")})),
+            "overall_rate": {"type": "number", "minimum": 0},
+            "alert_percent": integer(minimum=0)}),
         "Position": obj({"external_id": string(), "title": string(), "department": string(),
                          "level": nullable(string()), "is_senior": boolean(),
                          "cancel_requires_review": boolean()}),
@@ -331,6 +353,25 @@ def _paths() -> dict:
                             "next_cursor": integer(minimum=0),
                             "has_more": boolean()}), "A page of changes."),
             errors=(FIELD_INVALID,))},
+        "/reports/cancellations": {"get": operation(
+            "cancellationReport", "Cancellations of a period (the console's report)",
+            tag="reports", scope="reports:read",
+            description="Effective cancellations per day and week (Asia/Shanghai), by "
+                        "reason, category and initiator, and per position with the "
+                        "cancel rate; within the key's departments. Default period: the "
+                        "last 30 days; at most a year.",
+            parameters=tuple({"name": name, "in": "query", "required": False,
+                              "description": text, "schema": schema}
+                             for name, text, schema in (
+                ("date_from", "First day, YYYY-MM-DD.", {"type": "string", "format": "date"}),
+                ("date_to", "Last day, YYYY-MM-DD.", {"type": "string", "format": "date"}),
+                ("department", "One department.", {"type": "string", "maxLength": 100}))),
+            success=ok(ref("CancellationReport"), "The report."),
+            errors=(err(Forbidden, code="reports_forbidden",
+                        message="您没有查看报表的权限"),
+                    err(422, "period_invalid", "日期格式有误，请使用 年-月-日"),
+                    err(422, "period_reversed", "开始日期不能晚于结束日期"),
+                    err(422, "period_too_long", "统计周期最长 366 天，请缩短日期范围")))},
         "/cancel-reasons": {"get": operation(
             "listCancelReasons", "Company-side cancel reasons", tag="interviews",
             scope=read, success=ok(obj({"items": array(ref("CancelReason"))}),
@@ -357,7 +398,8 @@ def _document() -> dict:
                            "\"message\", \"details\"}}`; `message` is Chinese.",
         },
         "servers": [{"url": BASE_PATH}],
-        "tags": [{"name": "upserts"}, {"name": "interviews"}, {"name": "other"}],
+        "tags": [{"name": "upserts"}, {"name": "interviews"}, {"name": "reports"},
+                 {"name": "other"}],
         "paths": _paths(),
         "components": {
             "securitySchemes": {"apiKey": {

@@ -176,6 +176,10 @@ def test_every_endpoint_answers_as_documented(app, live_url, make_key):
     page = call("GET", "/changes", 200, query={"cursor": 0, "limit": 2})
     assert page["has_more"] is True and len(page["items"]) == 2
     call("GET", "/changes", 422, query={"limit": 0})
+    report = call("GET", "/reports/cancellations", 200)
+    assert report["by_initiator"] == {"company": 1}
+    call("GET", "/reports/cancellations", 403, key="reader")
+    call("GET", "/reports/cancellations", 422, query={"date_from": "2026-02-30"})
     known["fresh"] = make_key(name="fresh", scopes=("interviews:read",))
     app.config["RATE_LIMITS"] = {"integration": {"key": (1, 60)}}
     call("GET", "/changes", 200, key="fresh")
