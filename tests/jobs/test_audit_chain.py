@@ -2,8 +2,13 @@
 passes an intact chain and names the first entry altered, removed or reordered."""
 from __future__ import annotations
 
+import re
+import uuid
+from pathlib import Path
+
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
 from app.models import AuditEntry, Setting
@@ -189,3 +194,80 @@ def test_a_deleted_head_record_is_reported_and_stops_the_sealer(app, runner, sea
 def test_an_empty_log_is_intact(app, runner):
     assert check(app).ok
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+
+
+# --- the database refuses changes (README "Audit log": the SQL run here is the README's) --
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_sql(role: str) -> str:
+    text_ = README.read_text(encoding="utf-8")
+    block = re.search(r"-- audit-append-only:begin\n(.*?)-- audit-append-only:end", text_,
+                      re.S)
+    assert block, "README.md lost its audit-append-only block"
+    return block.group(1).replace("aiic_app", role)
+
+
+def _refused(conn, statement, role: str | None, message: str) -> None:
+    with conn.begin():
+        if role:
+            conn.execute(text(f'SET LOCAL ROLE "{role}"'))
+        with pytest.raises(DBAPIError) as refused:
+            conn.execute(statement)
+    assert message in str(refused.value), refused.value
+
+
+def test_the_readme_sql_denies_update_and_delete_while_sealing_still_works(app, backend):
+    if backend.name != "services":
+        pytest.skip("column grants and triggers are PostgreSQL's: runs on the services "
+                    "backend (SQLite has no roles)")
+    role = f"aiic_app_{uuid.uuid4().hex[:8]}"
+    with app.app_context():
+        engine = db.engine
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE ROLE "{role}"'))
+        conn.execute(text(f'GRANT SELECT, INSERT, UPDATE ON settings TO "{role}"'))
+        with conn.connection.dbapi_connection.cursor() as cursor:
+            cursor.execute(readme_sql(role))  # no parameters: its % are PL/pgSQL's
+    try:
+        ids = write_entries(app, 3)
+        # The sealer, as the application's role: allowed to set seq, hash and sealed_at.
+        with app.app_context():
+            db.session.execute(text(f'SET LOCAL ROLE "{role}"'))
+            assert seal.seal_pending() == 3
+        assert check(app).ok
+        edit = update(ENTRIES).where(ENTRIES.c.id == ids[0]).values(action="x.edited")
+        with engine.connect() as conn:
+            # The application's role may neither edit nor delete...
+            _refused(conn, edit, role, "permission denied")
+            _refused(conn, delete(ENTRIES).where(ENTRIES.c.id == ids[1]), role,
+                     "permission denied")
+            # ... nor re-seal, though it may set seq on unsealed entries.
+            _refused(conn, update(ENTRIES).where(ENTRIES.c.id == ids[0]).values(seq=99),
+                     role, "is sealed")
+            # And the trigger refuses even the owner.
+            _refused(conn, edit, None, "is sealed")
+            _refused(conn, delete(ENTRIES).where(ENTRIES.c.id == ids[1]), None,
+                     "append-only")
+            _refused(conn, text("TRUNCATE audit_entries"), None, "append-only")
+        unsealed = write_entries(app, 1, start=4)[-1]
+        with engine.connect() as conn:
+            _refused(conn, update(ENTRIES).where(ENTRIES.c.id == unsealed)
+                     .values(data={"forged": True}), None, "only seq, hash and sealed_at")
+        with app.app_context():
+            db.session.execute(text(f'SET LOCAL ROLE "{role}"'))
+            assert seal.seal_pending() == 1
+        report = check(app)
+        assert report.ok and report.checked == 4
+        with app.app_context():
+            assert db.session.get(AuditEntry, ids[0]).action == "interview.cancelled"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_entries_append_only "
+                              "ON audit_entries"))
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_entries_no_truncate "
+                              "ON audit_entries"))
+            conn.execute(text("DROP FUNCTION IF EXISTS audit_entries_append_only()"))
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
