@@ -1,7 +1,7 @@
 """Candidate API v1 routes: parse and validate, call one service or query, serialize."""
 from __future__ import annotations
 
-from flask import current_app, g, jsonify, request
+from flask import g, jsonify, request
 
 from app.core.errors import ValidationFailed
 from app.core.idempotency import idempotent
@@ -13,6 +13,7 @@ from app.services.candidates import binding, feedback, subscriptions
 from app.services.candidates import sessions as mp_login
 from app.services.interviews import confirm as attendance
 from app.services.notifications import read as notifications
+from app.services.rules.templates import effective_ids
 from miniprogram_api import bp, serializers
 from miniprogram_api.auth import candidate_required, login_required
 
@@ -171,10 +172,10 @@ def confirm(public_id: str):
 @bp.get("/subscriptions/templates")
 @login_required
 def subscription_templates():
-    cfg = current_app.config
+    ids = effective_ids()  # HR's template ids (settings), else the configured ones
     # wx.requestSubscribeMessage accepts at most 3 template ids per call: one set per scene.
     keys = SUBSCRIBE_SCENES.get(request.args.get("scene", "cancel"), SUBSCRIBE_SCENES["cancel"])
-    return jsonify(template_ids=[cfg[k] for k in keys][:3])
+    return jsonify(template_ids=[ids[k] for k in keys][:3])
 
 
 SUBSCRIBE_SCENES = {
