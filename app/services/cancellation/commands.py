@@ -118,8 +118,9 @@ def reschedule_deadline(now: datetime, rules: Rules) -> datetime:
 def cancel_by_hr(actor: Actor, interview_public_id: str, *, reason_code: str | None,
                  note: str | None = None, notify: frozenset[str] | None = None,
                  reschedule: bool = False, now: datetime | None = None) -> CancelOutcome:
-    """An HR user cancels one interview with a company-side reason: the candidate gets the
-    "cancelled by the company" message, the chosen team members are told, webhooks fire.
+    """An HR user (or the company's system: Actor.integration, an API key) cancels one
+    interview with a company-side reason: the candidate gets the "cancelled by the company"
+    message, the chosen team members are told, webhooks fire.
     With `reschedule`, the promise to offer a new slot within N working days is kept."""
     now = now or utcnow()
     dialect = db.engine.dialect
@@ -145,8 +146,8 @@ def cancel_by_hr(actor: Actor, interview_public_id: str, *, reason_code: str | N
         except write.LostRace:
             continue
         outbox.wake_dispatcher()
-        log.info("interview cancelled by hr user_id=%s interview_id=%s", actor.id,
-                 interview.id)
+        log.info("interview cancelled by %s id=%s interview_id=%s", actor.type.value,
+                 actor.id, interview.id)
         return CancelOutcome(decision.after, cancellation_id, decision.state,
                              decision.reason, decision.note, rules)
     raise RuntimeError("cancel kept losing races")  # pragma: no cover
