@@ -1,11 +1,12 @@
 """Chinese labels and formatting helpers for console templates."""
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, g
 
 from app.core.crypto import mask_phone
 from app.core.timeutil import cn_datetime
 from app.models import CancellationState
+from app.services.audit import labels as audit_labels
 
 RECIPIENT_LABELS = {
     "candidate": "候选人",
@@ -29,36 +30,9 @@ CANCELLATION_STATE_LABELS = {
     CancellationState.EFFECTIVE: "已生效",
     CancellationState.REJECTED: "已驳回",
 }
-# Audit actions and data keys written by app.services; unknown ones show their code.
-AUDIT_ACTION_LABELS = {
-    "interview.cancelled": "取消面试",
-    "interview.cancel_requested": "申请取消面试",
-    "interview.cancel_approved": "批准取消申请",
-    "interview.cancel_rejected": "驳回取消申请",
-    "interview.confirmed": "确认参加面试",
-    "interview.rescheduled": "改期",
-    "interview.cancel_level_approved": "一级审批通过",
-    "interview.cancel_detail_requested": "要求补充说明",
-    "interview.cancel_detail_answered": "候选人补充说明",
-    "interview.completed": "报告面试完成",
-    "interview.no_show": "报告未到场",
-}
 INITIATOR_LABELS = {"candidate": "候选人取消", "hr": "公司取消", "system": "系统取消",
                     "integration": "公司取消（系统对接）"}
-RULE_LABELS = {"auto_cancel_unconfirmed": "逾期未确认自动取消"}
-AUDIT_DATA_LABELS = {
-    "reason": "原因代码",
-    "note": "说明",
-    "number": "面试编号",
-    "cancellation_id": "取消记录",
-    "batch_id": "批次",
-    "comment": "审批意见",
-    "level": "审批级别",
-    "answer": "补充说明",
-    "reschedule_by": "重新安排期限",
-    "notified": "通知",
-    "rule": "规则",
-}
+RULE_LABELS = audit_labels.RULE_LABELS  # one list of the rules system jobs apply
 FAILED_STATUSES = frozenset({"failed", "unreachable"})
 
 
@@ -97,14 +71,19 @@ def cancellation_state_label(state: CancellationState | None) -> str:
 
 
 def audit_action_label(action: str | None) -> str:
-    """Chinese name of an audit action; unknown actions show their code."""
-    return AUDIT_ACTION_LABELS.get(action or "", action or "")
+    """Chinese name of an audit action (app.services.audit.labels)."""
+    return audit_labels.action_label(action)
 
 
 def audit_data_items(data: dict | None) -> list[tuple[str, str]]:
-    """(label, value) pairs of an audit entry's data, empty values left out."""
-    return [(AUDIT_DATA_LABELS.get(key, key), str(value))
-            for key, value in (data or {}).items() if value not in (None, "")]
+    """(label, value) pairs of an audit entry's data in words (reasons by their labels,
+    statuses by theirs), then what changed as before -> after."""
+    if "audit_lookups" not in g:
+        g.audit_lookups = audit_labels.Lookups.load()
+    lookups = g.audit_lookups
+    return [*audit_labels.details(data, lookups),
+            *((c.field, f"{c.before} → {c.after}")
+              for c in audit_labels.changes(data, lookups))]
 
 
 def masked_phone(candidate) -> str:

@@ -77,6 +77,8 @@ ACTION_LABELS: dict[str, str] = {
     "webhook.disabled": "停用Webhook",
     "webhook.enabled": "重新启用Webhook",
     "webhook.test_sent": "发送Webhook测试事件",
+    "webhook.secret_rotated": "重置Webhook密钥",
+    "webhook.failed_requeued": "重新投递失败事件",
     "api_key.created": "创建接口密钥",
     "api_key.revoked": "吊销接口密钥",
     # reading out
@@ -97,7 +99,8 @@ OBJECT_TYPE_LABELS: dict[str, str] = {
 }
 
 # System jobs name the rule they applied (data "rule", Actor.rule).
-RULE_LABELS: dict[str, str] = {"auto_cancel_unconfirmed": "逾期未确认自动取消"}
+RULE_LABELS: dict[str, str] = {"auto_cancel_unconfirmed": "逾期未确认自动取消",
+                               "webhook_auto_disable": "连续投递失败自动停用"}
 
 FIELD_LABELS: dict[str, str] = {
     "status": "状态", "reason": "原因", "reason_id": "原因", "note": "说明",
@@ -121,7 +124,7 @@ FIELD_LABELS: dict[str, str] = {
     "filename": "文件名", "rows": "行数", "errors": "错误", "counts": "数量",
     "format": "格式", "filters": "筛选条件", "report": "报表", "kind": "类型",
     "template": "模板", "template_id": "模板ID", "reasons": "取消原因", "rules": "规则",
-    "phone": "手机号", "level_name": "职级",
+    "phone": "手机号", "level_name": "职级", "last_delivery_id": "最后一次投递",
 }
 
 AFTER_DEADLINE_LABELS = {"refuse": "不允许取消", "request": "提交HR审批"}

@@ -343,7 +343,9 @@ def _count_final_failure(job: _Job, now: datetime) -> bool:
     audit.record(actor_type="system", actor_id=None, action="webhook.disabled",
                  object_type="webhook_endpoint", object_id=endpoint.id,
                  data={"reason": reason, "automatic": True, "consecutive_failures": failures,
-                       "last_delivery_id": job.delivery_id, "url": endpoint.url})
+                       "last_delivery_id": job.delivery_id, "url": endpoint.url,
+                       "rule": "webhook_auto_disable",
+                       "before": {"active": True}, "after": {"active": False}})
     log.warning("webhook endpoint %s (%s) disabled after %s failed deliveries",
                 endpoint.id, endpoint.url, failures)
     return notify_admins_webhook_disabled(endpoint) > 0
