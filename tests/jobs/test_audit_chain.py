@@ -271,3 +271,50 @@ def test_the_readme_sql_denies_update_and_delete_while_sealing_still_works(app, 
             conn.execute(text("DROP FUNCTION IF EXISTS audit_entries_append_only()"))
             conn.execute(text(f'DROP OWNED BY "{role}"'))
             conn.execute(text(f'DROP ROLE "{role}"'))
+
+
+def test_an_entry_committed_late_is_sealed_after_and_the_chain_holds(app, runner):
+    """A transaction that took its id early and committed after the sealer ran: its entry
+    (a lower id) gets the next seq, and verify accepts it."""
+    write_entries(app, 2)
+    with app.app_context():
+        db.session.add(AuditEntry(id=1000, actor_type="system", action="batch.finished",
+                                  object_type="cancel_batch", object_id=1, data={}))
+        db.session.commit()
+    assert seal_now(app) == 3
+    with app.app_context():
+        db.session.add(AuditEntry(id=500, actor_type="system", action="batch.finished",
+                                  object_type="cancel_batch", object_id=2, data={}))
+        db.session.commit()
+    assert seal_now(app) == 1
+    assert (seq_of(app, 1000), seq_of(app, 500)) == (3, 4)
+    assert check(app).ok
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+
+
+def test_two_sealers_at_once_never_fork_the_chain(app, backend):
+    """The Redis lock normally keeps the sealer alone; should two run anyway (PostgreSQL:
+    any number of workers), the head row's lock orders them."""
+    if backend.name != "services":
+        pytest.skip("SQLite serializes writers; row locks between sealers need PostgreSQL")
+    import threading
+
+    write_entries(app, 1)
+    seal_now(app)
+    write_entries(app, 300, start=2)
+    totals, errors = [], []
+
+    def sealer():
+        try:
+            totals.append(seal_now(app, batch=25))
+        except Exception as exc:  # pragma: no cover - the assertion below shows it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sealer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors and sum(totals) == 300
+    report = check(app)
+    assert report.ok and report.checked == 301 and report.unsealed == 0
