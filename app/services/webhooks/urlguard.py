@@ -6,7 +6,9 @@ The guard runs when an endpoint is registered or changed (endpoints.py) and agai
 send (sender.py): a name that resolved to a public address yesterday may point inside the
 network today. At send time the address actually connected to is checked too (the
 connection classes below), so a DNS answer that changes between the check and the connect
-(rebinding) reaches nothing either.
+(rebinding) reaches nothing either. Through an egress proxy (HTTPS_PROXY) the socket
+goes to the proxy, so there only the resolution check applies; the proxy's own rules do
+the rest.
 """
 from __future__ import annotations
 
