@@ -30,3 +30,17 @@ def audit_seal_cmd():
     from app.services.audit.seal import seal_pending
 
     click.echo(f"sealed {seal_pending()} entries")
+
+
+@audit_cmd.command("restore-head")
+@with_appcontext
+def audit_restore_head_cmd():
+    """Record the chain's head again when its settings row was lost (the chain itself
+    must verify); refuses otherwise."""
+    from app.services.audit.seal import restore_head
+
+    try:
+        head = restore_head()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"audit chain head: seq {head.seq} hash {head.hash[:16]}")

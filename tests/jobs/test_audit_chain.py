@@ -191,6 +191,20 @@ def test_a_deleted_head_record_is_reported_and_stops_the_sealer(app, runner, sea
     assert "head record missing" in problem.detail
 
 
+def test_a_lost_head_is_restored_only_over_an_intact_chain(app, runner, sealed_five):
+    tamper(app, delete(Setting.__table__).where(Setting.key == seal.HEAD_KEY))
+    result = runner.invoke(args=["audit", "restore-head"])
+    assert result.exit_code == 0 and "seq 5" in result.output
+    assert check(app).ok
+    assert seal_now(app) == 1   # the restoring's own entry, sealed as seq 6
+    assert check(app).head_seq == 6
+    # Over an edited chain it refuses: that is evidence, not a lost row.
+    tamper(app, update(ENTRIES).where(ENTRIES.c.id == sealed_five[0]).values(ip="6.6.6.6"))
+    tamper(app, delete(Setting.__table__).where(Setting.key == seal.HEAD_KEY))
+    result = runner.invoke(args=["audit", "restore-head"])
+    assert result.exit_code != 0 and "altered at seq 1" in result.output
+
+
 def test_an_empty_log_is_intact(app, runner):
     assert check(app).ok
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0

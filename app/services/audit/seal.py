@@ -145,3 +145,29 @@ def _seal_batch(now: datetime, batch: int) -> int:
     db.session.commit()
     db.session.expire_all()
     return len(rows)
+
+
+def restore_head() -> Head:
+    """Record the head again after the settings row was lost: only when the chain itself
+    verifies up to its last sealed entry (anything else is evidence to keep, not to
+    paper over). The restoring is itself an audit entry."""
+    from app.services.audit.record import record
+    from app.services.audit.verify import verify_chain
+
+    report = verify_chain()
+    if report.ok:
+        return recorded_head()
+    if report.problem.kind != "head" or report.problem.seq is not None:
+        raise ValueError(f"the chain does not verify: {report.problem.describe()}")
+    end = table_head()
+    seq, digest = end
+    now = utcnow()
+    db.session.add(Setting(key=HEAD_KEY, value={"seq": seq, "hash": digest,
+                                                "sealed_at": now.isoformat()},
+                           updated_at=now))
+    record(actor_type="system", actor_id=None, action="audit.head_restored",
+           object_type="audit_log", object_id=None,
+           data={"rule": "audit_head_restore", "before": None,
+                 "after": {"seq": seq, "hash": digest}})
+    db.session.commit()
+    return Head(seq, digest, True)
