@@ -18,7 +18,7 @@ from app.core.errors import Conflict, Forbidden, ValidationFailed
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.models import AuditEntry, HrUser, Role, WechatAccount, WechatApp
-from app.services.users import accounts, console_sessions, passwords
+from app.services.users import accounts, passwords
 from tests import factories
 
 SHOWN_ONCE_RE = re.compile(r'<code id="shown-once">([^<]+)</code>')
@@ -458,4 +458,3 @@ def test_password_rules_in_one_place():
     assert info.value.code == "password_too_long"
     for _ in range(20):
         passwords.check(passwords.generate(), username="anyone")
-    assert console_sessions.SESSION_FIELD  # the module the forced change relies on
