@@ -364,3 +364,17 @@ def test_confirm_by_is_kept(app):
         db.session.commit()
         assert result.obj.confirm_by == datetime(2027, 3, 14, 18, 0, tzinfo=SHANGHAI)
         assert result.obj.confirm_by - result.obj.scheduled_at == timedelta(hours=-20, minutes=-30)
+
+
+def test_next_number_passes_999_and_sees_numbers_given_elsewhere(app):
+    factories.interview(app, number="AI-2027-03-15-999")
+    factories.interview(app, number="AI-2027-03-15-x7")  # hand-made: ignored
+    at = datetime(2027, 3, 15, 10, 0, tzinfo=SHANGHAI)
+    with app.app_context():
+        assert upsert.next_number(at) == "AI-2027-03-15-1000"
+        assert upsert.next_number(at) == "AI-2027-03-15-1001"  # same transaction: remembered
+        db.session.rollback()
+    factories.interview(app, number="AI-2027-03-15-1005")  # another process, meanwhile
+    with app.app_context():
+        assert upsert.next_number(at) == "AI-2027-03-15-1006"
+        assert upsert.next_number(at + timedelta(days=1)) == "AI-2027-03-16-001"

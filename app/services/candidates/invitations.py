@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from app.core import crypto
 from app.core.errors import Forbidden, NotFound
 from app.extensions import db
 from app.models import Candidate, Interview, InviteToken, Position
@@ -44,11 +45,10 @@ class Invitation:
 def issue_invitation(candidate_id: int) -> Invitation:
     """A new invitation for this candidate (flushed, not committed: the caller commits)."""
     token = create_invite(candidate_id)
+    digest = crypto.token_hash(token)
+    row = next(obj for obj in db.session.new
+               if isinstance(obj, InviteToken) and obj.token_hash == digest)
     db.session.flush()
-    from app.core import crypto
-
-    row = db.session.scalars(select(InviteToken).where(
-        InviteToken.token_hash == crypto.token_hash(token))).one()
     return Invitation(candidate_id, token, row.expires_at)
 
 

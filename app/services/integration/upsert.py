@@ -40,15 +40,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.core import crypto
 from app.core.errors import Conflict, Forbidden, ValidationFailed
-from app.core.timeutil import SHANGHAI, iso, local
+from app.core.timeutil import SHANGHAI, iso, local, utcnow
 from app.extensions import db
 from app.models import Candidate, HrUser, Interview, InterviewSession, InterviewStatus, Position
 from app.services import audit
 from app.services.candidates.invitations import Invitation, issue_invitation
+from app.services.rules.confirmation import confirm_by_for
 from app.services.users.actor import Actor
 
 WRITE_PERMISSION = "batch_cancel"
@@ -491,6 +492,8 @@ def upsert_interview(data: dict, *, actor: Actor, source: str = "api") -> Upsert
               "interviewer_id": interviewer_id, "join_url": values["join_url"],
               "confirm_by": values["confirm_by"]}
     if created:
+        if wanted["confirm_by"] is None:  # the deadline the invitation gives (rules)
+            wanted["confirm_by"] = confirm_by_for(values["scheduled_at"], utcnow())
         row = Interview(external_id=values["external_id"], status=InterviewStatus.SCHEDULED,
                         number=values["number"] or next_number(values["scheduled_at"]))
         if session is not None:
@@ -500,6 +503,8 @@ def upsert_interview(data: dict, *, actor: Actor, source: str = "api") -> Upsert
         _check_department(actor, row.position.department)
         if values["duration_minutes"] is None:
             wanted["duration_minutes"] = row.duration_minutes
+        if values["confirm_by"] is None:
+            wanted["confirm_by"] = row.confirm_by
         if values["number"]:
             wanted["number"] = values["number"]
         differs = any(getattr(row, k) != v for k, v in wanted.items())
@@ -553,13 +558,35 @@ def _book(session: InterviewSession) -> None:
 
 
 def next_number(scheduled_at: datetime) -> str:
-    """AI-YYYY-MM-DD-NNN: the next free number of the Beijing day of the interview."""
+    """AI-YYYY-MM-DD-NNN: the next free number of the Beijing day of the interview (the
+    highest so far plus one). Within one transaction the last number given is remembered,
+    so an import of thousands of interviews on one day does not scan them all each time."""
     day = local(scheduled_at).date()
     prefix = f"AI-{day:%Y-%m-%d}-"
-    numbers = db.session.scalars(select(Interview.number).where(
+    given = db.session.info.setdefault("interview_numbers", {})
+    last = given.get(prefix)
+    transaction = db.session().get_transaction()
+    if last and transaction is not None and last[0] is transaction:
+        number = last[1] + 1
+    else:
+        number = _highest(prefix) + 1
+        transaction = db.session().get_transaction()  # begun by that query
+    given[prefix] = (transaction, number)
+    return f"{prefix}{number:03d}"
+
+
+def _highest(prefix: str) -> int:
+    # Longest first: "1000" sorts before "999".
+    highest = db.session.scalars(select(Interview.number).where(
+        Interview.number.like(prefix + "%")).order_by(
+        func.length(Interview.number).desc(), Interview.number.desc()).limit(1)).first()
+    suffix = highest[len(prefix):] if highest else "0"
+    if suffix.isdigit():
+        return int(suffix)
+    numbers = db.session.scalars(select(Interview.number).where(  # hand-made numbers
         Interview.number.like(prefix + "%"))).all()
-    used = [int(n[len(prefix):]) for n in numbers if n[len(prefix):].isdigit()]
-    return f"{prefix}{(max(used) if used else 0) + 1:03d}"
+    return max((int(n[len(prefix):]) for n in numbers if n[len(prefix):].isdigit()),
+               default=0)
 
 
 UPSERTS = {"position": upsert_position, "session": upsert_session,
