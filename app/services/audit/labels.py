@@ -102,7 +102,8 @@ OBJECT_TYPE_LABELS: dict[str, str] = {
 # System jobs name the rule they applied (data "rule", Actor.rule).
 RULE_LABELS: dict[str, str] = {"auto_cancel_unconfirmed": "逾期未确认自动取消",
                                "webhook_auto_disable": "连续投递失败自动停用",
-                               "audit_head_restore": "恢复审计链头记录"}
+                               "audit_head_restore": "恢复审计链头记录",
+                               "install_defaults": "安装默认原因与规则"}
 
 FIELD_LABELS: dict[str, str] = {
     "status": "状态", "reason": "原因", "reason_id": "原因", "note": "说明",

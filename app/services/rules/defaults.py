@@ -60,6 +60,7 @@ def install_defaults() -> dict:
         db.session.flush()
         audit.record(actor_type="system", actor_id=None, action="settings.defaults_installed",
                      object_type="settings", object_id=None,
-                     data={"before": None, "after": {"reasons": reasons, "rules": rules}})
+                     data={"rule": "install_defaults", "before": None,
+                           "after": {"reasons": reasons, "rules": rules}})
     db.session.commit()
     return {"reasons": reasons, "rules": rules}
