@@ -17,10 +17,11 @@ Traps:
 - Importing the same file again finds every row by its external id: nothing new.
 - Invitation tokens are shown after the commit (and exported): the job keeps them
   encrypted (like phone numbers), readable only by the user who imported the file, until
-  they expire.
+  they expire. The stored file holds phone numbers: it is kept encrypted too.
 """
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import io
@@ -293,7 +294,7 @@ def validate_import(filename: str, content: bytes, *, actor: Actor) -> ImportJob
         ImportJob.content_sha256 == digest, ImportJob.status == "committed")
         .order_by(ImportJob.id.desc())).first()
     job = ImportJob(public_id="imp_" + secrets.token_urlsafe(12), created_by=actor.id,
-                    filename=(filename or "import")[:200], content=content,
+                    filename=(filename or "import")[:200], content=seal_content(content),
                     content_sha256=digest, status="invalid" if out.errors else "validated",
                     total_rows=len(rows), errors=out.errors[:MAX_ERRORS_SHOWN],
                     summary={"counts": out.counts(), "error_count": len(out.errors),
@@ -330,10 +331,11 @@ def commit_import(public_id: str, *, actor: Actor) -> ImportJob:
         raise Conflict("该文件已导入，无需重复确认", code="import_already_committed")
     if job.status != "validated":
         raise Conflict("该文件有错误，请修改后重新上传", code="import_has_errors")
-    if hashlib.sha256(job.content).hexdigest() != job.content_sha256:
+    content = stored_content(job)
+    if hashlib.sha256(content).hexdigest() != job.content_sha256:
         raise Conflict("导入文件已损坏，请重新上传", code="import_content_changed")
     job_id = job.id
-    rows = read_rows(job.filename, job.content)
+    rows = read_rows(job.filename, content)
     try:
         out = run_rows(rows, actor)
     except SQLAlchemyError:
@@ -361,6 +363,16 @@ def commit_import(public_id: str, *, actor: Actor) -> ImportJob:
                        "invitations": len(out.invitations)})
     db.session.commit()
     return job
+
+
+def seal_content(content: bytes) -> bytes:
+    """The uploaded file as stored: encrypted (it holds phone numbers)."""
+    return crypto.encrypt(base64.b64encode(content).decode("ascii")).encode("ascii")
+
+
+def stored_content(job: ImportJob) -> bytes:
+    """The file exactly as uploaded."""
+    return base64.b64decode(crypto.decrypt(job.content.decode("ascii")))
 
 
 def _sealed(invitation: dict) -> dict:
