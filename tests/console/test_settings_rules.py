@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from app.core.timeutil import utcnow
+from app.core.timeutil import SHANGHAI, utcnow
 from app.extensions import db
 from app.models import (
     Approval,
@@ -281,3 +281,32 @@ def test_only_admins_may_change_rules(app, demo, username):
         assert db.session.get(Position, position_id).cancel_requires_review is False
         assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.action.like("settings.%"))) == 0
+
+
+def test_an_interview_coming_in_without_a_deadline_gets_the_confirmation_window(app, demo):
+    """Imports and the integration API give new interviews confirm_by from the rule; an
+    update that leaves it out keeps the deadline given."""
+    from app.models import HrUser
+    from app.services.integration import upsert
+    from app.services.users.actor import Actor
+
+    admin = console_client(app, "admin")
+    assert _save(admin, confirm_window_hours="36").status_code == 302
+    scheduled = (utcnow() + timedelta(days=6)).astimezone(SHANGHAI).replace(microsecond=0,
+                                                                            second=0)
+    with app.app_context():
+        actor = Actor.hr(db.session.get(HrUser, demo["hr_users"]["admin"]["id"]))
+        for kind, data in (("position", {"external_id": "P-9", "title": "测试岗位",
+                                         "department": "技术部", "level": "P5"}),
+                           ("candidate", {"external_id": "C-9", "name": "李四",
+                                          "phone": "13900139000"})):
+            getattr(upsert, f"upsert_{kind}")(data, actor=actor)
+        interview = {"external_id": "I-9", "candidate_external_id": "C-9",
+                     "position_external_id": "P-9", "scheduled_at": scheduled.isoformat()}
+        result = upsert.upsert_interview(interview, actor=actor)
+        db.session.commit()
+        assert result.obj.confirm_by == scheduled - timedelta(hours=36)
+        again = upsert.upsert_interview(interview, actor=actor)
+        db.session.commit()
+        assert again.obj.confirm_by == scheduled - timedelta(hours=36)
+        assert not again.changed  # the same data again: nothing to update

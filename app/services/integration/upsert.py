@@ -492,10 +492,10 @@ def upsert_interview(data: dict, *, actor: Actor, source: str = "api") -> Upsert
               "interviewer_id": interviewer_id, "join_url": values["join_url"],
               "confirm_by": values["confirm_by"]}
     if created:
-        if wanted["confirm_by"] is None:  # the deadline the invitation gives (rules)
-            wanted["confirm_by"] = confirm_by_for(values["scheduled_at"], utcnow())
         row = Interview(external_id=values["external_id"], status=InterviewStatus.SCHEDULED,
                         number=values["number"] or next_number(values["scheduled_at"]))
+        if wanted["confirm_by"] is None:  # the deadline the invitation gives (rules)
+            wanted["confirm_by"] = confirm_by_for(values["scheduled_at"], utcnow())
         if session is not None:
             _book(session)
         db.session.add(row)
