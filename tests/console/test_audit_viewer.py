@@ -73,7 +73,7 @@ def world(app):
         data={"before": {"active": True}, "after": {"active": False}}, ip="10.9.9.9")
     add("stranger", actor_type="hr", actor_id=None, action="hr_user.sign_in_failed",
         object_type="hr_user", object_id=None, data={"username": "nobody",
-                                                     "reason": "invalid_credentials"},
+                                                     "refused": "invalid_credentials"},
         ip="10.6.6.6")
     return {"entries": entries, "tech": tech, "market": market, "ids": {
         "tech_manager": tech_manager, "tech_specialist": tech_specialist,

@@ -101,6 +101,7 @@ def test_values_read_as_words():
     assert labels.value_text("role", "recruiting_manager") == "招聘经理"
     assert labels.value_text("rule", "auto_cancel_unconfirmed") == "逾期未确认自动取消"
     assert labels.value_text("after_deadline", "request") == "提交HR审批"
+    assert labels.value_text("refused", "invalid_credentials") == "用户名或密码错误"
     found = labels.Lookups({"time_conflict": "时间冲突"}, {3: "个人原因"})
     assert labels.value_text("reason", "time_conflict", found) == "时间冲突"
     assert labels.value_text("reason_id", 3, found) == "个人原因"

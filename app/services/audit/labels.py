@@ -127,10 +127,13 @@ FIELD_LABELS: dict[str, str] = {
     "filename": "文件名", "rows": "行数", "errors": "错误", "counts": "数量",
     "format": "格式", "filters": "筛选条件", "report": "报表", "kind": "类型",
     "template": "模板", "template_id": "模板ID", "reasons": "取消原因", "rules": "规则",
-    "phone": "手机号", "level_name": "职级", "last_delivery_id": "最后一次投递",
+    "phone": "手机号", "level_name": "职级", "refused": "未登录原因",
+    "last_delivery_id": "最后一次投递",
 }
 
 AFTER_DEADLINE_LABELS = {"refuse": "不允许取消", "request": "提交HR审批"}
+SIGN_IN_REFUSED_LABELS = {"invalid_credentials": "用户名或密码错误", "locked": "登录已锁定",
+                          "account_disabled": "账号已停用"}
 BOOL_TEXT = {True: "是", False: "否"}
 EMPTY = "（空）"
 # Keys that describe the change itself (shown as before -> after, not as details).
@@ -209,6 +212,8 @@ def value_text(key: str, value, lookups: Lookups | None = None) -> str:
         return RULE_LABELS.get(value, str(value))
     if key == "notified":
         return _recipient_text(str(value))
+    if key == "refused":
+        return SIGN_IN_REFUSED_LABELS.get(value, str(value))
     if key == "method":
         return {"invite": "邀请链接", "phone": "手机号"}.get(value, str(value))
     return str(value)

@@ -99,7 +99,7 @@ def _audit_refused(username: str, user_id: int | None, ip: str, why: str) -> Non
     password)."""
     audit.record(actor_type="hr", actor_id=user_id, action="hr_user.sign_in_failed",
                  object_type="hr_user", object_id=user_id, ip=ip,
-                 data={"username": username[:64], "reason": why})
+                 data={"username": username[:64], "refused": why})
     db.session.commit()
 
 
