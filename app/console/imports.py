@@ -11,7 +11,7 @@ from app.console.views import current_actor, permission_required
 from app.core.errors import AppError
 from app.services.integration import imports
 from app.services.integration.upsert import WRITE_PERMISSION
-from app.services.reports import export
+from app.services.reports import downloads, export
 
 KIND_LABELS = {"position": "岗位", "session": "场次", "candidate": "候选人", "interview": "面试"}
 STATUS_LABELS = {"validated": "检查通过，待确认", "invalid": "有错误", "committed": "已导入",
@@ -102,11 +102,12 @@ def imports_upload():
 @permission_required(WRITE_PERMISSION)
 def import_job(public_id: str):
     """A dry run's result (every bad row), or a committed import's counts and invitations."""
-    job = imports.get_job(public_id, actor=current_actor())
+    actor = current_actor()
+    job = imports.get_job(public_id, actor=actor)
     return render_template("console/imports/job.html", job=job,
                            status_label=STATUS_LABELS.get(job.status, job.status),
                            kinds=KIND_LABELS, counts=(job.summary or {}).get("counts", {}),
-                           invitations=imports.invitations(job)
+                           invitations=imports.invitations(job, actor=actor)
                            if job.status == "committed" else [],
                            confirm_form=ConfirmImportForm())
 
@@ -137,8 +138,13 @@ def import_invitations(public_id: str, fmt: str):
     """The invitations a committed import created, as CSV or XLSX."""
     if fmt not in export.FORMATS:
         abort(404)
-    job = imports.get_job(public_id, actor=current_actor())
+    actor = current_actor()
+    job = imports.get_job(public_id, actor=actor)
+    found = imports.invitations(job, actor=actor)
+    # Tokens leave the system: audited like every export.
+    downloads.record_export(actor, "import_invitations", fmt, {"import": job.public_id},
+                            ip=actor.ip)
     rows = ([i["row"], i["candidate_external_id"], i["name"], i["link"], i["scene"],
-             i["expires_at"]] for i in imports.invitations(job))
+             i["expires_at"]] for i in found)
     return export.download(fmt, f"面试邀请-{job.public_id}", INVITATION_HEADERS, rows,
                            sheet_title="面试邀请")

@@ -174,9 +174,16 @@ def test_commit_then_reimport_creates_nothing_new(app):
     assert table[0][:3] == ["行号", "候选人编号", "姓名"]
     assert sorted(r[4] for r in table[1:]) == sorted(scenes)
     assert {r[3] for r in table[1:]} == {f"pages/bind/index?invite_token={s}" for s in scenes}
+    with app.app_context():
+        exported = db.session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "report.exported")).one()
+        assert exported.data["report"] == "import_invitations"
     xlsx = client.get(f"/console/imports/{public_id}/invitations.xlsx")
     sheet = load_workbook(io.BytesIO(xlsx.get_data()), read_only=True).worksheets[0]
     assert sorted(r[4] for r in list(sheet.iter_rows(values_only=True))[1:]) == sorted(scenes)
+    # Another admin may open the job, but its invitations are for the importer only.
+    other = login_as(app, "boss2")
+    assert "data-scene" not in other.get(f"/console/imports/{public_id}").get_data(as_text=True)
     # A second 确认导入 of the same job is refused; the same file again adds nothing.
     confirm(client, public_id)
     again = dry_run(client, content)

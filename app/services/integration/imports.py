@@ -310,9 +310,10 @@ def validate_import(filename: str, content: bytes, *, actor: Actor) -> ImportJob
     return job
 
 
-def get_job(public_id: str, *, actor: Actor) -> ImportJob:
+def get_job(public_id: str, *, actor: Actor, for_update: bool = False) -> ImportJob:
     """An import job, for the user who uploaded it (admins: any)."""
-    job = db.session.scalars(select(ImportJob).where(ImportJob.public_id == public_id)).first()
+    statement = select(ImportJob).where(ImportJob.public_id == public_id)
+    job = db.session.scalars(statement.with_for_update() if for_update else statement).first()
     if job is None or not (job.created_by == actor.id
                            or (actor.departments is None and actor.can("settings"))):
         raise ImportNotFound()
@@ -324,7 +325,8 @@ def commit_import(public_id: str, *, actor: Actor) -> ImportJob:
     in one transaction, or nothing when a row fails now (the data changed since the dry
     run: the job becomes `failed` with the errors)."""
     _require(actor)
-    job = get_job(public_id, actor=actor)
+    # Locked: a second 确认导入 (a double click) waits, then finds the job committed.
+    job = get_job(public_id, actor=actor, for_update=True)
     if job.created_by != actor.id:
         raise ImportNotFound()
     if job.status == "committed":
@@ -380,9 +382,12 @@ def _sealed(invitation: dict) -> dict:
             "token_encrypted": crypto.encrypt(invitation["token"])}
 
 
-def invitations(job: ImportJob) -> list[dict]:
-    """The invitations a committed import created, with their links and QR scenes (only
-    those not yet expired: the job keeps the tokens no longer than they work)."""
+def invitations(job: ImportJob, *, actor: Actor) -> list[dict]:
+    """The invitations a committed import created, with their links and QR scenes, for
+    the user who imported the file; only those not yet expired (the job keeps the tokens
+    no longer than they work)."""
+    if job.created_by != actor.id:
+        return []
     now = utcnow()
     rows = []
     for item in (job.summary or {}).get("invitation_rows", []):
