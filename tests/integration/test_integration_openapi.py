@@ -94,6 +94,7 @@ def _known(app, make_key) -> dict:
     factories.cancel_reason(app, "position_filled", label="岗位已招满",
                             category="position_change", actor=ReasonActor.COMPANY)
     factories.position(app, "产品经理", department="技术部", level="P7", external_id="pos-1")
+    factories.candidate(app, "赵六", external_ref="cand-x")
     iv = factories.interview(app, "AI-2030-01-01-001", external_id="iv-1")
     past = factories.interview(app, "AI-2020-01-01-001", external_id="iv-past",
                                scheduled_at=utcnow() - timedelta(hours=2))
@@ -215,6 +216,10 @@ def _realistic(case, level: int) -> None:
                      "ends_at": "2030-01-01 12:00", "capacity": 5,
                      "scheduled_at": "2030-01-01 10:00"}
         body.update({k: v for k, v in realistic.items() if k in body})
+        if "candidate_external_id" in body:  # an interview: only the required fields
+            for name in ("session_external_id", "interviewer_username", "number",
+                         "join_url", "confirm_by", "duration_minutes"):
+                body.pop(name, None)
 
 
 def _fuzz(operation, mode: GenerationMode, send) -> None:
