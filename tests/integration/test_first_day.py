@@ -2,8 +2,9 @@
 (README "First day (production)"), without a Python shell:
 
 empty database -> `flask db upgrade` -> `flask setup --admin ...` (default reasons and
-rules, the first admin) -> the admin signs in to the console -> imports a file (确认导入)
--> takes a new candidate's invitation -> the candidate logs in to the mini-program API
+rules, the first admin) -> the admin signs in to the console -> imports a file (确认导入),
+or an API key from `flask api-keys create` upserts the same through /api/integration/v1
+-> takes the new candidate's invitation -> the candidate logs in to the mini-program API
 with WeChat (the sandbox, reached over HTTP as WeChat would be), binds with the invitation
 and cancels successfully.
 
@@ -90,11 +91,12 @@ def _csrf(client, path):
     return match.group(1)
 
 
-def test_first_day_from_an_empty_database_to_a_candidates_cancel(production_env):
+@pytest.mark.parametrize("way", ["import", "api"])
+def test_first_day_from_an_empty_database_to_a_candidates_cancel(production_env, way):
     app = create_app()  # what `flask --app wsgi` builds: the config APP_ENV names
     assert app.config["ENV_NAME"] == "production" and not app.config["SANDBOX_ENABLED"]
     try:
-        _first_day(app)
+        _first_day(app, way)
     finally:
         from app.extensions import db
 
@@ -102,7 +104,7 @@ def test_first_day_from_an_empty_database_to_a_candidates_cancel(production_env)
             db.engine.dispose()
 
 
-def _first_day(app):
+def _first_day(app, way):
     runner = app.test_cli_runner()
     # 1. Schema, defaults, the first admin (each command twice: safe to run again).
     for _ in range(2):
@@ -123,29 +125,10 @@ def _first_day(app):
     assert response.status_code == 302, response.get_data(as_text=True)
     assert "导入" in console.get("/console/interviews").get_data(as_text=True)
 
-    # 3. Import one interview (position, session, candidate in the same row).
+    # 3. One interview gets in: by the console's 导入, or by the integration API.
     starts = (utcnow() + timedelta(days=3)).astimezone(SHANGHAI).replace(
         hour=14, minute=0, second=0, microsecond=0)
-    fmt = "%Y-%m-%d %H:%M"
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows([
-        ["岗位编号", "岗位名称", "部门", "级别", "场次编号", "开始时间", "结束时间", "容量",
-         "候选人编号", "姓名", "手机号", "面试编号(外部)", "面试时间"],
-        ["ATS-P-1", "Java后端开发工程师", "技术部", "P5", "ATS-S-1", starts.strftime(fmt),
-         (starts + timedelta(hours=2)).strftime(fmt), "8", "ATS-C-1", "张三", "13800138000",
-         "ATS-I-1", starts.strftime(fmt)]])
-    response = console.post("/console/imports", data={
-        "csrf_token": _csrf(console, "/console/imports"),
-        "file": (io.BytesIO(buffer.getvalue().encode("utf-8")), "第一批面试.csv")},
-        content_type="multipart/form-data")
-    assert response.status_code == 302, response.get_data(as_text=True)
-    job_page = response.headers["Location"]
-    assert "确认导入" in console.get(job_page).get_data(as_text=True)
-    response = console.post(job_page + "/commit", data={"csrf_token": _csrf(console, job_page)})
-    assert response.status_code == 302
-    page = console.get(job_page).get_data(as_text=True)
-    assert "已导入" in page
-    [scene] = re.findall(r"<code data-scene>([^<]+)</code>", page)
+    scene = _by_import(console, starts) if way == "import" else _by_api(app, runner, starts)
 
     # 4. The candidate: WeChat login (sandbox code), bind with the invitation, cancel.
     mp = app.test_client()
@@ -171,6 +154,61 @@ def _first_day(app):
     # The console shows it cancelled by the candidate.
     listing = console.get("/console/interviews?status=cancelled").get_data(as_text=True)
     assert "张三" in listing
+
+
+def _by_import(console, starts) -> str:
+    """导入 a file with one row (position, session, candidate, interview); 确认导入; the
+    new candidate's invitation scene from the result page."""
+    fmt = "%Y-%m-%d %H:%M"
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([
+        ["岗位编号", "岗位名称", "部门", "级别", "场次编号", "开始时间", "结束时间", "容量",
+         "候选人编号", "姓名", "手机号", "面试编号(外部)", "面试时间"],
+        ["ATS-P-1", "Java后端开发工程师", "技术部", "P5", "ATS-S-1", starts.strftime(fmt),
+         (starts + timedelta(hours=2)).strftime(fmt), "8", "ATS-C-1", "张三", "13800138000",
+         "ATS-I-1", starts.strftime(fmt)]])
+    response = console.post("/console/imports", data={
+        "csrf_token": _csrf(console, "/console/imports"),
+        "file": (io.BytesIO(buffer.getvalue().encode("utf-8")), "第一批面试.csv")},
+        content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    job_page = response.headers["Location"]
+    assert "确认导入" in console.get(job_page).get_data(as_text=True)
+    response = console.post(job_page + "/commit", data={"csrf_token": _csrf(console, job_page)})
+    assert response.status_code == 302
+    page = console.get(job_page).get_data(as_text=True)
+    assert "已导入" in page
+    [scene] = re.findall(r"<code data-scene>([^<]+)</code>", page)
+    return scene
+
+
+def _by_api(app, runner, starts) -> str:
+    """An API key from `flask api-keys create` (the key on its last line), then the four
+    upserts; the invitation comes back with the new candidate."""
+    result = runner.invoke(args=["api-keys", "create", "--name", "ATS",
+                                 "--scopes", "interviews:write"])
+    assert result.exit_code == 0, result.output
+    key = result.output.strip().splitlines()[-1].strip()
+    api = app.test_client()
+
+    def put(path, body):
+        response = api.put(f"/api/integration/v1/{path}", json=body, headers={
+            "Authorization": f"Bearer {key}", "Idempotency-Key": uuid.uuid4().hex})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    put("positions/ATS-P-1", {"title": "Java后端开发工程师", "department": "技术部",
+                              "level": "P5"})
+    put("sessions/ATS-S-1", {"position_external_id": "ATS-P-1",
+                             "starts_at": starts.isoformat(),
+                             "ends_at": (starts + timedelta(hours=2)).isoformat(),
+                             "capacity": 8})
+    invite = put("candidates/ATS-C-1", {"name": "张三", "phone": "13800138000"})["invite"]
+    put("interviews/ATS-I-1", {"candidate_external_id": "ATS-C-1",
+                               "position_external_id": "ATS-P-1",
+                               "session_external_id": "ATS-S-1",
+                               "scheduled_at": starts.isoformat()})
+    return invite["qr_scene"]
 
 
 def test_setup_asks_for_the_password_and_leaves_hr_changes_alone(app, runner, monkeypatch):
