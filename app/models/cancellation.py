@@ -81,7 +81,8 @@ class Cancellation(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id"), index=True)
-    actor_type: Mapped[str] = mapped_column(String(16))  # ActorType: candidate / hr / system
+    # ActorType: candidate / hr / system / integration (an API key: actor_id is its id)
+    actor_type: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[int | None] = mapped_column(Integer)
     # The rule a system cancel applied (e.g. auto_cancel_unconfirmed).
     actor_rule: Mapped[str | None] = mapped_column(String(40))
