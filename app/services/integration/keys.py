@@ -23,6 +23,7 @@ from app.core.timeutil import utcnow
 from app.extensions import db, redis_store
 from app.models import ApiKey
 from app.services import audit
+from app.services.cancellation.policy import PermissionDenied
 from app.services.users.actor import SCOPE_PERMISSIONS, Actor
 
 KEY_PREFIX = "aiik_"
@@ -54,6 +55,7 @@ class CreatedKey:
 
 
 def hash_key(secret: str) -> str:
+    """What is stored of a key: its SHA-256, hex."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
@@ -82,8 +84,6 @@ def _actor_columns(actor: Actor | None) -> tuple[str, int | None]:
     if actor is None:
         return "system", None
     if not actor.can("settings"):
-        from app.services.cancellation.policy import PermissionDenied
-
         raise PermissionDenied()
     return actor.type.value, actor.id
 
