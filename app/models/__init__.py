@@ -19,3 +19,4 @@ from app.models.outbox import OutboxMessage, OutboxStatus, Subscription  # noqa:
 from app.models.position import InterviewSession, Position  # noqa: F401
 from app.models.settings import Feedback, InviteToken, Setting, WorkdayOverride  # noqa: F401
 from app.models.webhook import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: F401,E501
+from app.models.read_indexes import INDEXES  # noqa: F401,E402  (console and report reads)

@@ -1,5 +1,5 @@
-"""Cancellation figures: per day and week, by reason, category and initiator, and the
-cancel rate of each position; every figure one GROUP BY statement in the actor's scope.
+"""Cancellation figures: per day and week, by reason, category and initiator (one
+statement), and the cancel rate of each position; all GROUP BY in SQL, in the actor's scope.
 
 What counts: effective cancellations (the interview is cancelled), at the moment they took
 effect (decided_at: an approved request counts when approved; a direct cancel has it equal
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select
+from sqlalchemy import String, case, cast, func, literal, null, select, union_all
 
 from app.extensions import db
 from app.models import (
@@ -21,57 +21,16 @@ from app.models import (
     InterviewStatus,
     Position,
 )
-from app.queries.reports.filters import ReportFilters
+from app.queries.reports.filters import ReportFilters, scoped
 from app.queries.reports.sql import local_day, local_week
 from app.services.users.actor import Actor
 
 EFFECTIVE_AT = func.coalesce(Cancellation.decided_at, Cancellation.requested_at)
-
-
-def _source():
-    return (Cancellation.__table__.join(Interview.__table__,
-                                        Interview.id == Cancellation.interview_id)
-            .join(Position.__table__, Position.id == Interview.position_id))
-
-
-def _where(actor: Actor, f: ReportFilters) -> list:
-    return [Cancellation.state == CancellationState.EFFECTIVE, *f.in_period(EFFECTIVE_AT),
-            *f.conditions(actor)]
-
-
-def _counted(key, actor: Actor, f: ReportFilters, source=None) -> list:
-    stmt = (select(key.label("k"), func.count().label("n"))
-            .select_from(source if source is not None else _source())
-            .where(*_where(actor, f)).group_by(key))
-    return db.session.execute(stmt).all()
-
-
-def per_day(actor: Actor, f: ReportFilters) -> dict[str, int]:
-    """{'YYYY-MM-DD': effective cancellations that day}."""
-    return {row.k: row.n for row in _counted(local_day(EFFECTIVE_AT), actor, f)}
-
-
-def per_week(actor: Actor, f: ReportFilters) -> dict[str, int]:
-    """{'YYYY-MM-DD' of the week's Monday: effective cancellations that week}."""
-    return {row.k: row.n for row in _counted(local_week(EFFECTIVE_AT), actor, f)}
-
-
 # Who cancelled, as the reports tell it: the candidate, the company (its HR users, and its
 # systems through the integration API) or the system (rules such as auto-cancel).
 COMPANY_ACTORS = ("hr", "integration")
 INITIATOR = case((Cancellation.actor_type.in_(COMPANY_ACTORS), "company"),
                  else_=Cancellation.actor_type)
-
-
-def by_initiator(actor: Actor, f: ReportFilters) -> dict[str, int]:
-    """{initiator (candidate / company / system): count}."""
-    return {row.k: row.n for row in _counted(INITIATOR, actor, f)}
-
-
-def by_category(actor: Actor, f: ReportFilters) -> dict[str, int]:
-    """{reason category: count}."""
-    source = _source().join(CancelReason.__table__, CancelReason.id == Cancellation.reason_id)
-    return {row.k: row.n for row in _counted(CancelReason.category, actor, f, source)}
 
 
 @dataclass(frozen=True)
@@ -82,16 +41,50 @@ class ReasonCount:
     count: int
 
 
-def by_reason(actor: Actor, f: ReportFilters) -> list[ReasonCount]:
-    """Count per reason, most frequent first."""
-    source = _source().join(CancelReason.__table__, CancelReason.id == Cancellation.reason_id)
+@dataclass
+class Summary:
+    per_day: dict[str, int]            # 'YYYY-MM-DD' (Beijing day): count
+    per_week: dict[str, int]           # Monday of the ISO week: count
+    by_reason: list[ReasonCount]       # most frequent first
+    by_category: dict[str, int]
+    by_initiator: dict[str, int]       # candidate / company / system
+
+
+def summary(actor: Actor, f: ReportFilters) -> Summary:
+    """The effective cancellations of the period counted five ways in one statement: the
+    matching rows are selected once (a CTE) and grouped by each dimension."""
+    source = Cancellation.__table__.join(CancelReason.__table__,
+                                         CancelReason.id == Cancellation.reason_id)
+    rows = (select(local_day(EFFECTIVE_AT).label("day"), local_week(EFFECTIVE_AT).label("week"),
+                   CancelReason.code, CancelReason.label, CancelReason.category,
+                   INITIATOR.label("initiator"))
+            .select_from(source)
+            .where(Cancellation.state == CancellationState.EFFECTIVE,
+                   *f.in_period(EFFECTIVE_AT),
+                   *scoped(f.conditions(actor), via=Cancellation.interview_id))
+            .cte("matching"))
     n = func.count().label("n")
-    stmt = (select(CancelReason.code, CancelReason.label, CancelReason.category, n)
-            .select_from(source).where(*_where(actor, f))
-            .group_by(CancelReason.id, CancelReason.code, CancelReason.label,
-                      CancelReason.category)
-            .order_by(n.desc(), CancelReason.code))
-    return [ReasonCount(r.code, r.label, r.category, r.n) for r in db.session.execute(stmt)]
+
+    def grouped(dimension: str, k1, k2=None, k3=None):
+        keys = [k for k in (k1, k2, k3) if k is not None]
+        return (select(literal(dimension).label("dim"), cast(k1, String).label("k1"),
+                       (k2 if k2 is not None else null()).label("k2"),
+                       (k3 if k3 is not None else null()).label("k3"), n)
+                .group_by(*keys))
+
+    c = rows.c
+    stmt = union_all(grouped("day", c.day), grouped("week", c.week),
+                     grouped("reason", c.code, c.label, c.category),
+                     grouped("category", c.category), grouped("initiator", c.initiator))
+    found = Summary({}, {}, [], {}, {})
+    for row in db.session.execute(stmt):
+        if row.dim == "reason":
+            found.by_reason.append(ReasonCount(row.k1, row.k2, row.k3, row.n))
+        else:
+            {"day": found.per_day, "week": found.per_week, "category": found.by_category,
+             "initiator": found.by_initiator}[row.dim][row.k1] = row.n
+    found.by_reason.sort(key=lambda r: (-r.count, r.code))
+    return found
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from sqlalchemy import select
+from sqlalchemy.sql.util import find_tables
+
 from app.core.timeutil import SHANGHAI
 from app.models import Interview, Position
 from app.services.users.actor import Actor, interview_scope
@@ -64,3 +67,21 @@ class ReportFilters:
         if self.position_id:
             found.append(Interview.position_id == self.position_id)
         return found
+
+
+def scoped(conditions: list, *, via) -> list:
+    """The conditions over interviews and positions (scope, department, position) as one
+    `via IN (SELECT interviews.id ...)`, `via` being the report table's interview id.
+
+    A semi-join rather than joining every report row to its interview: the ids of a
+    department's interviews come from an index-only scan (interviews (position_id, id)),
+    where joins made PostgreSQL read the whole interviews table. Conditions that name no
+    table (everything / nothing) stay as they are. A row without an interview (a staff
+    summary) matches no IN: only those who see every department count it."""
+    tables = {t for c in conditions for t in find_tables(c, check_columns=True)}
+    if not tables & {Interview.__table__, Position.__table__}:
+        return conditions
+    ids = select(Interview.id)
+    if Position.__table__ in tables:
+        ids = ids.join(Position, Position.id == Interview.position_id)
+    return [via.in_(ids.where(*conditions))]

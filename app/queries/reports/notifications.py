@@ -24,7 +24,7 @@ from sqlalchemy import case, func, or_, select
 
 from app.extensions import db
 from app.models import Candidate, Interview, OutboxMessage, OutboxStatus, Position
-from app.queries.reports.filters import ReportFilters
+from app.queries.reports.filters import ReportFilters, scoped
 from app.queries.reports.sql import percentiles, seconds_between
 from app.services.users.actor import Actor
 
@@ -32,14 +32,11 @@ FINAL_FAILURES = (OutboxStatus.FAILED, OutboxStatus.UNREACHABLE)
 CANDIDATE = "candidate"
 
 
-def _source():
-    return (OutboxMessage.__table__
-            .outerjoin(Interview.__table__, Interview.id == OutboxMessage.interview_id)
-            .outerjoin(Position.__table__, Position.id == Interview.position_id))
-
-
-def _where(actor: Actor, f: ReportFilters) -> list:
-    return [*f.in_period(OutboxMessage.created_at), *f.conditions(actor)]
+def _scoped(actor: Actor, f: ReportFilters, *extra):
+    """(source, where): the outbox rows of the period in the actor's scope."""
+    where = [*f.in_period(OutboxMessage.created_at), *extra,
+             *scoped(f.conditions(actor), via=OutboxMessage.interview_id)]
+    return OutboxMessage.__table__, where
 
 
 @dataclass(frozen=True)
@@ -66,6 +63,7 @@ class ChannelFunnel:
 
 def funnel(actor: Actor, f: ReportFilters) -> tuple[list[ChannelFunnel], ChannelFunnel]:
     """The funnel and latencies per channel, and the same over every channel."""
+    source, where = _scoped(actor, f)
     delivered = or_(OutboxMessage.delivered_at.is_not(None), OutboxMessage.read_at.is_not(None))
     stmt = (select(OutboxMessage.channel, func.count().label("queued"),
                    func.count(OutboxMessage.sent_at).label("sent"),
@@ -73,26 +71,24 @@ def funnel(actor: Actor, f: ReportFilters) -> tuple[list[ChannelFunnel], Channel
                    func.count(OutboxMessage.read_at).label("opened"),
                    func.count(case((OutboxMessage.status.in_(FINAL_FAILURES), 1)))
                    .label("failed"))
-            .select_from(_source()).where(*_where(actor, f))
-            .group_by(OutboxMessage.channel))
+            .select_from(source).where(*where).group_by(OutboxMessage.channel))
     counts = db.session.execute(stmt).all()
-    where = _where(actor, f)
-    to_notify = seconds_between(OutboxMessage.created_at, OutboxMessage.sent_at)
-    to_open = seconds_between(OutboxMessage.sent_at, OutboxMessage.read_at)
-    sent_where = [*where, OutboxMessage.sent_at.is_not(None)]
-    read_where = [*where, OutboxMessage.read_at.is_not(None), OutboxMessage.sent_at.is_not(None)]
-    notify = percentiles(_source(), to_notify, sent_where, OutboxMessage.channel)
-    opened = percentiles(_source(), to_open, read_where, OutboxMessage.channel)
-    notify_all = percentiles(_source(), to_notify, sent_where).get(None, (None, None))
-    open_all = percentiles(_source(), to_open, read_where).get(None, (None, None))
-    none = (None, None)
-    rows = [ChannelFunnel(r.channel, r.queued, r.sent, r.delivered, r.opened, r.failed,
-                          *notify.get(r.channel, none), *opened.get(r.channel, none))
-            for r in counts]
+    # NULL when not sent (not opened): such rows are left out of the percentiles.
+    latencies = [seconds_between(OutboxMessage.created_at, OutboxMessage.sent_at),
+                 seconds_between(OutboxMessage.sent_at, OutboxMessage.read_at)]
+    nothing = [(None, None), (None, None)]
+    per_channel = percentiles(source, latencies, where, OutboxMessage.channel)
+    overall = percentiles(source, latencies, where).get(None, nothing)
+    rows = []
+    for r in counts:
+        (notify_p50, notify_p95), (open_p50, open_p95) = per_channel.get(r.channel, nothing)
+        rows.append(ChannelFunnel(r.channel, r.queued, r.sent, r.delivered, r.opened, r.failed,
+                                  notify_p50, notify_p95, open_p50, open_p95))
     rows.sort(key=lambda r: (-r.queued, r.channel or ""))
+    (notify_p50, notify_p95), (open_p50, open_p95) = overall
     total = ChannelFunnel(None, *(sum(getattr(r, k) for r in rows) for k in
                                   ("queued", "sent", "delivered", "opened", "failed")),
-                          *notify_all, *open_all)
+                          notify_p50, notify_p95, open_p50, open_p95)
     return rows, total
 
 
@@ -112,12 +108,12 @@ def promise(actor: Actor, f: ReportFilters, minutes: int, now: datetime) -> Prom
     limit = minutes * 60
     took = seconds_between(OutboxMessage.created_at, OutboxMessage.sent_at)
     sent = OutboxMessage.sent_at.is_not(None)
+    source, where = _scoped(actor, f, OutboxMessage.recipient_type == CANDIDATE)
     stmt = (select(
         func.count(case((or_(sent, OutboxMessage.created_at < now - timedelta(minutes=minutes)),
                          1))).label("due"),
         func.count(case((sent & (took <= limit), 1))).label("kept"))
-        .select_from(_source())
-        .where(*_where(actor, f), OutboxMessage.recipient_type == CANDIDATE))
+        .select_from(source).where(*where))
     row = db.session.execute(stmt).one()
     return Promise(minutes, row.due, row.kept)
 
@@ -134,19 +130,23 @@ class Unreachable:
 
 
 def unreachable(actor: Actor, f: ReportFilters, limit: int | None = None) -> list[Unreachable]:
-    """Interviews whose candidate nobody could reach in the period, latest first."""
-    last = func.max(OutboxMessage.created_at).label("last_at")
+    """Interviews whose candidate nobody could reach in the period, latest first: the
+    candidate messages are grouped per interview first, then the few that failed
+    entirely are joined to their interview, candidate and position."""
+    source, where = _scoped(actor, f, OutboxMessage.recipient_type == CANDIDATE,
+                            OutboxMessage.interview_id.is_not(None))
+    failed = (select(OutboxMessage.interview_id, func.count().label("messages"),
+                     func.max(OutboxMessage.created_at).label("last_at"))
+              .select_from(source).where(*where)
+              .group_by(OutboxMessage.interview_id)
+              .having(func.count(case((OutboxMessage.status.notin_(FINAL_FAILURES), 1))) == 0)
+              .subquery())
     stmt = (select(Interview.public_id, Interview.number, Candidate.name, Position.title,
-                   Position.department, func.count().label("messages"), last)
-            .select_from(OutboxMessage.__table__
-                         .join(Interview.__table__, Interview.id == OutboxMessage.interview_id)
+                   Position.department, failed.c.messages, failed.c.last_at)
+            .select_from(failed.join(Interview.__table__, Interview.id == failed.c.interview_id)
                          .join(Position.__table__, Position.id == Interview.position_id)
                          .join(Candidate.__table__, Candidate.id == Interview.candidate_id))
-            .where(*_where(actor, f), OutboxMessage.recipient_type == CANDIDATE)
-            .group_by(Interview.id, Interview.public_id, Interview.number, Candidate.name,
-                      Position.title, Position.department)
-            .having(func.count(case((OutboxMessage.status.notin_(FINAL_FAILURES), 1))) == 0)
-            .order_by(last.desc(), Interview.number))
+            .order_by(failed.c.last_at.desc(), Interview.number))
     if limit:
         stmt = stmt.limit(limit)
     return [Unreachable(r.public_id, r.number, r.name, r.title, r.department, r.messages,

@@ -46,23 +46,38 @@ def seconds_between(start, end) -> ColumnElement:
     return (func.julianday(end) - func.julianday(start)) * 86400.0
 
 
-def percentiles(source, value, where: list, group_by=None, qs=(0.5, 0.95)) -> dict:
-    """{group: (p_q1, p_q2, ...)} of `value` over the rows of `source` (a table or join)
-    matching `where`, continuous (linear interpolation, as PostgreSQL's percentile_cont).
-    Without group_by the only key is None; no matching row: an empty dict."""
+def percentiles(source, values: list, where: list, group_by=None,
+                qs=(0.5, 0.95)) -> dict:
+    """{group: [(p_q1, p_q2, ...) for each of `values`]} over the rows of `source` (a table
+    or join) matching `where`; NULL values are left out (as percentile_cont does), a group
+    with none gives Nones. Continuous percentiles (linear interpolation). Without group_by
+    the only key is None. PostgreSQL: one statement; SQLite: one per value."""
     key = group_by if group_by is not None else literal_column("NULL")
     if dialect() == "postgresql":
-        columns = [func.percentile_cont(q).within_group(value) for q in qs]
+        columns = [func.percentile_cont(q).within_group(v) for v in values for q in qs]
         stmt = select(key.label("k"), *columns).select_from(source).where(*where)
         if group_by is not None:
             stmt = stmt.group_by(group_by)
-        return {row[0]: tuple(None if v is None else float(v) for v in row[1:])
-                for row in db.session.execute(stmt) if row[1] is not None}
+        found = {}
+        for row in db.session.execute(stmt):
+            flat = [None if v is None else float(v) for v in row[1:]]
+            found[row[0]] = [tuple(flat[i * len(qs):(i + 1) * len(qs)])
+                             for i in range(len(values))]
+        return found
+    found: dict = {}
+    for index, value in enumerate(values):
+        for k, result in _sqlite_percentiles(source, value, where, key, qs).items():
+            found.setdefault(k, [tuple(None for _ in qs)] * len(values))
+            found[k][index] = result
+    return found
+
+
+def _sqlite_percentiles(source, value, where: list, key, qs) -> dict:
     ranked = select(
         key.label("k"), value.label("v"),
         func.row_number().over(partition_by=key, order_by=value).label("rn"),
         func.count().over(partition_by=key).label("n"),
-    ).select_from(source).where(*where).subquery()
+    ).select_from(source).where(*where, value.is_not(None)).subquery()
     columns = []
     for q in qs:
         position = 1 + q * (ranked.c.n - 1)            # 1-based fractional rank

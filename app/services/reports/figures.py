@@ -74,11 +74,9 @@ def cancellation_report(actor: Actor, filters: ReportFilters) -> CancellationRep
     """Effective cancellations of the period: per day, per week, by reason, category
     and initiator."""
     authorize(actor)
-    return CancellationReport(filters, cancellations.per_day(actor, filters),
-                              cancellations.per_week(actor, filters),
-                              cancellations.by_reason(actor, filters),
-                              cancellations.by_category(actor, filters),
-                              cancellations.by_initiator(actor, filters))
+    found = cancellations.summary(actor, filters)
+    return CancellationReport(filters, found.per_day, found.per_week, found.by_reason,
+                              found.by_category, found.by_initiator)
 
 
 @dataclass
