@@ -113,10 +113,12 @@ def test_dry_run_lists_every_bad_row_and_commits_nothing(app):
         # row 6: end before start, capacity zero
         ["P-1", "Java后端开发工程师", "技术部", "P5", "S-2", "2027-03-16 14:00",
          "2027-03-16 13:00", "0", "", "", "", "", "", ""],
+        # row 7: ids only: nothing it would write
+        ["P-1", "", "", "", "S-1", "", "", "", "C-1", "", "", "", "", ""],
     ]
     public_id = dry_run(client, csv_bytes(rows))
     stored = job(app, public_id)
-    assert stored.status == "invalid" and stored.total_rows == 5
+    assert stored.status == "invalid" and stored.total_rows == 6
     assert {(e["row"], e["column"], e["message"]) for e in stored.errors} == {
         (3, "手机号", "手机号格式不正确，请填写11位中国大陆手机号"),
         (3, "面试时间", "面试时间格式不正确，请使用如 2026-12-03 14:00 的北京时间"
@@ -125,6 +127,7 @@ def test_dry_run_lists_every_bad_row_and_commits_nothing(app):
         (5, "岗位编号", "未找到该岗位编号，请先导入岗位"),
         (6, "结束时间", "结束时间必须晚于开始时间"),
         (6, "容量", "容量必须在1到10000之间"),
+        (7, "", imports.NOTHING_TO_IMPORT),
     }
     with app.app_context():
         assert imports.stored_content(stored) == csv_bytes(rows)  # kept for 确认导入

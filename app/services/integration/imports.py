@@ -211,6 +211,10 @@ def _parts(row: dict) -> dict[str, dict]:
             if any(h in row for h in WRITES_WHEN[kind])}
 
 
+NOTHING_TO_IMPORT = ("此行没有可导入的内容：新增或更新需填写 岗位名称、开始时间、姓名或手机号、"
+                     "面试编号(外部)或面试时间 之一")
+
+
 def _row_errors(number: int, kind: str, exc: AppError) -> list[dict]:
     items = exc.details.get("errors") or [{"field": exc.details.get("field"),
                                            "code": exc.code, "message": exc.message}]
@@ -230,7 +234,11 @@ def run_rows(rows: list[tuple[int, dict]], actor: Actor) -> RunOutcome:
     for number, row in rows:
         failed: set[str] = set()
         seen: set[tuple] = set()
-        for kind, data in _parts(row).items():
+        parts = _parts(row)
+        if not parts:
+            out.errors.append({"row": number, "column": "", "code": "import_row_nothing",
+                               "message": NOTHING_TO_IMPORT})
+        for kind, data in parts.items():
             ident = (kind, str(data.get("external_id")))
             key = tuple(sorted((k, str(v)) for k, v in data.items()))
             if kind in ("position", "session") and latest.get(ident) == key:
