@@ -259,6 +259,18 @@ def test_every_missing_reference_is_reported_at_once(app):
             "session_external_id_not_found", "interviewer_username_not_found"]
 
 
+def test_a_new_interview_in_the_past_is_refused(app):
+    actor = hr(app, "boss", Role.ADMIN, ())
+    with app.app_context():
+        load_all(actor)
+        with pytest.raises(UpsertInvalid) as info:
+            upsert.upsert_interview({**INTERVIEW, "external_id": "I-2",
+                                     "session_external_id": "",
+                                     "scheduled_at": "2020-01-01 10:00"}, actor=actor)
+        assert (info.value.details["field"], info.value.code) == ("scheduled_at",
+                                                                  "scheduled_at_past")
+
+
 def test_session_of_another_position_and_full_sessions_are_refused(app):
     actor = hr(app, "boss", Role.ADMIN, ())
     with app.app_context():

@@ -23,10 +23,10 @@ Fields (strings are trimmed; "" counts as absent):
   +86 allowed; stored encrypted by the model), email? (<=254).
 - interview: external_id*, candidate_external_id*, position_external_id*,
   session_external_id? (a session of that position; it must have room, and scheduled_at
-  falls inside it), scheduled_at*, duration_minutes? (5..480, default 30),
-  interviewer_username? (an active HR user), join_url? (http/https, <=500),
-  confirm_by? (not after scheduled_at), number? (<=32, unique; generated
-  AI-YYYY-MM-DD-NNN by the Beijing day of scheduled_at when absent).
+  falls inside it), scheduled_at* (a new interview: in the future),
+  duration_minutes? (5..480, default 30), interviewer_username? (an active HR user),
+  join_url? (http/https, <=500), confirm_by? (not after scheduled_at), number? (<=32,
+  unique; generated AI-YYYY-MM-DD-NNN by the Beijing day of scheduled_at when absent).
 - external ids: 1..64 characters, no whitespace.
 Times: ISO 8601 with an offset, or Beijing local time without one ("2026-12-03 14:00",
 "2026-12-03T14:00:00", "2026/12/03 14:00"); datetime objects (XLSX cells) likewise.
@@ -270,6 +270,8 @@ def upsert_interview(data: dict, *, actor: Actor, source: str = "api") -> Upsert
             Interview.number == values["number"])).first()
         if taken is not None and (created or taken != row.id):
             e.add("number", "number_taken", "该面试编号已被其他面试使用")
+    if created and values["scheduled_at"] <= utcnow():
+        e.add("scheduled_at", "scheduled_at_past", "面试时间已过，不能新增过去的面试")
     if position is not None:
         _check_department(actor, position.department)
     e.raise_any()
