@@ -47,6 +47,7 @@ from app.services.users.actor import Actor
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 2000  # a dry run and a commit each stay well within a request's time
 MAX_ERRORS_SHOWN = 1000
+MAX_XLSX_UNPACKED = 100 * 1024 * 1024
 
 # header, (kind, field)..., English aliases. A column may feed several kinds (岗位编号 is
 # the position's id and the session's and interview's reference to it).
@@ -187,6 +188,13 @@ def _csv_rows(content: bytes):
 def _xlsx_rows(content: bytes):
     from openpyxl import load_workbook
 
+    try:
+        unpacked = sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(content)).infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        unpacked = 0  # load_workbook below says it cannot read the file
+    if unpacked > MAX_XLSX_UNPACKED:  # a small zip that inflates to gigabytes
+        raise ImportRefused("XLSX 文件内容过大，请删除多余的工作表或空白行列后再上传",
+                            code="import_too_large")
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError):
