@@ -17,6 +17,7 @@ from app.models import (
     InterviewSession,
     InterviewStatus,
     InviteToken,
+    OutboxMessage,
     Position,
     Role,
 )
@@ -328,6 +329,10 @@ def test_moving_a_confirmed_interview_needs_a_new_confirmation(app):
         db.session.commit()
         assert result.fields == ("scheduled_at",)
         assert result.obj.status == InterviewStatus.SCHEDULED and result.obj.confirmed_at is None
+        told = db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.recipient_type == "candidate")).all()
+        assert [m.event.split(":")[0] for m in told] == ["interview.rescheduled"]
+        assert told[0].interview_id == result.obj.id
 
 
 def test_department_scope(app):

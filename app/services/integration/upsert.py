@@ -31,7 +31,8 @@ Fields (strings are trimmed; "" counts as absent):
 Times: ISO 8601 with an offset, or Beijing local time without one ("2026-12-03 14:00",
 "2026-12-03T14:00:00", "2026/12/03 14:00"); datetime objects (XLSX cells) likewise.
 An interview that is cancelled, completed or waiting for a cancel approval is never
-changed (Conflict interview_closed); the same values again are no change at all.
+changed (Conflict interview_closed); the same values again are no change at all. A new
+time for an interview is told to the candidate and the team (the rescheduled messages).
 """
 from __future__ import annotations
 
@@ -309,12 +310,18 @@ def upsert_interview(data: dict, *, actor: Actor, source: str = "api") -> Upsert
             # The confirmation was for the old time (as Interview.reschedule does).
             row.status = InterviewStatus.SCHEDULED
             row.confirmed_at = None
+    previous_at = None if created else row.scheduled_at
     names, before, after = _apply(row, wanted)
     db.session.flush()
     result = UpsertResult(row, created, () if created else names)
     if created:
         after["number"] = row.number
     _audit(actor, "interview", row, result, before, after, source)
+    if "scheduled_at" in result.fields:
+        # The candidate and the team learn the new time, as when the candidate moves it.
+        from app.services.interviews.reschedule import _enqueue_notifications
+
+        _enqueue_notifications(row, previous_at)
     return result
 
 
