@@ -24,7 +24,6 @@ from app.services.rules.defaults import add_default_reasons
 DEMO_PASSWORD_ENV = "DEMO_PASSWORD"
 DEFAULT_DEMO_PASSWORD = "demo-pass-2024"
 
-
 HR_USERS = [
     ("admin", "王管理", Role.ADMIN),
     ("manager", "李经理", Role.RECRUITING_MANAGER),
