@@ -20,12 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, or_, select, tuple_
 
 from app.extensions import db
 from app.models import Candidate, Interview, OutboxMessage, OutboxStatus, Position
 from app.queries.reports.filters import ReportFilters, scoped
-from app.queries.reports.sql import percentiles, seconds_between
+from app.queries.reports.sql import dialect, percentiles, seconds_between
 from app.services.users.actor import Actor
 
 FINAL_FAILURES = (OutboxStatus.FAILED, OutboxStatus.UNREACHABLE)
@@ -62,25 +62,46 @@ class ChannelFunnel:
 
 
 def funnel(actor: Actor, f: ReportFilters) -> tuple[list[ChannelFunnel], ChannelFunnel]:
-    """The funnel and latencies per channel, and the same over every channel."""
+    """The funnel and latencies per channel, and the same over every channel.
+
+    PostgreSQL: one statement (GROUPING SETS: per channel and overall, counts and
+    percentile_cont together). SQLite: the counts, then the percentiles per channel and
+    overall (app.queries.reports.sql); the tests hold both to the same figures."""
     source, where = _scoped(actor, f)
     delivered = or_(OutboxMessage.delivered_at.is_not(None), OutboxMessage.read_at.is_not(None))
-    stmt = (select(OutboxMessage.channel, func.count().label("queued"),
-                   func.count(OutboxMessage.sent_at).label("sent"),
-                   func.count(case((delivered, 1))).label("delivered"),
-                   func.count(OutboxMessage.read_at).label("opened"),
-                   func.count(case((OutboxMessage.status.in_(FINAL_FAILURES), 1)))
-                   .label("failed"))
-            .select_from(source).where(*where).group_by(OutboxMessage.channel))
-    counts = db.session.execute(stmt).all()
+    counts = [func.count().label("queued"), func.count(OutboxMessage.sent_at).label("sent"),
+              func.count(case((delivered, 1))).label("delivered"),
+              func.count(OutboxMessage.read_at).label("opened"),
+              func.count(case((OutboxMessage.status.in_(FINAL_FAILURES), 1))).label("failed")]
     # NULL when not sent (not opened): such rows are left out of the percentiles.
     latencies = [seconds_between(OutboxMessage.created_at, OutboxMessage.sent_at),
                  seconds_between(OutboxMessage.sent_at, OutboxMessage.read_at)]
+    if dialect() == "postgresql":
+        quantiles = [func.percentile_cont(q).within_group(v).label(f"{name}_p{int(q * 100)}")
+                     for v, name in zip(latencies, ("notify", "open"), strict=True)
+                     for q in (0.5, 0.95)]
+        stmt = (select(OutboxMessage.channel, func.grouping(OutboxMessage.channel).label("all"),
+                       *counts, *quantiles)
+                .select_from(source).where(*where)
+                .group_by(func.grouping_sets(tuple_(OutboxMessage.channel), tuple_())))
+        rows, total = [], None
+        for r in db.session.execute(stmt):
+            figures = [r.queued, r.sent, r.delivered, r.opened, r.failed,
+                       *(None if v is None else float(v) for v in
+                         (r.notify_p50, r.notify_p95, r.open_p50, r.open_p95))]
+            if r.all:
+                total = ChannelFunnel(None, *figures)
+            else:
+                rows.append(ChannelFunnel(r.channel, *figures))
+        rows.sort(key=lambda r: (-r.queued, r.channel or ""))
+        return rows, total or ChannelFunnel(None, 0, 0, 0, 0, 0)
+    stmt = (select(OutboxMessage.channel, *counts).select_from(source).where(*where)
+            .group_by(OutboxMessage.channel))
     nothing = [(None, None), (None, None)]
     per_channel = percentiles(source, latencies, where, OutboxMessage.channel)
     overall = percentiles(source, latencies, where).get(None, nothing)
     rows = []
-    for r in counts:
+    for r in db.session.execute(stmt):
         (notify_p50, notify_p95), (open_p50, open_p95) = per_channel.get(r.channel, nothing)
         rows.append(ChannelFunnel(r.channel, r.queued, r.sent, r.delivered, r.opened, r.failed,
                                   notify_p50, notify_p95, open_p50, open_p95))

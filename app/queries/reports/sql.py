@@ -11,7 +11,7 @@ Traps:
 """
 from __future__ import annotations
 
-from sqlalchemy import Float, Integer, cast, func, literal_column, select
+from sqlalchemy import Date, Float, Integer, cast, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
@@ -30,13 +30,11 @@ def local_day(column) -> ColumnElement:
     return func.date(column, "+8 hours")
 
 
-def local_week(column) -> ColumnElement:
-    """The Monday of the Asia/Shanghai ISO week of a UTC timestamp, as 'YYYY-MM-DD'."""
+def week_of_day(day) -> ColumnElement:
+    """The Monday of the ISO week of a 'YYYY-MM-DD' day (as local_day gives), as text."""
     if dialect() == "postgresql":
-        return func.to_char(func.date_trunc("week", func.timezone(ZONE, column)),
-                            "YYYY-MM-DD")
-    # 'weekday 0' moves forward to the next Sunday (or stays on one); 6 days back is Monday.
-    return func.date(column, "+8 hours", "weekday 0", "-6 days")
+        return func.to_char(func.date_trunc("week", cast(day, Date)), "YYYY-MM-DD")
+    return func.date(day, "weekday 0", "-6 days")
 
 
 def seconds_between(start, end) -> ColumnElement:
