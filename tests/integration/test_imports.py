@@ -156,8 +156,8 @@ def test_commit_then_reimport_creates_nothing_new(app):
                            "Interview": 2, "InviteToken": 2}
     done = job(app, public_id)
     assert done.status == "committed"
-    assert done.summary["counts"]["candidate"] == {"created": 2, "updated": 0}
-    assert done.summary["counts"]["position"] == {"created": 1, "updated": 0}
+    assert done.summary["counts"]["candidate"] == {"created": 2, "updated": 0, "unchanged": 0}
+    assert done.summary["counts"]["position"] == {"created": 1, "updated": 0, "unchanged": 0}
     with app.app_context():
         session = db.session.scalars(select(InterviewSession)).one()
         assert (session.booked, session.capacity) == (2, 8)
@@ -190,7 +190,8 @@ def test_commit_then_reimport_creates_nothing_new(app):
     # A second 确认导入 of the same job is refused; the same file again adds nothing.
     confirm(client, public_id)
     again = dry_run(client, content)
-    assert job(app, again).summary["counts"]["interview"] == {"created": 0, "updated": 0}
+    assert job(app, again).summary["counts"]["interview"] == {"created": 0, "updated": 0,
+                                                              "unchanged": 2}
     assert "同一文件已于" in client.get(f"/console/imports/{again}").get_data(as_text=True)
     confirm(client, again)
     assert job(app, again).status == "committed"
@@ -199,7 +200,8 @@ def test_commit_then_reimport_creates_nothing_new(app):
     # A changed row updates in place.
     changed = [GOOD[0], [*GOOD[1][:9], "李四四", *GOOD[1][10:]]]
     third = dry_run(client, csv_bytes(changed))
-    assert job(app, third).summary["counts"]["candidate"] == {"created": 0, "updated": 1}
+    assert job(app, third).summary["counts"]["candidate"] == {"created": 0, "updated": 1,
+                                                              "unchanged": 1}
 
 
 def test_gbk_csv_is_read(app):

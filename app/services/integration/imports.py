@@ -117,11 +117,14 @@ class RunOutcome:
     errors: list[dict] = field(default_factory=list)
     created: dict[str, set] = field(default_factory=lambda: {k: set() for k in KINDS})
     updated: dict[str, set] = field(default_factory=lambda: {k: set() for k in KINDS})
+    seen: dict[str, set] = field(default_factory=lambda: {k: set() for k in KINDS})
     invitations: list[dict] = field(default_factory=list)
 
     def counts(self) -> dict:
         return {kind: {"created": len(self.created[kind]),
-                       "updated": len(self.updated[kind] - self.created[kind])}
+                       "updated": len(self.updated[kind] - self.created[kind]),
+                       "unchanged": len(self.seen[kind] - self.created[kind]
+                                        - self.updated[kind])}
                 for kind in KINDS}
 
 
@@ -265,6 +268,7 @@ def run_rows(rows: list[tuple[int, dict]], actor: Actor) -> RunOutcome:
                 continue
             latest[ident] = key
             ext = data.get("external_id")
+            out.seen[kind].add(ext)
             if result.created:
                 out.created[kind].add(ext)
             elif result.changed:
