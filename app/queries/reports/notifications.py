@@ -160,15 +160,16 @@ def unreachable(actor: Actor, f: ReportFilters, limit: int | None = None) -> lis
                      func.max(OutboxMessage.created_at).label("last_at"))
               .select_from(source).where(*where)
               .group_by(OutboxMessage.interview_id)
-              .having(func.count(case((OutboxMessage.status.notin_(FINAL_FAILURES), 1))) == 0)
-              .subquery())
+              .having(func.count(case((OutboxMessage.status.notin_(FINAL_FAILURES), 1))) == 0))
+    if limit:   # the latest first, before the joins (a year can hold tens of thousands)
+        failed = failed.order_by(func.max(OutboxMessage.created_at).desc(),
+                                 OutboxMessage.interview_id).limit(limit)
+    failed = failed.subquery()
     stmt = (select(Interview.public_id, Interview.number, Candidate.name, Position.title,
                    Position.department, failed.c.messages, failed.c.last_at)
             .select_from(failed.join(Interview.__table__, Interview.id == failed.c.interview_id)
                          .join(Position.__table__, Position.id == Interview.position_id)
                          .join(Candidate.__table__, Candidate.id == Interview.candidate_id))
             .order_by(failed.c.last_at.desc(), Interview.number))
-    if limit:
-        stmt = stmt.limit(limit)
     return [Unreachable(r.public_id, r.number, r.name, r.title, r.department, r.messages,
                         r.last_at) for r in db.session.execute(stmt)]
