@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from bench.cancel_endpoint import REDIS_URL, ROOT
+from bench.cancel_endpoint import REDIS_URL, ROOT, drop_redis_namespace
 from bench.list_and_reports import database_url, prepare
 
 DATE_FROM, DATE_TO = "2026-03-01", "2026-04-06"
@@ -152,7 +152,10 @@ def main() -> int:
                       EMBEDDED_WORKER="0", REDIS_KEY_PREFIX="aiicbench:export:")
     prepare()
     env = dict(os.environ)
-    results = {kind: run_child(kind, env) for kind in ("bare", "ours")}
+    try:
+        results = {kind: run_child(kind, env) for kind in ("bare", "ours")}
+    finally:
+        drop_redis_namespace(os.environ["REDIS_KEY_PREFIX"])   # the login's session keys
     bare, ours = results["bare"], results["ours"]
     print(f"\nXLSX export, {DATE_FROM} .. {DATE_TO}:")
     for kind, r in (("bare (SQL + openpyxl)", bare), ("ours (HTTP, streamed)", ours)):
