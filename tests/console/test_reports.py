@@ -311,3 +311,42 @@ def read_back(body: bytes, fmt: str) -> list[list[str]]:
     rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
     width = len(rows[0]) if rows else 0        # read-only mode drops trailing empty cells
     return [row + [""] * (width - len(row)) for row in rows]
+
+
+def test_percentiles_interpolate_as_percentile_cont_on_both_backends(app, make_interview,
+                                                                     make_message):
+    """1, 2, 3, 4 and 10 seconds to send: p50 3, p95 8.8 (linear between ranks 4 and 5);
+    an unsent message is left out, not counted as zero."""
+    from app.models import OutboxMessage
+    from app.queries.reports.sql import percentiles, seconds_between
+
+    iv = make_interview()
+    created = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    for seconds in (1, 2, 3, 4, 10):
+        make_message(iv.id, created_at=created, sent_at=created + timedelta(seconds=seconds))
+    make_message(iv.id, status=OutboxStatus.QUEUED, created_at=created, sent_at=None)
+    with app.app_context():
+        found = percentiles(OutboxMessage.__table__,
+                            [seconds_between(OutboxMessage.created_at, OutboxMessage.sent_at)],
+                            [OutboxMessage.interview_id == iv.id])
+    [(p50, p95)] = found[None]
+    assert p50 == pytest.approx(3.0, abs=0.01)
+    assert p95 == pytest.approx(8.8, abs=0.01)
+    assert percentile_cont([1, 2, 3, 4, 10], 0.95) == pytest.approx(8.8)
+
+
+def test_a_sunday_belongs_to_the_week_of_its_monday(app):
+    """Sunday 15 March 2026, 23:59 in Beijing, is in the week of Monday 9 March; Monday
+    16 March 00:00 starts the next one."""
+    from tests.factories import cancellation, interview
+
+    actor = actor_of(app, "boss", Role.ADMIN)
+    for n, local in enumerate(("2026-03-15 23:59", "2026-03-16 00:00")):
+        at = datetime.fromisoformat(local).replace(tzinfo=SHANGHAI).astimezone(UTC)
+        iv = interview(app, f"AI-W-{n}", status=InterviewStatus.CANCELLED)
+        cancellation(app, iv.id, requested_at=at, decided_at=at)
+    with app.app_context():
+        report = figures.cancellation_report(actor, figures.report_filters(
+            "2026-03-09", "2026-03-22"))
+    assert report.per_day == {"2026-03-15": 1, "2026-03-16": 1}
+    assert report.per_week == {"2026-03-09": 1, "2026-03-16": 1}
