@@ -17,6 +17,6 @@ from app.models.integration import ApiKey, ImportJob  # noqa: F401
 from app.models.interview import Interview, InterviewStatus, InvalidTransition  # noqa: F401
 from app.models.outbox import OutboxMessage, OutboxStatus, Subscription  # noqa: F401
 from app.models.position import InterviewSession, Position  # noqa: F401
+from app.models.read_indexes import INDEXES  # noqa: F401,E402  (console and report reads)
 from app.models.settings import Feedback, InviteToken, Setting, WorkdayOverride  # noqa: F401
 from app.models.webhook import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: F401,E501
-from app.models.read_indexes import INDEXES  # noqa: F401,E402  (console and report reads)
