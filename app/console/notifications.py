@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import render_template
 
 from app.console import bp
-from app.console.views import permission_required
+from app.console.views import current_actor, permission_required
 from app.queries.notifications.promise import promise_stats
 from templates_msg.catalogue import TITLES
 
@@ -12,4 +12,6 @@ from templates_msg.catalogue import TITLES
 @bp.get("/notifications/promise")
 @permission_required("view")
 def notification_promise():
-    return render_template("console/promise.html", stats=promise_stats(), titles=TITLES)
+    """Latency and overdue candidate messages of the interviews this user sees."""
+    return render_template("console/promise.html", stats=promise_stats(actor=current_actor()),
+                           titles=TITLES)

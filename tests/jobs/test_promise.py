@@ -68,3 +68,28 @@ def test_console_promise_page(app, client, demo, queue):
     html = client.get("/console/notifications/promise").get_data(as_text=True)
     assert "通知时效" in html and "面试取消通知" in html
     assert re.search(r'data-testid="overdue-count">1<', html)
+
+
+def test_console_promise_page_shows_only_the_users_departments(app, client, demo, queue):
+    """An overdue message of another department's interview is neither counted nor named."""
+    from sqlalchemy import select
+
+    from app.models import Interview, Position
+
+    rid = queue(credit=False, phone=False, email=False)
+    _age(app, rid, minutes=120)
+    with app.app_context():
+        db.session.execute(update(OutboxMessage).where(OutboxMessage.id == rid)
+                           .values(status=OutboxStatus.RETRYING,
+                                   next_attempt_at=utcnow() + timedelta(hours=1)))
+        db.session.commit()
+        department = db.session.scalar(
+            select(Position.department).join(Interview, Interview.position_id == Position.id)
+            .join(OutboxMessage, OutboxMessage.interview_id == Interview.id)
+            .where(OutboxMessage.id == rid))
+        name = db.session.get(OutboxMessage, rid).interview.candidate.name
+    assert department != "销售部"
+    assert console_login(client, "sales_specialist", demo["password"]).status_code == 302
+    html = client.get("/console/notifications/promise").get_data(as_text=True)
+    assert re.search(r'data-testid="overdue-count">0<', html)
+    assert name not in html
