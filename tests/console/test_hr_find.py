@@ -84,3 +84,37 @@ def test_filter_by_initiator(app, demo):
     assert _numbers(client, initiator="system") == []
     page = client.get("/console/interviews").get_data(as_text=True)
     assert "候选人取消" in page and "公司取消" in page
+
+
+def test_a_broad_search_finds_the_same_rows_and_caps_its_count(app, demo, monkeypatch):
+    """A fragment matching many interviews takes the OR plan: the same rows, in the same
+    order, as the per-field id sets; its count stops at the cap and the list says so."""
+    from app.queries.interviews import console as listing
+
+    everything = _interviews(app)
+    with app.app_context():
+        numbers = sorted(n for n, *_ in everything)
+        fragment = "AI-"   # every interview number starts with it
+        assert not listing.is_broad_search(fragment)
+        narrow = [r.interview.number for r in
+                  listing.list_interviews(filters=listing.Filters(q=fragment),
+                                          per_page=1000).rows]
+        monkeypatch.setattr(listing, "BROAD_MATCHES", 3)
+        assert listing.is_broad_search(fragment)
+        broad = listing.list_interviews(filters=listing.Filters(q=fragment), per_page=1000)
+        assert [r.interview.number for r in broad.rows] == narrow
+        assert sorted(narrow) == numbers and not broad.capped
+        # a name fragment: the same set by either plan
+        name = next(c["name"] for c in demo["candidates"])[:1]
+        by_or = {r.interview.number for r in listing.list_interviews(
+            filters=listing.Filters(q=name), per_page=1000).rows}
+        monkeypatch.setattr(listing, "BROAD_MATCHES", 10 ** 6)
+        by_union = {r.interview.number for r in listing.list_interviews(
+            filters=listing.Filters(q=name), per_page=1000).rows}
+        assert by_or == by_union and by_or
+    monkeypatch.setattr(listing, "BROAD_MATCHES", 3)
+    monkeypatch.setattr(listing, "COUNT_CAP", 5)
+    page = console_client(app, "admin").get("/console/interviews", query_string={"q": "AI-"})
+    html = page.get_data(as_text=True)
+    assert "超过 5 条" in html and 'data-testid="count-capped"' in html
+    assert len(NUMBER_RE.findall(html)) == min(len(numbers), 20)

@@ -40,7 +40,9 @@ def week_of_day(day) -> ColumnElement:
 def seconds_between(start, end) -> ColumnElement:
     """end - start in seconds (float)."""
     if dialect() == "postgresql":
-        return func.extract("epoch", end - start)
+        # date_part gives double precision; extract gives numeric since PostgreSQL 14,
+        # whose arithmetic and sorting cost a quarter more over a year of messages.
+        return func.date_part("epoch", end - start)
     return (func.julianday(end) - func.julianday(start)) * 86400.0
 
 
