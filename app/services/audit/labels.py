@@ -128,7 +128,8 @@ FIELD_LABELS: dict[str, str] = {
     "format": "格式", "filters": "筛选条件", "report": "报表", "kind": "类型",
     "template": "模板", "template_id": "模板ID", "reasons": "取消原因", "rules": "规则",
     "phone": "手机号", "level_name": "职级", "refused": "未登录原因",
-    "last_delivery_id": "最后一次投递",
+    "last_delivery_id": "最后一次投递", "requeued_failed": "重新投递失败事件",
+    "secret_rotated": "已重置密钥", "generated": "系统生成",
 }
 
 AFTER_DEADLINE_LABELS = {"refuse": "不允许取消", "request": "提交HR审批"}
