@@ -32,9 +32,10 @@ from app.models import (
     Position,
 )
 from app.models.webhook import WebhookDelivery
-from app.services import cancellation, webhooks
+from app.services import cancellation
 from app.services.cancellation import batch
 from app.services.users.actor import Actor
+from tests import factories
 from tests.factories import CSRF_RE, console_client, csrf_token
 
 
@@ -55,9 +56,7 @@ def _tech_interview(app):
 
 
 def test_hr_cancel_tells_candidate_and_team_and_fires_webhooks(app, demo):
-    with app.app_context():
-        webhooks.create_endpoint(name="ATS", url="http://127.0.0.1:9/hook",
-                                 events=["interview.cancelled"], actor_id=None)
+    factories.webhook_endpoint(app, "http://127.0.0.1:9/hook")
     public_id, iv_id, candidate_id = _tech_interview(app)
     client = console_client(app, "specialist")
     page = client.get(f"/console/interviews/{public_id}").get_data(as_text=True)

@@ -454,7 +454,7 @@ def test_the_endpoint_services_check_the_permission_themselves(app, make_user, m
                      lambda: endpoints.send_test(endpoint_id, actor),
                      lambda: endpoints.enable_endpoint(endpoint_id, actor),
                      lambda: endpoints.deliveries(endpoint_id, actor),
-                     lambda: endpoints.enable_endpoint(endpoint_id, Actor.system("x"))):
+                     lambda: endpoints.enable_endpoint(endpoint_id, Actor.candidate(1))):
             with pytest.raises(Forbidden):
                 call()
 

@@ -10,10 +10,14 @@ from webhook_helpers import deliveries
 
 from app.core.timeutil import SHANGHAI, utcnow
 from app.extensions import db
-from app.models import AuditEntry, CancelReason, Interview
+from app.models import AuditEntry, CancelReason, HrUser, Interview
 from app.models.webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from app.services import webhooks
+from app.services.users.actor import Actor
+from app.services.webhooks import endpoints
 from tests import factories
+
+SYSTEM = Actor.system("test")
 
 
 def test_enqueue_only_for_active_endpoints_subscribed_to_the_event(app, make_endpoint, enqueue):
@@ -23,7 +27,7 @@ def test_enqueue_only_for_active_endpoints_subscribed_to_the_event(app, make_end
     make_endpoint("https://oa.example.com/c", events=["interview.rescheduled"])
     paused = make_endpoint("https://old.example.com/d", events=["interview.cancelled"])
     with app.app_context():
-        webhooks.disable_endpoint(paused, actor_id=None, reason="测试")
+        endpoints.disable_endpoint(paused, SYSTEM)
 
     assert enqueue("interview.cancelled", "interview.cancelled:7") == 2
     rows = deliveries(app)
@@ -112,8 +116,8 @@ def test_interview_payload_shape(app):
 
     # enqueue_event puts event and event_id first, around the same facts.
     with app.app_context():
-        webhooks.create_endpoint(name="ATS", url="https://ats.example.com/h",
-                                 events=["interview.cancelled"], actor_id=None)
+        endpoints.create_endpoint(SYSTEM, name="ATS", url="https://ats.example.com/h",
+                                  events=["interview.cancelled"])
         webhooks.enqueue_event("interview.cancelled", "interview.cancelled:1", payload)
         db.session.commit()
         row = db.session.scalars(select(WebhookDelivery)).one()
@@ -125,15 +129,16 @@ def test_interview_payload_shape(app):
 def test_create_endpoint_generates_and_encrypts_the_secret(app, demo):
     admin_id = demo["hr_users"]["admin"]["id"]
     with app.app_context():
-        endpoint = webhooks.create_endpoint(
-            name=" ATS 同步 ", url="https://ats.example.com/hooks",
-            events=["interview.rescheduled", "interview.cancelled", "interview.cancelled"],
-            actor_id=admin_id)
-        endpoint_id = endpoint.id
+        admin = Actor.hr(db.session.get(HrUser, admin_id))
+        created = endpoints.create_endpoint(
+            admin, name=" ATS 同步 ", url="https://ats.example.com/hooks",
+            events=["interview.rescheduled", "interview.cancelled", "interview.cancelled"])
+        endpoint_id = created.endpoint.id
     with app.app_context():
         row = db.session.get(WebhookEndpoint, endpoint_id)
         assert row.name == "ATS 同步" and row.active and row.consecutive_failures == 0
         assert row.events == ["interview.cancelled", "interview.rescheduled"]
+        assert row.secret == created.secret
         assert row.secret.startswith("whsec_") and len(row.secret) >= 32
         assert row.secret not in row.secret_encrypted
         assert row.created_by == admin_id
@@ -150,18 +155,17 @@ def test_create_endpoint_generates_and_encrypts_the_secret(app, demo):
     ("url", "https://ats.example.com:99999/x", "invalid_webhook_url"),
     ("events", [], "invalid_webhook_events"),
     ("events", ["interview.cancelled", "interview.deleted"], "invalid_webhook_events"),
-    ("secret", "short-secret", "weak_webhook_secret"),
     ("name", "  ", "invalid_webhook_name"),
 ])
 def test_create_endpoint_validates(app, field, value, code):
     from app.core.errors import ValidationFailed
 
     args = {"name": "ATS", "url": "https://ats.example.com/h",
-            "events": ["interview.cancelled"], "secret": None}
+            "events": ["interview.cancelled"]}
     args[field] = value
     with app.app_context():
         with pytest.raises(ValidationFailed) as info:
-            webhooks.create_endpoint(actor_id=None, **args)
+            endpoints.create_endpoint(SYSTEM, **args)
         assert info.value.code == code
         assert db.session.scalars(select(WebhookEndpoint)).all() == []
 
@@ -169,26 +173,27 @@ def test_create_endpoint_validates(app, field, value, code):
 def test_update_disable_enable_are_audited(app, make_endpoint):
     endpoint_id = make_endpoint("https://ats.example.com/h", secret="first-secret-0123456789")
     with app.app_context():
-        webhooks.update_endpoint(endpoint_id, actor_id=None, url="https://ats2.example.com/h",
-                                 events=["interview.cancelled", "notification.failed"],
-                                 rotate_secret=True)
+        assert endpoints.update_endpoint(endpoint_id, SYSTEM, name="ATS",
+                                         url="https://ats2.example.com/h",
+                                         events=["interview.cancelled", "notification.failed"])
+        rotated = endpoints.rotate_secret(endpoint_id, SYSTEM)
         row = db.session.get(WebhookEndpoint, endpoint_id)
         assert row.url == "https://ats2.example.com/h"
         assert row.events == ["interview.cancelled", "notification.failed"]
-        assert row.secret != "first-secret-0123456789"
-        webhooks.disable_endpoint(endpoint_id, actor_id=None)
-        webhooks.disable_endpoint(endpoint_id, actor_id=None)  # no second audit entry
+        assert row.secret == rotated.secret != "first-secret-0123456789"
+        assert endpoints.disable_endpoint(endpoint_id, SYSTEM)
+        assert not endpoints.disable_endpoint(endpoint_id, SYSTEM)  # no second audit entry
         row = db.session.get(WebhookEndpoint, endpoint_id)
         assert not row.active and row.disabled_reason == "管理员手动停用"
-        webhooks.enable_endpoint(endpoint_id, actor_id=None)
+        endpoints.enable_endpoint(endpoint_id, SYSTEM)
         row = db.session.get(WebhookEndpoint, endpoint_id)
         assert row.active and row.disabled_at is None
         actions = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
-        assert actions == ["webhook.created", "webhook.updated", "webhook.disabled",
-                           "webhook.enabled"]
-        updated = db.session.scalars(select(AuditEntry).where(
-            AuditEntry.action == "webhook.updated")).one()
-        assert updated.data["secret_rotated"] is True
-        assert row.secret not in json.dumps(updated.data)
-        with pytest.raises(webhooks.WebhookEndpointNotFound):
-            webhooks.enable_endpoint(endpoint_id + 100, actor_id=None)
+        assert actions == ["webhook.created", "webhook.updated", "webhook.secret_rotated",
+                           "webhook.disabled", "webhook.enabled"]
+        rotation = db.session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "webhook.secret_rotated")).one()
+        assert rotation.data["secret_rotated"] is True
+        assert row.secret not in json.dumps(rotation.data)
+        with pytest.raises(endpoints.WebhookEndpointNotFound):
+            endpoints.enable_endpoint(endpoint_id + 100, SYSTEM)

@@ -14,7 +14,8 @@ from app.core.timeutil import utcnow
 from app.extensions import db
 from app.models import AuditEntry, HrUser, OutboxMessage, Role
 from app.models.webhook import DeliveryStatus
-from app.services import webhooks
+from app.services.users.actor import Actor
+from app.services.webhooks import endpoints
 from app.services.webhooks.sender import encode_body, verify_signature
 from tests.factories import WEBHOOK_SECRET as SECRET
 
@@ -207,7 +208,7 @@ def test_endpoint_disabled_after_consecutive_failed_deliveries(app, receiver, ma
 
     # The admin fixes the receiver and enables it: the waiting event goes out.
     with app.app_context():
-        webhooks.enable_endpoint(broken_id, actor_id=None)
+        endpoints.enable_endpoint(broken_id, Actor.system("test"))
     receiver.default = 200
     assert run(app) == 1
     rows = {r.id: r for r in deliveries(app)}

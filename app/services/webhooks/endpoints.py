@@ -11,6 +11,7 @@ Audit entries carry before and after; never the secret.
 """
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from urllib.parse import urlparse
 
 from sqlalchemy import and_, func, select, update
 
-from app.core.errors import Conflict, Forbidden
+from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.core.timeutil import iso, utcnow
 from app.extensions import db
 from app.models.webhook import (
@@ -41,8 +42,24 @@ EVENT_LABELS = {**catalogue.EVENT_LABELS, PING: "测试事件"}
 PER_PAGE = 20
 
 
-class InvalidWebhookUrl(catalogue.InvalidWebhookUrl):
-    pass
+class WebhookEndpointNotFound(NotFound):
+    code = "webhook_endpoint_not_found"
+    message = "未找到该Webhook地址"
+
+
+class InvalidWebhookName(ValidationFailed):
+    code = "invalid_webhook_name"
+    message = "请填写名称（不超过100个字）"
+
+
+class InvalidWebhookUrl(ValidationFailed):
+    code = "invalid_webhook_url"
+    message = "请填写以 http:// 或 https:// 开头的有效地址"
+
+
+class InvalidWebhookEvents(ValidationFailed):
+    code = "invalid_webhook_events"
+    message = "请至少选择一个有效的事件"
 
 
 @dataclass(frozen=True)
@@ -79,7 +96,7 @@ def list_endpoints(actor: Actor) -> list[WebhookEndpoint]:
 def get_endpoint(endpoint_id: int, actor: Actor) -> WebhookEndpoint:
     """One endpoint."""
     _allowed(actor)
-    return catalogue._get(endpoint_id)
+    return _get(endpoint_id)
 
 
 def failed_since_last_success(endpoint_id: int, actor: Actor) -> int:
@@ -116,9 +133,9 @@ def create_endpoint(actor: Actor, *, name: str, url: str, events: Iterable[str]
     """An admin registers a receiver; its signing secret is generated, returned once and
     stored encrypted."""
     _allowed(actor)
-    secret = catalogue.generate_secret()
-    endpoint = WebhookEndpoint(name=catalogue._check_name(name), url=check_url(url),
-                               events=catalogue._check_events(events), active=True,
+    secret = generate_secret()
+    endpoint = WebhookEndpoint(name=_check_name(name), url=check_url(url),
+                               events=_check_events(events), active=True,
                                consecutive_failures=0, created_by=actor.id)
     endpoint.secret = secret
     db.session.add(endpoint)
@@ -134,10 +151,10 @@ def update_endpoint(endpoint_id: int, actor: Actor, *, name: str, url: str,
     URL applies from the next attempt. Returns whether anything changed."""
     endpoint = get_endpoint(endpoint_id, actor)
     before = _state(endpoint)
-    name = catalogue._check_name(name)
+    name = _check_name(name)
     url = url.strip() if url else url
     new_url = endpoint.url if url == endpoint.url else check_url(url)
-    chosen = catalogue._check_events(events)
+    chosen = _check_events(events)
     endpoint.name, endpoint.url, endpoint.events = name, new_url, chosen
     after = _state(endpoint)
     if after == before:
@@ -153,7 +170,7 @@ def update_endpoint(endpoint_id: int, actor: Actor, *, name: str, url: str,
 def rotate_secret(endpoint_id: int, actor: Actor) -> WithSecret:
     """A new signing secret, returned once; the old one stops at the next attempt."""
     endpoint = get_endpoint(endpoint_id, actor)
-    secret = catalogue.generate_secret()
+    secret = generate_secret()
     endpoint.secret = secret
     _audit(actor, "webhook.secret_rotated", endpoint, {"secret_rotated": True})
     db.session.commit()
@@ -242,7 +259,7 @@ def send_test(endpoint_id: int, actor: Actor) -> WebhookDelivery:
 def check_url(url: str) -> str:
     """A receiver URL as the catalogue checks it (http/https, host, port, length), https
     in production, and the SSRF guard of urlguard."""
-    url = catalogue._check_url(url)
+    url = _check_url(url)
     parsed = urlparse(url)
     if urlguard.https_required() and parsed.scheme != "https":
         raise InvalidWebhookUrl("生产环境只允许 https:// 地址", code="webhook_https_required",
@@ -258,7 +275,8 @@ def check_url(url: str) -> str:
 # --- helpers -----------------------------------------------------------------------------
 
 def _allowed(actor: Actor) -> None:
-    if not actor.is_hr or not actor.can("settings"):
+    """Admins (permission "settings"); system actors (operator commands, test setup) too."""
+    if not actor.can("settings"):
         raise Forbidden()
 
 
@@ -267,7 +285,7 @@ def _state(endpoint: WebhookEndpoint) -> dict:
 
 
 def _audit(actor: Actor, action: str, endpoint: WebhookEndpoint, data: dict) -> None:
-    audit.record(actor_type="hr", actor_id=actor.id, action=action,
+    audit.record(actor_type=actor.type, actor_id=actor.id, action=action,
                  object_type="webhook_endpoint", object_id=endpoint.id, data=data,
                  ip=actor.ip)
 
@@ -289,3 +307,45 @@ def _requeue_failed(endpoint: WebhookEndpoint) -> int:
         .values(status=DeliveryStatus.QUEUED, next_attempt_at=now, first_attempt_at=None,
                 lease_until=None, claimed_by=None, updated_at=now)
         .execution_options(synchronize_session=False)).rowcount
+
+
+def generate_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def _get(endpoint_id: int) -> WebhookEndpoint:
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None:
+        raise WebhookEndpointNotFound()
+    return endpoint
+
+
+def _check_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise InvalidWebhookName(details={"field": "name"})
+    return name
+
+
+def _check_url(url: str) -> str:
+    url = (url or "").strip()
+    try:
+        parsed = urlparse(url)
+        port_ok = parsed.port is None or 0 < parsed.port < 65536
+    except ValueError:
+        port_ok = False
+    if (not port_ok or parsed.scheme not in ("http", "https") or not parsed.hostname
+            or len(url) > 500 or any(c.isspace() for c in url)):
+        raise InvalidWebhookUrl(details={"field": "url"})
+    return url
+
+
+def _check_events(events: Iterable[str]) -> list[str]:
+    if isinstance(events, str):
+        events = [events]
+    chosen = set(events or ())
+    unknown = sorted(chosen - set(catalogue.EVENTS))
+    if not chosen or unknown:
+        raise InvalidWebhookEvents(details={"field": "events", "unknown": unknown,
+                                            "allowed": list(catalogue.EVENTS)})
+    return [e for e in catalogue.EVENTS if e in chosen]  # catalogue order, no duplicates
