@@ -35,8 +35,10 @@ def test_detail_shows_everything(hr_client, make_user, make_interview, make_mess
     assert "已读" in html and "发送失败" in html
     assert "43004" in html and "require subscribe" in html
     assert "HR · 李经理" in html
-    assert "interview.cancelled" in html and "interview.cancel_requested" in html
-    assert html.index("interview.cancelled") < html.index("interview.cancel_requested")
+    # the audit trail by its Chinese labels, never by action codes
+    assert "取消面试" in html and "申请取消面试" in html
+    assert "interview.cancelled" not in html and "interview.cancel_requested" not in html
+    assert html.index(">取消面试</td>") < html.index(">申请取消面试</td>")
     assert "interview.other_object" not in html
 
 
