@@ -24,7 +24,7 @@ class ApiKeyForm(FlaskForm):
 
 
 class RevokeForm(FlaskForm):
-    pass
+    """撤销: no fields; the form exists for its CSRF token."""
 
 
 def _page(form: ApiKeyForm, error: ValidationFailed | None = None, status: int = 200):
