@@ -284,18 +284,24 @@ def _interview_properties() -> dict:
     }
 
 
+def error_schema(detail_examples: str) -> dict:
+    """The error body every API of ours answers with (this one and the integration API)."""
+    return obj({
+        "error": obj({
+            "code": string("Stable snake_case code for programs.",
+                           pattern="^[a-z][a-z0-9_]*$"),
+            "message": string("Chinese explanation for people.", minLength=1),
+            "details": {"type": "object",
+                        "description": f"Extra facts, e.g. {detail_examples}."},
+        }),
+    }, description="Every error: HTTP status + this body.")
+
+
 def _schemas() -> dict:
     interview = _interview_properties()
     return {
-        "Error": obj({
-            "error": obj({
-                "code": string("Stable snake_case code for programs.",
-                               pattern="^[a-z][a-z0-9_]*$"),
-                "message": string("Chinese explanation for people.", minLength=1),
-                "details": {"type": "object", "description": "Extra facts, e.g. `field`, "
-                            "`max_length`, `retry_after`, `cancel_deadline`, `hr_contact`."},
-            }),
-        }, description="Every error: HTTP status + this body."),
+        "Error": error_schema("`field`, `max_length`, `retry_after`, `cancel_deadline`, "
+                              "`hr_contact`"),
         "Candidate": obj({"name": string(examples=["王伟"])}),
         "Position": obj({"title": string(), "department": string()}),
         "Interview": obj(interview),

@@ -52,6 +52,7 @@ from miniprogram_api.openapi import (
     date_time,
     err,
     error_response,
+    error_schema,
     integer,
     nullable,
     obj,
@@ -160,15 +161,7 @@ def _interview_properties() -> dict:
 
 def _schemas() -> dict:
     return {
-        "Error": obj({
-            "error": obj({
-                "code": string("Stable snake_case code for programs.",
-                               pattern="^[a-z][a-z0-9_]*$"),
-                "message": string("Chinese explanation for people.", minLength=1),
-                "details": {"type": "object", "description": "Extra facts, e.g. `field`, "
-                            "`errors`, `scope`, `retry_after`, `max_bytes`."},
-            }),
-        }, description="Every error: HTTP status + this body."),
+        "Error": error_schema("`field`, `errors`, `scope`, `retry_after`, `max_bytes`"),
         "PositionRef": obj({"external_id": nullable(string()), "title": string(),
                             "department": string()}),
         "CandidateRef": obj({"external_id": nullable(string()), "name": string()}),
