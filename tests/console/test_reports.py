@@ -350,3 +350,19 @@ def test_a_sunday_belongs_to_the_week_of_its_monday(app):
             "2026-03-09", "2026-03-22"))
     assert report.per_day == {"2026-03-15": 1, "2026-03-16": 1}
     assert report.per_week == {"2026-03-09": 1, "2026-03-16": 1}
+
+
+def test_the_latest_unreachable_walk_equals_the_full_grouping(app, seeded, monkeypatch):
+    """The report page's newest-first walk (any page size, any limit) lists the same
+    interviews, in the same order, as grouping every message (the export)."""
+    from app.queries.reports import notifications
+
+    actor = actor_of(app, "boss", Role.ADMIN)
+    with app.app_context():
+        everything = notifications.unreachable(actor, filters())
+        assert len(everything) >= 2
+        for walk_rows in (1, 2, 500):
+            monkeypatch.setattr(notifications, "WALK_ROWS", walk_rows)
+            for limit in range(1, len(everything) + 2):
+                assert notifications.unreachable(actor, filters(), limit) == \
+                    everything[:limit], (walk_rows, limit)

@@ -20,12 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, or_, select, tuple_
+from sqlalchemy import case, exists, func, or_, select, tuple_
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import Candidate, Interview, OutboxMessage, OutboxStatus, Position
 from app.queries.reports.filters import ReportFilters, scoped
-from app.queries.reports.sql import dialect, percentiles, seconds_between
+from app.queries.reports.sql import dialect, percentiles, seconds_between, sort_in_memory
 from app.services.users.actor import Actor
 
 FINAL_FAILURES = (OutboxStatus.FAILED, OutboxStatus.UNREACHABLE)
@@ -61,8 +63,11 @@ class ChannelFunnel:
         return self.opened / self.delivered if self.delivered else None
 
 
-def funnel(actor: Actor, f: ReportFilters) -> tuple[list[ChannelFunnel], ChannelFunnel]:
-    """The funnel and latencies per channel, and the same over every channel.
+def funnel(actor: Actor, f: ReportFilters, promise_minutes: int | None = None,
+           now: datetime | None = None
+           ) -> tuple[list[ChannelFunnel], ChannelFunnel, Promise | None]:
+    """The funnel and latencies per channel, the same over every channel, and (given
+    promise_minutes) the promise kept, counted in the same pass over the messages.
 
     PostgreSQL: one statement (GROUPING SETS: per channel and overall, counts and
     percentile_cont together). SQLite: the counts, then the percentiles per channel and
@@ -73,35 +78,45 @@ def funnel(actor: Actor, f: ReportFilters) -> tuple[list[ChannelFunnel], Channel
               func.count(case((delivered, 1))).label("delivered"),
               func.count(OutboxMessage.read_at).label("opened"),
               func.count(case((OutboxMessage.status.in_(FINAL_FAILURES), 1))).label("failed")]
+    with_promise = promise_minutes is not None
+    if with_promise:
+        counts += _promise_counts(promise_minutes, now)
     # NULL when not sent (not opened): such rows are left out of the percentiles.
     latencies = [seconds_between(OutboxMessage.created_at, OutboxMessage.sent_at),
                  seconds_between(OutboxMessage.sent_at, OutboxMessage.read_at)]
     if dialect() == "postgresql":
-        quantiles = [func.percentile_cont(q).within_group(v).label(f"{name}_p{int(q * 100)}")
-                     for v, name in zip(latencies, ("notify", "open"), strict=True)
-                     for q in (0.5, 0.95)]
+        sort_in_memory()
+        # The array form: one sort of each latency gives both quantiles.
+        quantiles = [func.percentile_cont(postgresql.array([0.5, 0.95])).within_group(v)
+                     .label(name) for v, name in zip(latencies, ("notify", "open"), strict=True)]
         stmt = (select(OutboxMessage.channel, func.grouping(OutboxMessage.channel).label("all"),
                        *counts, *quantiles)
                 .select_from(source).where(*where)
                 .group_by(func.grouping_sets(tuple_(OutboxMessage.channel), tuple_())))
-        rows, total = [], None
+        rows, total, kept = [], None, None
         for r in db.session.execute(stmt):
             figures = [r.queued, r.sent, r.delivered, r.opened, r.failed,
                        *(None if v is None else float(v) for v in
-                         (r.notify_p50, r.notify_p95, r.open_p50, r.open_p95))]
+                         (*(r.notify or (None, None)), *(r.open or (None, None))))]
             if r.all:
                 total = ChannelFunnel(None, *figures)
+                if with_promise:
+                    kept = Promise(promise_minutes, r.due, r.kept)
             else:
                 rows.append(ChannelFunnel(r.channel, *figures))
         rows.sort(key=lambda r: (-r.queued, r.channel or ""))
-        return rows, total or ChannelFunnel(None, 0, 0, 0, 0, 0)
+        if with_promise and kept is None:
+            kept = Promise(promise_minutes, 0, 0)
+        return rows, total or ChannelFunnel(None, 0, 0, 0, 0, 0), kept
     stmt = (select(OutboxMessage.channel, *counts).select_from(source).where(*where)
             .group_by(OutboxMessage.channel))
     nothing = [(None, None), (None, None)]
     per_channel = percentiles(source, latencies, where, OutboxMessage.channel)
     overall = percentiles(source, latencies, where).get(None, nothing)
-    rows = []
+    rows, due, kept_count = [], 0, 0
     for r in db.session.execute(stmt):
+        if with_promise:
+            due, kept_count = due + r.due, kept_count + r.kept
         (notify_p50, notify_p95), (open_p50, open_p95) = per_channel.get(r.channel, nothing)
         rows.append(ChannelFunnel(r.channel, r.queued, r.sent, r.delivered, r.opened, r.failed,
                                   notify_p50, notify_p95, open_p50, open_p95))
@@ -110,7 +125,7 @@ def funnel(actor: Actor, f: ReportFilters) -> tuple[list[ChannelFunnel], Channel
     total = ChannelFunnel(None, *(sum(getattr(r, k) for r in rows) for k in
                                   ("queued", "sent", "delivered", "opened", "failed")),
                           notify_p50, notify_p95, open_p50, open_p95)
-    return rows, total
+    return rows, total, (Promise(promise_minutes, due, kept_count) if with_promise else None)
 
 
 @dataclass(frozen=True)
@@ -124,19 +139,15 @@ class Promise:
         return 100.0 * self.kept / self.due if self.due else None
 
 
-def promise(actor: Actor, f: ReportFilters, minutes: int, now: datetime) -> Promise:
-    """Candidate messages of the period sent within the promise, of those due."""
-    limit = minutes * 60
-    took = seconds_between(OutboxMessage.created_at, OutboxMessage.sent_at)
+def _promise_counts(minutes: int, now: datetime) -> list:
+    """The count columns (due, kept) of the promise over outbox rows: candidate messages
+    sent within `minutes`, of those sent or unsent and older than the promise."""
+    candidate = OutboxMessage.recipient_type == CANDIDATE
     sent = OutboxMessage.sent_at.is_not(None)
-    source, where = _scoped(actor, f, OutboxMessage.recipient_type == CANDIDATE)
-    stmt = (select(
-        func.count(case((or_(sent, OutboxMessage.created_at < now - timedelta(minutes=minutes)),
-                         1))).label("due"),
-        func.count(case((sent & (took <= limit), 1))).label("kept"))
-        .select_from(source).where(*where))
-    row = db.session.execute(stmt).one()
-    return Promise(minutes, row.due, row.kept)
+    took = seconds_between(OutboxMessage.created_at, OutboxMessage.sent_at)
+    overdue = OutboxMessage.created_at < now - timedelta(minutes=minutes)
+    return [func.count(case((candidate & or_(sent, overdue), 1))).label("due"),
+            func.count(case((candidate & sent & (took <= minutes * 60), 1))).label("kept")]
 
 
 @dataclass(frozen=True)
@@ -151,19 +162,32 @@ class Unreachable:
 
 
 def unreachable(actor: Actor, f: ReportFilters, limit: int | None = None) -> list[Unreachable]:
-    """Interviews whose candidate nobody could reach in the period, latest first: the
-    candidate messages are grouped per interview first, then the few that failed
-    entirely are joined to their interview, candidate and position."""
+    """Interviews whose candidate nobody could reach in the period, latest first (the
+    latest message of each), then by number.
+
+    With a limit (the report page): the finally failed candidate messages are walked
+    newest first, each kept only when no candidate message of its interview in the period
+    got through, until `limit` interviews are found (the walk reads a few hundred rows
+    where grouping a year of messages read 200,000). Without (the export): every
+    interview's candidate messages grouped."""
     source, where = _scoped(actor, f, OutboxMessage.recipient_type == CANDIDATE,
                             OutboxMessage.interview_id.is_not(None))
-    failed = (select(OutboxMessage.interview_id, func.count().label("messages"),
-                     func.max(OutboxMessage.created_at).label("last_at"))
-              .select_from(source).where(*where)
-              .group_by(OutboxMessage.interview_id)
-              .having(func.count(case((OutboxMessage.status.notin_(FINAL_FAILURES), 1))) == 0))
-    if limit:   # the latest first, before the joins (a year can hold tens of thousands)
-        failed = failed.order_by(func.max(OutboxMessage.created_at).desc(),
-                                 OutboxMessage.interview_id).limit(limit)
+    if limit:
+        found = _latest_unreachable(f, where, limit)
+        if not found:
+            return []
+        failed = (select(OutboxMessage.interview_id, func.count().label("messages"),
+                         func.max(OutboxMessage.created_at).label("last_at"))
+                  .select_from(source)
+                  .where(*where, OutboxMessage.interview_id.in_(found))
+                  .group_by(OutboxMessage.interview_id))
+    else:
+        failed = (select(OutboxMessage.interview_id, func.count().label("messages"),
+                         func.max(OutboxMessage.created_at).label("last_at"))
+                  .select_from(source).where(*where)
+                  .group_by(OutboxMessage.interview_id)
+                  .having(func.count(case((OutboxMessage.status.notin_(FINAL_FAILURES), 1)))
+                          == 0))
     failed = failed.subquery()
     stmt = (select(Interview.public_id, Interview.number, Candidate.name, Position.title,
                    Position.department, failed.c.messages, failed.c.last_at)
@@ -171,5 +195,38 @@ def unreachable(actor: Actor, f: ReportFilters, limit: int | None = None) -> lis
                          .join(Position.__table__, Position.id == Interview.position_id)
                          .join(Candidate.__table__, Candidate.id == Interview.candidate_id))
             .order_by(failed.c.last_at.desc(), Interview.number))
-    return [Unreachable(r.public_id, r.number, r.name, r.title, r.department, r.messages,
+    rows = [Unreachable(r.public_id, r.number, r.name, r.title, r.department, r.messages,
                         r.last_at) for r in db.session.execute(stmt)]
+    return rows[:limit] if limit else rows
+
+
+WALK_ROWS = 500
+
+
+def _latest_unreachable(f: ReportFilters, where: list, limit: int) -> list[int]:
+    """The ids of the `limit` interviews (and any tied with the last one) whose latest
+    candidate messages are the newest among those nobody could reach, read newest first
+    in pages of WALK_ROWS through the created_at index."""
+    other = aliased(OutboxMessage)
+    got_through = exists().where(
+        other.interview_id == OutboxMessage.interview_id,
+        other.recipient_type == CANDIDATE,
+        other.status.notin_(FINAL_FAILURES),
+        *f.in_period(other.created_at))
+    latest: dict[int, datetime] = {}
+    after: tuple | None = None
+    while True:
+        stmt = (select(OutboxMessage.id, OutboxMessage.interview_id, OutboxMessage.created_at)
+                .where(*where, OutboxMessage.status.in_(FINAL_FAILURES), ~got_through)
+                .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+                .limit(WALK_ROWS))
+        if after is not None:
+            stmt = stmt.where(tuple_(OutboxMessage.created_at, OutboxMessage.id) < after)
+        rows = db.session.execute(stmt).all()
+        for row in rows:
+            if len(latest) >= limit and row.created_at < min(latest.values()):
+                return list(latest)
+            latest.setdefault(row.interview_id, row.created_at)
+        if len(rows) < WALK_ROWS:
+            return list(latest)
+        after = (rows[-1].created_at, rows[-1].id)

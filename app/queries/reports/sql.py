@@ -11,7 +11,7 @@ Traps:
 """
 from __future__ import annotations
 
-from sqlalchemy import Date, Float, Integer, cast, func, literal_column, select
+from sqlalchemy import Date, Float, Integer, cast, func, literal_column, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
@@ -21,6 +21,17 @@ ZONE = "Asia/Shanghai"
 
 def dialect() -> str:
     return db.session.get_bind().dialect.name
+
+
+REPORT_WORK_MEM = "64MB"
+
+
+def sort_in_memory() -> None:
+    """PostgreSQL: let this transaction's sorts use REPORT_WORK_MEM (the default 4 MB spills
+    a year of messages, sorted for the funnel's percentiles, to disk: 21 MB, a quarter of
+    the statement's time). Reports are few and read-only, so the memory is bounded."""
+    if dialect() == "postgresql":
+        db.session.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
 
 
 def local_day(column) -> ColumnElement:
