@@ -29,9 +29,9 @@ from app.services.users.actor import Actor, interview_scope
 PER_PAGE = 20
 MAX_QUERY_LENGTH = 100
 # A text search matching more interviews than this is broad: it takes the OR plan, and its
-# count stops at COUNT_CAP (the list then says "10000+" and asks to narrow the search).
+# count stops there (the list says 超过 2000 条 and asks to narrow the search). Counting
+# further read a tenth of the table for nobody: 80 ms at 2,000, 90-850 ms at 10,000.
 BROAD_MATCHES = 2000
-COUNT_CAP = 10000
 # Statuses whose latest cancellation explains the current state.
 CANCEL_STATUSES = frozenset({InterviewStatus.CANCELLED, InterviewStatus.CANCEL_PENDING})
 
@@ -233,9 +233,9 @@ def list_interviews(q: str | None = None, status: InterviewStatus | None = None,
     ascending = filters is not None and filters.sort == "asc"
     order = ((Interview.scheduled_at.asc(), Interview.id.asc()) if ascending
              else (Interview.scheduled_at.desc(), Interview.id.desc()))
-    total = _count(conditions, filters, actor, COUNT_CAP if broad else None)
-    capped = total > COUNT_CAP
-    total = min(total, COUNT_CAP)
+    total = _count(conditions, filters, actor, BROAD_MATCHES if broad else None)
+    capped = broad and total > BROAD_MATCHES
+    total = min(total, BROAD_MATCHES) if broad else total
     pages = max(1, math.ceil(total / per_page))
     page = min(max(1, page), pages)
     interviews = db.session.scalars(
