@@ -16,6 +16,7 @@ from flask import current_app, request
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
 from app.extensions import redis_store
@@ -32,15 +33,17 @@ CREDENTIALS = {
     "mp": ("WECHAT_MP_TOKEN", "WECHAT_MP_AES_KEY", "WECHAT_MP_APPID"),
 }
 
-# (app, lower-case event or "msg:<type>") -> handler(raw dict, xml text)
-Handler = Callable[[dict, str], None]
-HANDLERS: dict[tuple[str, str], Handler] = {}
+# (app, lower-case event or "msg:<type>") -> handlers(raw dict, xml text), in order of
+# registration. A handler returns None, or the text of a passive reply to the sender
+# (the first text returned is the reply; every handler still runs).
+Handler = Callable[[dict, str], "str | None"]
+HANDLERS: dict[tuple[str, str], list[Handler]] = {}
 
 
 def on_event(app: str, name: str) -> Callable[[Handler], Handler]:
     """Register a handler for an event (e.g. "click") or a message type ("msg:text")."""
     def register(handler: Handler) -> Handler:
-        HANDLERS[(app, name.lower())] = handler
+        HANDLERS.setdefault((app, name.lower()), []).append(handler)
         return handler
     return register
 
@@ -82,12 +85,27 @@ def _callback(app: str):
     if not redis_store.client.set(seen_key, "1", nx=True, ex=DEDUPE_SECONDS):
         return _text("success")  # WeChat's retry of a message already handled
     try:
-        _route(app, raw, xml)
+        reply = _route(app, raw, xml)
     except Exception:
         redis_store.client.delete(seen_key)  # let WeChat's retry try again
         log.exception("%s callback handling failed", app)
         return _text("error", 500)
-    return _text("success")
+    if reply is None:
+        return _text("success")
+    return _passive_reply(app, raw, reply)
+
+
+def _passive_reply(app: str, raw: dict, content: str):
+    """A text reply to the sender, encrypted when the message came in safe mode."""
+    xml = TextReply(source=raw.get("ToUserName"), target=raw.get("FromUserName"),
+                    content=content).render()
+    args = request.args
+    if args.get("encrypt_type", "raw") == "aes":
+        token_key, aes_key, appid_key = CREDENTIALS[app]
+        cfg = current_app.config
+        crypto = WeChatCrypto(cfg[token_key], cfg[aes_key], cfg[appid_key])
+        xml = crypto.encrypt_message(xml, args.get("nonce", ""), args.get("timestamp"))
+    return xml, 200, {"Content-Type": "application/xml; charset=utf-8"}
 
 
 def _plain_signature_ok(app: str) -> bool:
@@ -146,14 +164,19 @@ def _dedupe_id(raw: dict) -> str:
     return f"evt:{raw.get('FromUserName')}:{raw.get('CreateTime')}:{event}"
 
 
-def _route(app: str, raw: dict, xml: str) -> None:
+def _route(app: str, raw: dict, xml: str) -> str | None:
     msg_type = str(raw.get("MsgType") or "").lower()
     name = str(raw.get("Event") or "").lower() if msg_type == "event" else f"msg:{msg_type}"
-    handler = HANDLERS.get((app, name))
-    if handler is None:
+    handlers = HANDLERS.get((app, name))
+    if not handlers:
         log.info("%s callback: no handler for %s from %s", app, name, raw.get("FromUserName"))
-        return
-    handler(raw, xml)
+        return None
+    reply = None
+    for handler in handlers:
+        text = handler(raw, xml)
+        if reply is None and text is not None:
+            reply = text
+    return reply
 
 
 @on_event("oa", "templatesendjobfinish")

@@ -1,0 +1,22 @@
+"""callbacks and events: followers, subscription credits (issue 10 §1-2)
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-01 14:00:00
+"""
+from alembic import op  # noqa: F401
+import sqlalchemy as sa  # noqa: F401
+
+
+revision = '0008'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
