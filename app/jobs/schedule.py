@@ -1,15 +1,22 @@
-"""The scheduled jobs, in one list. Each runs at most once per interval across all
-workers (a Redis lock with expiry: whichever worker takes the turn runs it) and is
-idempotent anyway; each reads time from the `now` it is given (operators and tests run a
-job at any clock with `flask jobs run NAME --now ISO-8601`)."""
+"""The scheduled jobs, in one list. `flask worker` runs each on an APScheduler trigger;
+each period ("turn") runs once across all workers (app.jobs.turns: a Redis turn mark, a
+lock with expiry holding a fencing token, the run recorded in job_runs under that token)
+and every job is idempotent anyway. Each reads time from the `now` it is given, taken
+from the one injectable clock (app.core.clock; operators and tests run a job at any
+clock with `flask jobs run NAME --now ISO-8601`).
+
+A job: `Job(name, every_seconds, description, run)`, `run(now: datetime) -> int` (how
+many things it did). Optional: `daily_at="08:00"` (Asia/Shanghai) makes the turn a day
+starting at that time, checked every `every_seconds` (a worker down at 08:00 still runs
+it when it comes back that day); `lock_seconds` bounds one run (default: two periods,
+at least 5 minutes).
+"""
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-
-from app.extensions import redis_store
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +26,9 @@ class Job:
     name: str
     every_seconds: int
     description: str
-    run: Callable[[datetime | None], int]   # returns how many things it did
+    run: Callable[[datetime], int]   # returns how many things it did
+    daily_at: str | None = None      # "HH:MM" Asia/Shanghai: one turn a day from then
+    lock_seconds: int | None = None  # how long one run may hold the job's lock
 
 
 def _auto_cancel_unconfirmed(now: datetime | None) -> int:
@@ -49,11 +58,14 @@ def get_job(name: str) -> Job:
     raise KeyError(name)
 
 
-def run_due(worker_id: str) -> int:
-    """Run each job whose turn this worker takes now (inside an app context)."""
+def run_due(worker_id: str, now: datetime | None = None) -> int:
+    """Take every job's turn this worker wins now (inside an app context); returns how
+    many things the jobs did. (The worker's scheduler calls turns.run_turn per job.)"""
+    from app.jobs import turns
+
     done = 0
     for job in JOBS:
-        if redis_store.client.set(redis_store.key("job", job.name), worker_id, nx=True,
-                                  ex=job.every_seconds):
-            done += job.run(None)
+        outcome = turns.run_turn(job, worker_id, now=now)
+        if outcome is not None and outcome.result:
+            done += outcome.result
     return done

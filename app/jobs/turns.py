@@ -1,0 +1,148 @@
+"""Taking a job's turn: once per period across any number of workers.
+
+A job's periods ("turns") are read off the clock: `every_seconds` slices of the epoch, or,
+for a job with `daily_at`, one per day from that time (Asia/Shanghai). A worker whose
+trigger fires takes the turn if it is the first to mark it in Redis (SET NX), then
+- takes a fencing token (INCR, only ever grows) and the job's run lock (expiring, holding
+  the token), so two runs of one job never overlap while the lock lives;
+- records the run in job_runs guarded by the token (`fence < token` to start,
+  `fence = token` to finish): a run whose lock expired and was taken over by a later
+  token is superseded and records nothing;
+- runs the job with the clock's `now`.
+Every job is idempotent anyway (each writes what it does under a unique key), so a turn
+run twice does nothing the second time.
+
+Traps: a failed run gives its turn back (the next tick of the same period retries);
+the turn mark outlives the period (its expiry is two periods) so a slow worker cannot
+take a turn already done; Redis errors propagate to the caller (the worker logs an outage
+once and keeps going).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from redis.exceptions import LockError
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.core import clock
+from app.core.timeutil import SHANGHAI, utcnow
+from app.extensions import db, redis_store
+from app.models import JobRun
+
+log = logging.getLogger(__name__)
+RUNS = JobRun.__table__
+
+
+class JobBusy(RuntimeError):
+    """Another run of the job holds its lock."""
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    job: str
+    turn: str
+    token: int
+    result: int | None          # what the job returned; None when superseded or failed
+    superseded: bool = False
+
+
+def turn_of(job, now: datetime) -> str:
+    """The period `now` falls in: a daily job's date (its time passed), else a slice."""
+    if job.daily_at:
+        hour, minute = (int(p) for p in job.daily_at.split(":"))
+        local = now.astimezone(SHANGHAI)
+        day = local.date()
+        if local.time() < time(hour, minute):
+            day -= timedelta(days=1)
+        return day.isoformat()
+    return str(int(now.timestamp()) // job.every_seconds)
+
+
+def lock_seconds(job) -> int:
+    return job.lock_seconds or max(job.every_seconds * 2, 300)
+
+
+def _begin(name: str, token: int, turn: str, worker_id: str, now: datetime) -> bool:
+    """Record the start under the token; False when a later token already started."""
+    values = dict(fence=token, turn=turn, worker_id=worker_id, clock_at=now,
+                  started_at=utcnow(), finished_at=None, error=None, result=None)
+    for _ in range(2):
+        with db.engine.begin() as connection:
+            moved = connection.execute(update(RUNS).where(
+                RUNS.c.name == name, RUNS.c.fence < token).values(**values)).rowcount
+            if moved:
+                return True
+            if connection.execute(select(RUNS.c.fence).where(RUNS.c.name == name)).first():
+                return False   # superseded by a later token
+            try:
+                connection.execute(insert(RUNS).values(name=name, runs=0, **values))
+                return True
+            except IntegrityError:
+                continue  # another worker inserted the row first: compare tokens again
+    return False
+
+
+def _finish(name: str, token: int, result: int | None, error: str | None) -> bool:
+    with db.engine.begin() as connection:
+        return bool(connection.execute(update(RUNS).where(
+            RUNS.c.name == name, RUNS.c.fence == token).values(
+            finished_at=utcnow(), result=result, error=error[:500] if error else None,
+            runs=RUNS.c.runs + 1)).rowcount)
+
+
+def still_current(name: str, token: int) -> bool:
+    """Whether `token` is still the job's latest run (for long jobs between chunks)."""
+    fence = db.session.scalar(select(JobRun.fence).where(JobRun.name == name))
+    db.session.rollback()
+    return fence == token
+
+
+def run_turn(job, worker_id: str, *, now: datetime | None = None,
+             force: bool = False) -> TurnResult | None:
+    """Run `job` for the turn `now` falls in, if this worker takes it (None: another
+    worker has or had it). `force` (operators, `flask jobs run`): run whatever the turn,
+    still under the lock and a fresh token."""
+    now = now or clock.now()
+    turn = turn_of(job, now)
+    client = redis_store.client
+    turn_key = redis_store.key("job-turn", job.name, turn)
+    period = 86400 if job.daily_at else job.every_seconds
+    if not force and not client.set(turn_key, worker_id, nx=True, ex=max(period * 2, 10)):
+        return None
+    token = int(client.incr(redis_store.key("job-fence", job.name)))
+    lock = client.lock(redis_store.key("job-lock", job.name), timeout=lock_seconds(job),
+                       blocking=False)
+    if not lock.acquire(blocking=False, token=str(token)):
+        if not force:
+            client.delete(turn_key)   # the run before is still going: a later tick retries
+            return None
+        raise JobBusy(job.name)
+    try:
+        if not _begin(job.name, token, turn, worker_id, now):
+            log.warning("job %s: token %s superseded before it started", job.name, token)
+            return TurnResult(job.name, turn, token, None, superseded=True)
+        try:
+            result = int(job.run(now) or 0)
+        except Exception as exc:
+            db.session.rollback()
+            _finish(job.name, token, None, f"{type(exc).__name__}: {exc}")
+            if not force:
+                client.delete(turn_key)
+            raise
+        finally:
+            db.session.remove()
+        if not _finish(job.name, token, result, None):
+            log.warning("job %s: run %s superseded by a later one; its record is dropped",
+                        job.name, token)
+            return TurnResult(job.name, turn, token, result, superseded=True)
+        log.info("job %s turn %s: %s (worker %s, token %s)", job.name, turn, result,
+                 worker_id, token)
+        return TurnResult(job.name, turn, token, result)
+    finally:
+        try:
+            lock.release()
+        except LockError:   # expired, maybe taken by a later token: not ours to free
+            log.warning("job %s: lock expired while running (token %s)", job.name, token)
