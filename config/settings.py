@@ -108,6 +108,11 @@ class BaseConfig:
     WECHAT_HTTP_TIMEOUT = 5.0
     WECHAT_TOKEN_RETRIES = 1
     SANDBOX_ENABLED = False
+    # Mobile console (OA web OAuth): the host of WeChat's authorize page, a fourth base
+    # URL beside the API, the public site and the sandbox (development/testing: the
+    # sandbox's authorize page). The state WeChat carries back lives this long.
+    WECHAT_OAUTH_BASE_URL = "https://open.weixin.qq.com"
+    WECHAT_OAUTH_STATE_SECONDS = 300
 
     # Template ids (assigned in the mini program / OA admin console).
     WECHAT_TPL_INTERVIEW_CANCELLED = "tpl-interview-cancelled"
@@ -138,8 +143,21 @@ class BaseConfig:
     WORKER_LEASE_SECONDS = 60
     WORKER_CONCURRENCY = 32
     EMBEDDED_WORKER = False
+    # Worker scheduler and clock (issue 11 §1, app.jobs.scheduler, app.core.clock):
+    # SCHEDULER_ENABLED=0 runs a dispatcher-only worker; SCHEDULER_TICK_SECONDS fires every
+    # job's trigger that often (tests; the turns still follow the clock); CLOCK_SOURCE
+    # "redis" makes every process read one shared simulated clock (never in production).
+    SCHEDULER_ENABLED = True
+    SCHEDULER_TICK_SECONDS: float | None = None
+    CLOCK_SOURCE = "system"
 
     REDIS_KEY_PREFIX = "aiic:"
+
+    # Watchdogs and the daily digest (issue 11 §6, app.services.watchdogs). The privacy
+    # rules (retention days, erasure deadline, notice version) are HR settings instead.
+    WATCHDOG_WEBHOOK_FAILING_HOURS = 3      # a receiver failing this long alerts admins
+    WATCHDOG_UNREACHABLE_WINDOW_HOURS = 72  # candidates nobody reached, looked back this far
+    DIGEST_HOUR = 8                         # the digest of yesterday goes out from 08:00
 
     # Webhooks to the company's ATS/ERP/OA
     WEBHOOK_TIMEOUT = 5.0
@@ -160,6 +178,27 @@ class BaseConfig:
     SMTP_TIMEOUT = 10
     MAIL_FROM = "AI面试通知 <noreply@example.com>"
 
+    # WeChat callbacks (issue 10 §1-2, callback pipeline): per app encryption mode
+    # WECHAT_OA_ENCRYPT_MODE / WECHAT_MP_ENCRYPT_MODE = safe / compatible / plain (unset:
+    # safe when that app's EncodingAESKey is set, else plain; app.wechat.callbacks).
+    # Timestamps further than the window from now are refused; WeChat's retries are
+    # deduplicated for longer than the window, so a replay inside it is never handled twice.
+    WECHAT_OA_ENCRYPT_MODE = None
+    WECHAT_MP_ENCRYPT_MODE = None
+    WECHAT_CALLBACK_TIMESTAMP_WINDOW = 300
+    WECHAT_CALLBACK_DEDUPE_SECONDS = 600
+    WECHAT_CALLBACK_MAX_BYTES = 256 * 1024
+    # Where the sandbox pushes its events (default PUBLIC_BASE_URL): another instance's
+    # base URL for staging (issue 12 §6).
+    SANDBOX_PUSH_BASE_URL = None
+
+    # HR in the Official Account (issue 10 §3-4, app.services.users.wechat_binding): a
+    # binding code (and its QR scene) is valid this long; this many wrong codes from one
+    # WeChat user within the lock time stop their attempts for that long.
+    HR_BINDING_CODE_MINUTES = 10
+    HR_BINDING_MAX_FAILURES = 5
+    HR_BINDING_LOCK_MINUTES = 15
+
     def __init__(self):
         self.SECRET_KEY = _env("SECRET_KEY")
         self.SQLALCHEMY_DATABASE_URI = database_url(_env("DATABASE_URL"))
@@ -168,6 +207,8 @@ class BaseConfig:
         for key in REQUIRED_PRODUCTION_KEYS[4:]:
             setattr(self, key, _env(key))
         self.WECHAT_API_BASE = _env("WECHAT_API_BASE", self.WECHAT_API_BASE)
+        # Mobile console (OA web OAuth)
+        self.WECHAT_OAUTH_BASE_URL = _env("WECHAT_OAUTH_BASE_URL", self.WECHAT_OAUTH_BASE_URL)
         self.REDIS_KEY_PREFIX = _env("REDIS_KEY_PREFIX", self.REDIS_KEY_PREFIX)
         self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
         self.METRICS_TOKEN = _env("METRICS_TOKEN")
@@ -193,6 +234,11 @@ class BaseConfig:
         self.WORKER_BATCH_SIZE = _env_int("WORKER_BATCH_SIZE", self.WORKER_BATCH_SIZE)
         self.WORKER_SWEEP_SECONDS = float(_env("WORKER_SWEEP_SECONDS",
                                                self.WORKER_SWEEP_SECONDS))
+        # worker scheduler and clock (issue 11 §1)
+        self.SCHEDULER_ENABLED = _env_bool("SCHEDULER_ENABLED", self.SCHEDULER_ENABLED)
+        if _env("SCHEDULER_TICK_SECONDS"):
+            self.SCHEDULER_TICK_SECONDS = float(_env("SCHEDULER_TICK_SECONDS"))
+        self.CLOCK_SOURCE = _env("CLOCK_SOURCE", self.CLOCK_SOURCE)
         self.DB_POOL_SIZE = _env_int("DB_POOL_SIZE", 10)
         self.DB_MAX_OVERFLOW = _env_int("DB_MAX_OVERFLOW", 30)
         self.DB_PING_AFTER_IDLE_SECONDS = float(_env("DB_PING_AFTER_IDLE_SECONDS",
@@ -207,6 +253,12 @@ class BaseConfig:
                     "WECHAT_TPL_INTERVIEW_CHANGED", "WECHAT_TPL_CONFIRM_REMINDER",
                     "WECHAT_TPL_SLOT_OFFER", "WECHAT_OA_TPL_HR_ALERT"):
             setattr(self, key, _env(key, getattr(self, key)))
+        # WeChat callbacks (issue 10 §1-2)
+        for key in ("WECHAT_OA_ENCRYPT_MODE", "WECHAT_MP_ENCRYPT_MODE", "SANDBOX_PUSH_BASE_URL"):
+            setattr(self, key, _env(key, getattr(self, key)))
+        for key in ("WECHAT_CALLBACK_TIMESTAMP_WINDOW", "WECHAT_CALLBACK_DEDUPE_SECONDS",
+                    "WECHAT_CALLBACK_MAX_BYTES"):
+            setattr(self, key, _env_int(key, getattr(self, key)))
 
     @property
     def uses_embedded_redis(self) -> bool:
@@ -217,6 +269,16 @@ class BaseConfig:
         low = [key for key in CONSOLE_SIGN_IN_KEYS if getattr(self, key) < 1]
         if low:
             raise ConfigError([], [f"{key} must be at least 1" for key in low])
+        # WeChat callbacks (issue 10 §1-2): a known mode per app, dedupe outlasting the window
+        from app.wechat.callbacks import CREDENTIALS, mode_problems
+
+        callback_problems = mode_problems({key: getattr(self, key, None)
+                                           for keys in CREDENTIALS.values() for key in keys})
+        if self.WECHAT_CALLBACK_DEDUPE_SECONDS <= self.WECHAT_CALLBACK_TIMESTAMP_WINDOW:
+            callback_problems.append("WECHAT_CALLBACK_DEDUPE_SECONDS must be longer than "
+                                     "WECHAT_CALLBACK_TIMESTAMP_WINDOW")
+        if callback_problems:
+            raise ConfigError([], callback_problems)
         if self.DATA_ENCRYPTION_KEY:
             from cryptography.fernet import Fernet
 
@@ -246,6 +308,9 @@ class DevelopmentConfig(BaseConfig):
             self.SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'aiic.db'}"
         if _env("WECHAT_API_BASE") is None:
             self.WECHAT_API_BASE = self.PUBLIC_BASE_URL.rstrip("/") + "/_sandbox/wechat"
+        # Mobile console: the sandbox's authorize page (app.wechat.sandbox.oauth)
+        if _env("WECHAT_OAUTH_BASE_URL") is None:
+            self.WECHAT_OAUTH_BASE_URL = self.PUBLIC_BASE_URL.rstrip("/") + "/_sandbox/wechat"
         # The sandbox pushes delivery events to our callbacks ~0.3 s after a send.
         self.SANDBOX_AUTO_PUSH = _env_bool("SANDBOX_AUTO_PUSH", not self.TESTING)
 
@@ -272,6 +337,8 @@ class ProductionConfig(BaseConfig):
         missing = [key for key in REQUIRED_PRODUCTION_KEYS if not self._value(key)]
         if missing:
             raise ConfigError(missing)
+        if self.CLOCK_SOURCE != "system":  # a simulated clock is for tests only
+            raise ConfigError([], ["CLOCK_SOURCE must be 'system' in production"])
         super().validate()
 
     def _value(self, key: str):

@@ -9,6 +9,9 @@ from flask.cli import with_appcontext
 def register(app) -> None:
     app.cli.add_command(seed_demo_cmd)
     app.cli.add_command(create_user_cmd)
+    from app.cli.jobs import jobs_cmd
+    from app.cli.worker import dev_cmd, worker_cmd
+
     app.cli.add_command(worker_cmd)
     app.cli.add_command(jobs_cmd)
     app.cli.add_command(dev_cmd)
@@ -78,91 +81,3 @@ def create_user_cmd(username, display_name, role, email, departments, password,
     except AppError as exc:
         raise click.ClickException(f"{exc.message} ({exc.code})") from None
     click.echo(f"created {user.username} ({user.role.value})")
-
-
-@click.command("worker")
-@with_appcontext
-def worker_cmd():
-    """Run the outbox dispatcher until SIGINT/SIGTERM."""
-    import signal
-
-    from app.jobs.worker import Worker
-
-    worker = Worker(current_app._get_current_object())
-    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
-    try:
-        worker.run_forever()
-    except KeyboardInterrupt:
-        worker.stop()
-
-
-@click.group("jobs")
-def jobs_cmd():
-    """The scheduled jobs the worker runs."""
-
-
-@jobs_cmd.command("list")
-@with_appcontext
-def jobs_list_cmd():
-    """Each job, how often it runs, what it does."""
-    from app.jobs.schedule import JOBS
-
-    for job in JOBS:
-        click.echo(f"{job.name}\tevery {job.every_seconds}s\t{job.description}")
-
-
-@jobs_cmd.command("run")
-@click.argument("name")
-@click.option("--now", "now_text", help="Run at this clock (ISO 8601 with offset).")
-@with_appcontext
-def jobs_run_cmd(name: str, now_text: str | None):
-    """Run one job once, now or at the given clock."""
-    from datetime import datetime
-
-    from app.jobs.schedule import JOBS, get_job
-
-    try:
-        job = get_job(name)
-    except KeyError:
-        raise click.ClickException(
-            f"unknown job {name!r}; jobs: {', '.join(j.name for j in JOBS)}") from None
-    now = None
-    if now_text:
-        try:
-            now = datetime.fromisoformat(now_text)
-        except ValueError:
-            raise click.ClickException("--now must be ISO 8601, e.g. "
-                                       "2026-12-01T09:00:00+08:00") from None
-        if now.tzinfo is None:
-            raise click.ClickException("--now needs an offset, e.g. +08:00")
-    click.echo(f"{job.name}: {job.run(now)}")
-
-
-@click.command("dev")
-@click.option("--host", envvar="HOST", default="127.0.0.1", show_default=True)
-@click.option("--port", envvar="PORT", default=5000, show_default=True, type=int)
-@with_appcontext
-def dev_cmd(host: str, port: int):
-    """Embedded default: web server plus the outbox worker thread in one process."""
-    from app.jobs.worker import start_embedded_worker
-
-    app = current_app._get_current_object()
-    base = f"http://{host}:{port}"
-    app.config["PUBLIC_BASE_URL"] = base
-    if app.config.get("SANDBOX_ENABLED"):
-        app.config["WECHAT_API_BASE"] = base + "/_sandbox/wechat"
-        from app.cli.demo import register_sandbox_identities
-
-        register_sandbox_identities()
-    worker = start_embedded_worker(app)
-    click.echo(f"console   {base}/console/  (demo users: admin, manager, specialist, "
-               "interviewer)")
-    click.echo(f"API       {base}/api/mp/v1/")
-    click.echo(f"simulator {base}/_sandbox/wechat/simulator")
-    from werkzeug.serving import run_simple
-
-    try:
-        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
-    finally:
-        worker.stop()
-

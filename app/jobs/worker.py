@@ -1,7 +1,16 @@
-"""The outbox worker: `flask worker` in production, a thread under `make run`.
+"""The worker: `flask worker` in production (any number of processes), a thread under
+`make run`. It runs the outbox dispatcher and the job scheduler (app.jobs.scheduler).
 
-It sleeps on a Redis pub/sub channel (woken right after a commit that queued messages) with
-a periodic sweep as fallback, claims due rows and sends them concurrently.
+The dispatcher sleeps on a Redis pub/sub channel (woken right after a commit that queued
+messages) with a periodic sweep as fallback, claims due rows and sends them concurrently.
+
+Stopping (SIGTERM, `stop()`): no new claims, no new job runs; the sends in flight, the
+batch chunk and job runs in progress finish; a batch stops between chunks (another worker
+resumes it); then whatever this worker still holds `sending` is released to the queue
+(app.jobs.release), so nothing stays claimed until a lease runs out.
+
+Redis unreachable: the worker keeps running (sweeping instead of waiting for wake-ups,
+skipping job turns and batch runs) and logs the outage once.
 """
 from __future__ import annotations
 
@@ -13,8 +22,10 @@ import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from flask import Flask
+from redis.exceptions import RedisError
 
 from app.extensions import db, redis_store
+from app.jobs.scheduler import JobScheduler, Outage
 from app.services.notifications import dispatch
 from app.services.notifications.outbox import WAKE_CHANNEL
 from app.services.webhooks import sender as webhook_sender
@@ -36,6 +47,9 @@ class Worker:
         self.hook_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhooks")
         self.sent: queue.Queue = queue.Queue()
         self.sends_done = threading.Event()
+        self.outage = Outage()
+        self.scheduler: JobScheduler | None = None
+        self.released: dict[str, int] = {}
 
     def run_once(self) -> int:
         """Claim one batch and send it; returns how many rows were handled."""
@@ -66,7 +80,8 @@ class Worker:
         """Send until nothing is due (tests, CLI): outbox rows, then webhooks."""
         total = 0
         for _ in range(max_rounds):
-            handled = self.run_once() + self._webhooks_once() + self._batches_once()
+            handled = self.run_once() + self._webhooks_once() + self._batches_once(
+                stop=lambda: False)
             total += handled
             if not handled:
                 break
@@ -75,10 +90,11 @@ class Worker:
     def run_forever(self) -> None:
         """Keep up to WORKER_CONCURRENCY sends in flight; sleep on the wake-up channel
         (or the sweep interval) when nothing is due."""
-        log.info("outbox worker %s started", self.worker_id)
-        with self.app.app_context():
-            pubsub = redis_store.client.pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(redis_store.key(WAKE_CHANNEL))
+        log.info("worker %s started", self.worker_id)
+        pubsub = self._subscribe()
+        if self.app.config.get("SCHEDULER_ENABLED", True):
+            self.scheduler = JobScheduler(self.app, self.worker_id, self.outage,
+                                          self.stopping).start()
         in_flight: set[Future] = set()
         self.sends_done.clear()
         recorder = threading.Thread(target=self._record_sent, name="outbox-record", daemon=True)
@@ -97,40 +113,57 @@ class Worker:
                                            return_when=FIRST_COMPLETED)
                     in_flight = set(in_flight)
                     if not claimed and not done:
-                        self._poll(pubsub, 0)
+                        pubsub = self._poll(pubsub, 0)
                     continue
                 if not claimed:
-                    self._poll(pubsub, self.sweep)
+                    pubsub = self._poll(pubsub, self.sweep)
             wait(in_flight)
         finally:
-            pubsub.close()
+            self.stopping.set()
+            if self.scheduler is not None:
+                self.scheduler.shutdown()
+            if pubsub is not None:
+                pubsub.close()
             self.pool.shutdown(wait=True)
             self.sends_done.set()
-            self.stopping.set()
             recorder.join(30)
             self.hook_pool.shutdown(wait=True)
-            log.info("outbox worker %s stopped", self.worker_id)
+            self._release()
+            log.info("worker %s stopped", self.worker_id)
 
-    def _background_once(self) -> int:
-        return self._webhooks_once() + self._batches_once() + self._rules_once()
-
-    def _rules_once(self) -> int:
-        """The scheduled jobs (app.jobs.schedule), each once per interval across workers."""
-        from app.jobs import schedule
+    def _release(self) -> None:
+        from app.jobs.release import release_claims
 
         with self.app.app_context():
             try:
-                return schedule.run_due(self.worker_id)
+                self.released = release_claims(self.worker_id)
+                if any(self.released.values()):
+                    log.info("worker %s released %s", self.worker_id, self.released)
             except Exception:
-                log.exception("a scheduled job failed; it runs again at its next turn")
+                log.exception("releasing claims failed; their leases will expire")
                 db.session.rollback()
-                return 0
             finally:
                 db.session.remove()
 
-    def _batches_once(self) -> int:
-        """Run queued batch cancels (and resume any a dead worker left), one worker per
-        batch at a time (a Redis lock), chunk by chunk."""
+    def _subscribe(self):
+        """The wake-up channel, or None while Redis is unreachable (then: sweeps)."""
+        with self.app.app_context():
+            try:
+                pubsub = redis_store.client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(redis_store.key(WAKE_CHANNEL))
+            except RedisError as exc:
+                self.outage.failed(exc)
+                return None
+        self.outage.ok()
+        return pubsub
+
+    def _background_once(self) -> int:
+        return self._webhooks_once() + self._batches_once()
+
+    def _batches_once(self, stop=None) -> int:
+        """Run queued batch cancels (and resume any a dead or stopped worker left), one
+        worker per batch at a time (a Redis lock), chunk by chunk; a stopping worker
+        stops between chunks."""
         from app.services.cancellation import batch
 
         ran = 0
@@ -142,13 +175,16 @@ class Worker:
                     if not lock.acquire(blocking=False):
                         continue
                     try:
-                        batch.run(batch_id)
+                        batch.run(batch_id, stop=stop or self.stopping.is_set)
                         ran += 1
                     finally:
                         try:
                             lock.release()
                         except Exception:  # expired: another worker may resume it
                             log.warning("batch %s: lock expired while running", batch_id)
+            except RedisError as exc:
+                self.outage.failed(exc)
+                db.session.rollback()
             except Exception:
                 log.exception("batch cancel failed; will resume")
                 db.session.rollback()
@@ -216,14 +252,25 @@ class Worker:
                 log.exception("recording sent outbox row %s failed", item[0].row_id)
                 db.session.rollback()
 
-    def _poll(self, pubsub, timeout: float) -> None:
+    def _poll(self, pubsub, timeout: float):
+        """Wait for a wake-up (or the sweep); returns the channel to use next (None while
+        Redis is unreachable: the next poll subscribes again)."""
+        if pubsub is None:
+            self.stopping.wait(timeout)
+            return self._subscribe()
         try:
             message = pubsub.get_message(timeout=timeout)
             while message is not None:  # drain wake-ups that arrived meanwhile
                 message = pubsub.get_message(timeout=0)
-        except Exception:
-            log.warning("wake-up channel unavailable; sweeping", exc_info=True)
+            return pubsub
+        except Exception as exc:
+            self.outage.failed(exc)
+            try:
+                pubsub.close()
+            except Exception:  # the connection is gone already
+                pass
             self.stopping.wait(timeout)
+            return None
 
     def stop(self) -> None:
         self.stopping.set()

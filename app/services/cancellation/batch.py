@@ -15,6 +15,7 @@ import hashlib
 import json
 import secrets
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from types import SimpleNamespace
@@ -320,9 +321,12 @@ def due_batch_ids() -> list[int]:
             [BatchStatus.QUEUED, BatchStatus.RUNNING])).order_by(CancelBatch.id)))
 
 
-def run(batch_id: int, *, actor: Actor | None = None, now: datetime | None = None) -> None:
+def run(batch_id: int, *, actor: Actor | None = None, now: datetime | None = None,
+        stop: Callable[[], bool] | None = None) -> None:
     """Run (or resume) a batch, chunk by chunk. Safe to call from several workers: a
-    chunk's rows are locked, and a row already cancelled is skipped."""
+    chunk's rows are locked, and a row already cancelled is skipped. `stop()` true
+    (the worker is stopping): return between chunks, the batch still running, for any
+    worker to resume from the chunks committed."""
     # Core statements change the row: never trust a copy the session already holds.
     batch = db.session.get(CancelBatch, batch_id, populate_existing=True)
     if batch is None or batch.status in (BatchStatus.DONE, BatchStatus.FAILED):
@@ -343,6 +347,8 @@ def run(batch_id: int, *, actor: Actor | None = None, now: datetime | None = Non
     pending = batch.selection[batch.processed:]
     try:
         for chunk in read.chunks(pending, write.CHUNK):
+            if stop is not None and stop():
+                return
             _run_chunk(batch.id, chunk, actor, reason, rules, now)
         _finish(batch.id, actor, reason, scope)
     except AppError:
