@@ -15,6 +15,8 @@ from app.services.rules import positions as position_rules
 NUMBER_RULES = ("cancel_deadline_hours", "confirm_window_hours", "reminder_lead_hours",
                 "auto_cancel_unconfirmed_hours", "reschedule_window_working_days",
                 "notify_promise_minutes", "note_max_length", "cancel_rate_alert_percent")
+# Requests nobody decided (issue 11 §3); a form without them (an older page) keeps them.
+UNANSWERED_RULES = ("escalation_lead_hours", "unanswered_request_at_start")
 
 
 def _number(raw: str):
@@ -52,6 +54,10 @@ def settings_rules_save():
     changes = {name: _number(request.form.get(name, "")) for name in NUMBER_RULES}
     changes["after_deadline"] = request.form.get("after_deadline", "")
     changes["hr_contact"] = request.form.get("hr_contact", "")
+    for name in UNANSWERED_RULES:
+        if name in request.form:
+            raw = request.form.get(name, "")
+            changes[name] = _number(raw) if name.endswith("_hours") else raw
     changes["second_approval_levels"] = request.form.getlist("second_approval_levels")
     try:
         store.change_rules(current_actor(), changes, ip=client_ip())

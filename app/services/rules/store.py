@@ -35,6 +35,12 @@ class Rules:
     confirm_window_hours: int = 24
     # The confirmation reminder goes out N hours before that deadline.
     reminder_lead_hours: int = 12
+    # Requests nobody decided (issue 11 §3): a candidate's request still open N hours
+    # before the start goes to the department's recruiting managers; at the start it is
+    # settled: "approve" (cancelled by the system: the candidate said they will not come)
+    # or "reject" (the interview stays as it was).
+    escalation_lead_hours: int = 2
+    unanswered_request_at_start: str = "approve"
 
 
 LIMITS = {
@@ -46,7 +52,9 @@ LIMITS = {
     "cancel_rate_alert_percent": (1, 100),
     "confirm_window_hours": (1, 168),
     "reminder_lead_hours": (1, 72),
+    "escalation_lead_hours": (1, 72),
 }
+UNANSWERED_AT_START = ("approve", "reject")
 
 # What each rule is called on the settings page (errors name the rule by it).
 LABELS = {
@@ -61,6 +69,8 @@ LABELS = {
     "second_approval_levels": "需要二级审批的岗位职级",
     "confirm_window_hours": "确认截止（面试前小时数）",
     "reminder_lead_hours": "确认提醒提前量（小时）",
+    "escalation_lead_hours": "待审批申请上报招聘经理（面试前小时数）",
+    "unanswered_request_at_start": "面试开始时仍未审批的取消申请",
 }
 HR_CONTACT_MAX = 100
 LEVEL_MAX_LENGTH = 32
@@ -108,6 +118,10 @@ def clean_value(name: str, value):
     if name == "after_deadline":
         if value not in AFTER_DEADLINE:
             raise _invalid(name, f"{label}只能是“拒绝”或“提交HR审批”")
+        return value
+    if name == "unanswered_request_at_start":
+        if value not in UNANSWERED_AT_START:
+            raise _invalid(name, f"{label}只能是“自动通过（系统取消）”或“自动驳回（保留面试）”")
         return value
     if name == "hr_contact":
         text = value.strip() if isinstance(value, str) else ""
