@@ -30,6 +30,9 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    from app.core import hardening  # request guards, proxy, log redaction (issue 12)
+
+    hardening.install(app)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
+from app.core.clean_input import is_clean_text  # noqa: F401 (integration_api imports it here)
 from app.core.errors import ValidationFailed
 from app.core.idempotency import idempotent
 from app.core.ratelimit import client_ip, hit, limited
@@ -16,17 +17,6 @@ from app.services.notifications import read as notifications
 from app.services.rules.templates import effective_ids
 from miniprogram_api import bp, serializers
 from miniprogram_api.auth import candidate_required, login_required
-
-
-def is_clean_text(value: str) -> bool:
-    """Text the database can store: no NUL, no lone UTF-16 surrogates."""
-    if "\x00" in value:
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 @bp.url_value_preprocessor
