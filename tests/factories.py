@@ -333,3 +333,32 @@ def mp_token(client, openid: str, *, bound: bool | None = None) -> str:
 def mp_login(client, openid: str, *, bound: bool | None = None) -> dict:
     """mp_token() as the Authorization header of the candidate API."""
     return bearer(mp_token(client, openid, bound=bound))
+
+
+# --- mobile console (OA web OAuth) ------------------------------------------------------------
+
+def bind_hr_wechat(app, /, username: str, openid: str | None = None) -> str:
+    """Bind an HR user to an Official Account openid (hr_users.wechat_openid), as the
+    binding code or QR scene does; returns the openid (default sandbox-hr-<username>)."""
+    from sqlalchemy import update
+
+    openid = openid or f"sandbox-hr-{username}"
+    with committed(app) as session:
+        session.execute(update(HrUser).where(HrUser.username == username)
+                        .values(wechat_openid=openid, wechat_bound_at=utcnow()))
+    return openid
+
+
+def mobile_login(client, openid: str, next_url: str | None = None):
+    """Open the mobile console as the sandbox's WeChat user `openid` through the real OAuth
+    round trip (entry -> the sandbox's authorize page -> callback) with a Flask test
+    client; returns the callback's response (302 to the page on success)."""
+    from urllib.parse import urlsplit
+
+    r = client.get("/console/m/", query_string={"next": next_url} if next_url else {})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    authorize = urlsplit(r.headers["Location"])
+    r = client.get(authorize.path, query_string=authorize.query + "&sandbox_openid=" + openid)
+    assert r.status_code == 302, r.get_data(as_text=True)
+    callback = urlsplit(r.headers["Location"])
+    return client.get(callback.path, query_string=callback.query)

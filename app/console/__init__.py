@@ -18,3 +18,8 @@ from app.console import (  # noqa: E402,F401
     settings,
     views,
 )
+
+# Mobile pages (/console/m/...): a nested blueprint, so the console's hooks hold there.
+from app.console.m import bp as mobile_bp  # noqa: E402
+
+bp.register_blueprint(mobile_bp, url_prefix="/m")

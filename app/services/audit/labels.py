@@ -49,6 +49,7 @@ ACTION_LABELS: dict[str, str] = {
     "import.failed": "导入失败",
     # HR users and signing in
     "hr_user.signed_in": "登录控制台",
+    "hr_user.signed_in_wechat": "从公众号登录移动后台",  # mobile console (OA web OAuth)
     "hr_user.sign_in_failed": "登录失败",
     "hr_user.signed_out": "退出登录",
     "hr_user.password_changed": "修改密码",

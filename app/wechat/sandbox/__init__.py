@@ -6,6 +6,7 @@ from flask import Blueprint
 bp = Blueprint("sandbox", __name__, template_folder="templates", static_folder="static")
 
 from app.wechat.sandbox import routes  # noqa: E402,F401
+from app.wechat.sandbox import oauth  # noqa: E402,F401  (OA web OAuth: mobile console)
 
 # The phone simulator (another module, same blueprint) registers its routes when present.
 if find_spec("app.wechat.sandbox.simulator") is not None:
