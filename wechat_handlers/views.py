@@ -1,37 +1,35 @@
 """WeChat push callbacks: /wechat/oa/callback (Official Account) and /wechat/mp/callback
 (mini-program message push, XML).
 
-GET answers WeChat's echostr check. POST accepts plain mode (`signature`) and safe mode
-(`encrypt_type=aes`, `msg_signature`), dedupes WeChat's retries in Redis, routes the
-message or event, and answers "success" fast. WeChat retries late, so old timestamps are
-accepted. Other modules add routes for more events with `on_event`.
+GET answers WeChat's echostr check. POST: `security.verified_message` (timestamp window,
+the app's encryption mode and its signature, body cap, no DTD) -> parse -> dedupe
+WeChat's retries in Redis -> the registered handlers -> `success` or a passive reply.
+Handlers register with `on_event(app, name)`; the delivery, subscription and follower
+handlers live in wechat_handlers/events.py.
+
+Traps:
+- WeChat waits 5 s, then retries (3 tries in all). A handler does a few quick writes;
+  anything slow (WeChat API calls, messages to people) goes to the outbox or a job.
+- Unknown message and event types answer `success`: WeChat would otherwise retry them
+  and show the user "该公众号暂时无法提供服务".
+- A refused request changes nothing and is logged by its code only (never the query).
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 
-import xmltodict
-from flask import current_app, request
-from wechatpy import parse_message
-from wechatpy.crypto import WeChatCrypto
-from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from flask import current_app, jsonify, request
 from wechatpy.replies import TextReply
-from wechatpy.utils import check_signature
 
+from app.core.errors import error_body
 from app.extensions import redis_store
-from app.services.notifications import receipts as delivery
+from app.wechat import callbacks
 from wechat_handlers import bp
+from wechat_handlers.parsing import UnsafeXml, dedupe_id, parse_xml
+from wechat_handlers.security import Refused, check_plain_signature, verified_message
 
 log = logging.getLogger(__name__)
-
-DEDUPE_SECONDS = 600
-MAX_BODY_BYTES = 256 * 1024  # WeChat's pushes are a few KB
-# app -> config keys of (token, EncodingAESKey, appid)
-CREDENTIALS = {
-    "oa": ("WECHAT_OA_TOKEN", "WECHAT_OA_AES_KEY", "WECHAT_OA_APPID"),
-    "mp": ("WECHAT_MP_TOKEN", "WECHAT_MP_AES_KEY", "WECHAT_MP_APPID"),
-}
 
 # (app, lower-case event or "msg:<type>") -> handlers(raw dict, xml text), in order of
 # registration. A handler returns None, or the text of a passive reply to the sender
@@ -52,6 +50,11 @@ def _text(body: str, status: int = 200):
     return body, status, {"Content-Type": "text/plain; charset=utf-8"}
 
 
+def _refused(app: str, refusal: Refused):
+    log.warning("%s callback refused: %s", app, refusal.code)
+    return jsonify(error_body(refusal.code, refusal.message)), refusal.status
+
+
 @bp.route("/oa/callback", methods=["GET", "POST"])
 def oa_callback():
     return _callback("oa")
@@ -63,27 +66,22 @@ def mp_callback():
 
 
 def _callback(app: str):
-    args = request.args
-    if request.method == "GET":
-        if not _plain_signature_ok(app):
-            return _text("invalid signature", 403)
-        return _text(args.get("echostr", ""))
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        return _text("too large", 413)
-    xml, error = _read_message(app)
-    if error:
-        return error
     try:
-        raw = xmltodict.parse(xml)["xml"]
-        if not isinstance(raw, dict):
-            raise ValueError("empty message")
-    except Exception:
-        log.warning("unparsable %s callback body", app, exc_info=True)
-        return _text("bad request", 400)
+        if request.method == "GET":
+            check_plain_signature(app)
+            return _text(request.args.get("echostr", ""))
+        xml, encrypted = verified_message(app)
+        try:
+            raw = parse_xml(xml)
+        except UnsafeXml:
+            raise Refused(400, "bad_xml", "消息格式错误") from None
+    except Refused as refusal:
+        return _refused(app, refusal)
 
-    seen_key = redis_store.key("wechat", "callback-seen", app, _dedupe_id(raw))
-    if not redis_store.client.set(seen_key, "1", nx=True, ex=DEDUPE_SECONDS):
-        return _text("success")  # WeChat's retry of a message already handled
+    seen_key = redis_store.key("wechat", "callback-seen", app, dedupe_id(raw))
+    ttl = current_app.config["WECHAT_CALLBACK_DEDUPE_SECONDS"]
+    if not redis_store.client.set(seen_key, "1", nx=True, ex=ttl):
+        return _text("success")  # WeChat's retry (or a replay) of a message already handled
     try:
         reply = _route(app, raw, xml)
     except Exception:
@@ -92,76 +90,20 @@ def _callback(app: str):
         return _text("error", 500)
     if reply is None:
         return _text("success")
-    return _passive_reply(app, raw, reply)
+    return _passive_reply(app, raw, reply, encrypted)
 
 
-def _passive_reply(app: str, raw: dict, content: str):
-    """A text reply to the sender, encrypted when the message came in safe mode."""
+def _passive_reply(app: str, raw: dict, content: str, encrypted: bool | None = None):
+    """A text reply to the sender, encrypted when the message came encrypted."""
     xml = TextReply(source=raw.get("ToUserName"), target=raw.get("FromUserName"),
                     content=content).render()
     args = request.args
-    if args.get("encrypt_type", "raw") == "aes":
-        token_key, aes_key, appid_key = CREDENTIALS[app]
-        cfg = current_app.config
-        crypto = WeChatCrypto(cfg[token_key], cfg[aes_key], cfg[appid_key])
-        xml = crypto.encrypt_message(xml, args.get("nonce", ""), args.get("timestamp"))
+    if encrypted is None:
+        encrypted = args.get("encrypt_type", "raw").lower() == "aes"
+    if encrypted:
+        xml = callbacks.crypto(current_app.config, app).encrypt_message(
+            xml, args.get("nonce", ""), args.get("timestamp"))
     return xml, 200, {"Content-Type": "application/xml; charset=utf-8"}
-
-
-def _plain_signature_ok(app: str) -> bool:
-    args = request.args
-    try:
-        check_signature(current_app.config[CREDENTIALS[app][0]], args.get("signature", ""),
-                        args.get("timestamp", ""), args.get("nonce", ""))
-    except InvalidSignatureException:
-        return False
-    return True
-
-
-def _read_message(app: str):
-    """(plaintext XML, None) or (None, error response) for plain or safe (AES) mode."""
-    args = request.args
-    if args.get("encrypt_type", "raw") != "aes":
-        if not _plain_signature_ok(app):
-            return None, _text("invalid signature", 403)
-        return request.get_data(as_text=True), None
-    token_key, aes_key, appid_key = CREDENTIALS[app]
-    cfg = current_app.config
-    crypto = WeChatCrypto(cfg[token_key], cfg[aes_key], cfg[appid_key])
-    try:
-        xml = crypto.decrypt_message(request.get_data(), args.get("msg_signature", ""),
-                                     args.get("timestamp", ""), args.get("nonce", ""))
-    except (InvalidSignatureException, InvalidAppIdException):
-        return None, _text("invalid signature", 403)
-    except Exception:  # malformed envelope or ciphertext
-        log.warning("undecryptable %s callback", app, exc_info=True)
-        return None, _text("bad request", 400)
-    return xml, None
-
-
-def _sent_items(raw: dict) -> list[dict]:
-    """The List items of a subscribe_msg_* event (a dict for one item, a list for several)."""
-    for name in ("SubscribeMsgSentEvent", "SubscribeMsgPopupEvent", "SubscribeMsgChangeEvent"):
-        block = raw.get(name)
-        if isinstance(block, dict):
-            items = block.get("List")
-            if isinstance(items, dict):
-                return [items]
-            if isinstance(items, list):
-                return [i for i in items if isinstance(i, dict)]
-    return []
-
-
-def _dedupe_id(raw: dict) -> str:
-    """MsgId for messages; MsgID(s) for delivery events; else FromUserName+CreateTime+Event."""
-    if raw.get("MsgId"):
-        return f"msg:{raw['MsgId']}"
-    event = str(raw.get("Event") or "").lower()
-    msgids = [str(raw["MsgID"])] if raw.get("MsgID") else []
-    msgids += [str(i["MsgID"]) for i in _sent_items(raw) if i.get("MsgID")]
-    if msgids:
-        return f"evt:{event}:{','.join(msgids)}"
-    return f"evt:{raw.get('FromUserName')}:{raw.get('CreateTime')}:{event}"
 
 
 def _route(app: str, raw: dict, xml: str) -> str | None:
@@ -169,7 +111,7 @@ def _route(app: str, raw: dict, xml: str) -> str | None:
     name = str(raw.get("Event") or "").lower() if msg_type == "event" else f"msg:{msg_type}"
     handlers = HANDLERS.get((app, name))
     if not handlers:
-        log.info("%s callback: no handler for %s from %s", app, name, raw.get("FromUserName"))
+        log.info("%s callback: no handler for %s", app, name)
         return None
     reply = None
     for handler in handlers:
@@ -177,29 +119,3 @@ def _route(app: str, raw: dict, xml: str) -> str | None:
         if reply is None and text is not None:
             reply = text
     return reply
-
-
-@on_event("oa", "templatesendjobfinish")
-def _oa_template_finished(raw: dict, xml: str) -> None:
-    message = parse_message(xml)
-    status = message.status or ""
-    changed = delivery.record_delivery(
-        app="oa", msgid=str(raw.get("MsgID")), openid=message.source, template_id=None,
-        ok=status == "success", errcode=None, status_text=status)
-    log.info("oa delivery msgid=%s status=%s rows=%d", raw.get("MsgID"), status, changed)
-
-
-@on_event("mp", "subscribe_msg_sent_event")
-def _mp_subscribe_sent(raw: dict, xml: str) -> None:
-    openid = raw.get("FromUserName")
-    for item in _sent_items(raw):
-        try:
-            errcode = int(item.get("ErrorCode") or 0)
-        except (TypeError, ValueError):
-            errcode = -1
-        status = str(item.get("ErrorStatus") or ("success" if errcode == 0 else ""))
-        changed = delivery.record_delivery(
-            app="mp", msgid=str(item.get("MsgID")), openid=openid,
-            template_id=item.get("TemplateId"), ok=errcode == 0,
-            errcode=None if errcode == 0 else errcode, status_text=status)
-        log.info("mp delivery msgid=%s errcode=%s rows=%d", item.get("MsgID"), errcode, changed)

@@ -13,6 +13,10 @@ from app.services.notifications import receipts as delivery
 from app.wechat.sandbox import push
 
 
+def _now() -> str:
+    return str(int(time.time()))
+
+
 def _signature(token: str, timestamp: str, nonce: str) -> str:
     signer = WeChatSigner()
     signer.add_data(token, timestamp, nonce)
@@ -60,7 +64,7 @@ def _oa_sent(sandbox, make_outbox, openid="oa-hr"):
 @pytest.mark.parametrize("app_name, token_key", [("oa", "WECHAT_OA_TOKEN"),
                                                  ("mp", "WECHAT_MP_TOKEN")])
 def test_echostr_check(app, client, app_name, token_key):
-    ts, nonce = "1700000000", "12345"
+    ts, nonce = _now(), "12345"
     sig = _signature(app.config[token_key], ts, nonce)
     res = client.get(f"/wechat/{app_name}/callback", query_string={
         "signature": sig, "timestamp": ts, "nonce": nonce, "echostr": "echo-123"})
@@ -168,24 +172,27 @@ def test_failed_handling_answers_500_and_wechat_retries(app, sandbox, make_outbo
 
 # --- signatures ---------------------------------------------------------------------------
 
-def test_plain_mode_post_with_wrong_signature_is_403(client, record_calls):
+def test_plain_mode_post_with_wrong_signature_is_403(app, client, record_calls):
     xml = ("<xml><ToUserName>gh_x</ToUserName><FromUserName>oa-hr</FromUserName>"
            "<CreateTime>1700000000</CreateTime><MsgType>event</MsgType>"
            "<Event>TEMPLATESENDJOBFINISH</Event><MsgID>1</MsgID><Status>success</Status></xml>")
+    app.config["WECHAT_OA_ENCRYPT_MODE"] = "compatible"
     res = client.post("/wechat/oa/callback", data=xml, query_string={
-        "signature": "0" * 40, "timestamp": "1700000000", "nonce": "1"})
+        "signature": "0" * 40, "timestamp": _now(), "nonce": "1"})
     assert res.status_code == 403
     assert record_calls == []
 
 
-def test_plain_mode_post_with_good_signature(app, client, sandbox, make_outbox):
+def test_plain_post_with_good_signature_in_compatible_mode(app, client, sandbox,
+                                                            make_outbox):
+    app.config["WECHAT_OA_ENCRYPT_MODE"] = "compatible"
     msgid, row_id = _oa_sent(sandbox, make_outbox)
     xml = ("<xml><ToUserName><![CDATA[gh_x]]></ToUserName>"
            "<FromUserName><![CDATA[oa-hr]]></FromUserName>"
            "<CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType>"
            "<Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event>"
            f"<MsgID>{msgid}</MsgID><Status><![CDATA[success]]></Status></xml>")
-    ts, nonce = "1700000000", "777"
+    ts, nonce = _now(), "777"
     res = client.post("/wechat/oa/callback", data=xml, query_string={
         "signature": _signature(app.config["WECHAT_OA_TOKEN"], ts, nonce),
         "timestamp": ts, "nonce": nonce, "openid": "oa-hr"})
@@ -292,7 +299,8 @@ def test_no_auto_push_in_testing_by_default(app, sandbox, make_outbox, record_ca
 
 
 def test_oversized_body_is_413(app, client):
-    ts, nonce = "1700000000", "1"
+    app.config["WECHAT_OA_ENCRYPT_MODE"] = "compatible"
+    ts, nonce = _now(), "1"
     res = client.post("/wechat/oa/callback", data="x" * (300 * 1024), query_string={
         "signature": _signature(app.config["WECHAT_OA_TOKEN"], ts, nonce),
         "timestamp": ts, "nonce": nonce})

@@ -95,8 +95,26 @@ def test_oa_has_no_fallback(app, make_outbox):
     assert outbox_row(app, row_id).status == OutboxStatus.SENT
 
 
-def test_row_without_app_matches_by_msgid(app, make_outbox):
-    row_id = make_outbox(touser="o-1", template_id=TPL, msgid="1001")
+@pytest.mark.parametrize("channel", ["sms", "email", None])
+def test_row_of_no_wechat_app_is_never_matched(app, make_outbox, channel):
+    """An SMS serial number or e-mail id equal to a WeChat MsgID, to the same address."""
+    row_id = make_outbox(touser="o-1", template_id=TPL, msgid="1001", channel=channel)
+    assert _record(app) == 0
+    assert _record(app, ok=False, errcode=10005, status_text="failed:user block") == 0
+    assert outbox_row(app, row_id).status == OutboxStatus.SENT
+
+
+@pytest.mark.parametrize("wechat_app, channel", [("mp", "oa_template"), ("mp", "sms"),
+                                                 ("oa", "subscribe"), ("oa", "email")])
+def test_row_of_another_channel_is_never_matched(app, make_outbox, wechat_app, channel):
+    row_id = make_outbox(app=wechat_app, touser="o-1", template_id=TPL, msgid="1001",
+                         channel=channel)
+    assert _record(app, app=wechat_app, ok=False, status_text="failed:user block") == 0
+    assert outbox_row(app, row_id).status == OutboxStatus.SENT
+
+
+def test_row_not_routed_yet_matches_by_msgid(app, make_outbox):
+    row_id = make_outbox(app="mp", touser="o-1", template_id=TPL, msgid="1001", channel=None)
     assert _record(app) == 1
     assert outbox_row(app, row_id).status == OutboxStatus.DELIVERED
 

@@ -2,7 +2,9 @@
 
 `record_delivery` moves the matching outbox row forward to delivered or failed, in one
 transaction. A row never moves backwards: a read row stays read, a delivered or failed
-row keeps its state.
+row keeps its state. An event changes only rows of its own app and WeChat channel
+(subscribe for mp, oa_template for oa; a row not routed yet has no channel), never an SMS
+or e-mail row, whatever msgid and openid it names.
 
 WeChat may push the event before the dispatcher has committed the send's msgid (the
 sandbox's auto push waits only 0.3 s). A result that matches no row is kept in Redis for
@@ -37,8 +39,16 @@ def explain_status(status_text: str | None) -> str:
     return status_text or "投递失败"
 
 
+# The WeChat channel each app's delivery events report on.
+CHANNEL_OF_APP = {"mp": "subscribe", "oa": "oa_template"}
+
+
 def _app_filter(app: str):
-    return or_(OutboxMessage.app == app, OutboxMessage.app.is_(None))
+    """Rows of this app and its WeChat channel only: an SMS or e-mail row (no app; its
+    msgid is a serial number or Message-ID that may look like a WeChat MsgID) or the
+    other app's row is never touched by a delivery event."""
+    return (OutboxMessage.app == app) & or_(OutboxMessage.channel == CHANNEL_OF_APP[app],
+                                            OutboxMessage.channel.is_(None))
 
 
 def _find_rows(app: str, msgid: str, openid: str, template_id: str | None) -> list:
@@ -86,7 +96,7 @@ def _apply(row: OutboxMessage, *, msgid: str, ok: bool, errcode: int | None,
 def record_delivery(*, app: str, msgid: str, openid: str, template_id: str | None, ok: bool,
                     errcode: int | None, status_text: str) -> int:
     """Record one delivery result; returns the number of outbox rows changed."""
-    if app not in ("mp", "oa"):
+    if app not in CHANNEL_OF_APP:
         raise ValueError(f"app must be 'mp' or 'oa', got {app!r}")
     msgid = str(msgid)
     try:
@@ -122,7 +132,8 @@ def apply_pending_delivery(row: OutboxMessage) -> bool:
 
     Does not commit: call it inside the transaction that records the send.
     """
-    if not row.msgid or row.app not in ("mp", "oa"):
+    if not row.msgid or row.app not in CHANNEL_OF_APP \
+            or row.channel not in (CHANNEL_OF_APP[row.app], None):
         return False
     key = _pending_key(row.app, row.msgid)
     raw = redis_store.client.get(key)

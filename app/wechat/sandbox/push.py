@@ -1,10 +1,19 @@
-"""Delivery events pushed to OUR callbacks, signed and encrypted exactly as WeChat does.
+"""Events pushed to OUR callbacks, signed and encrypted exactly as WeChat does.
 
-Mini program: subscribe_msg_sent_event to {PUBLIC_BASE_URL}/wechat/mp/callback.
-Official Account: TEMPLATESENDJOBFINISH to {PUBLIC_BASE_URL}/wechat/oa/callback.
-Safe mode (AES): the body is `<xml><ToUserName/><Encrypt/></xml>`, the query carries
-signature, timestamp, nonce, openid, encrypt_type=aes and msg_signature. Like WeChat,
-the sandbox tries 3 times in all when our server answers non-200 or takes over 5 s.
+Mini program: subscribe_msg_sent_event (delivery), subscribe_msg_popup_event (the user
+tapped the subscription popup) and subscribe_msg_change_event (the user switched a
+template in the settings) to {base}/wechat/mp/callback. Official Account:
+TEMPLATESENDJOBFINISH to {base}/wechat/oa/callback (user actions: oa_inbound.py).
+{base} is SANDBOX_PUSH_BASE_URL when set (a staging instance), else PUBLIC_BASE_URL.
+
+The form follows the app's configured mode (app.wechat.callbacks), as WeChat's server
+configuration does. Safe mode (AES): the body is `<xml><ToUserName/><Encrypt/></xml>`,
+the query carries signature, timestamp, nonce, openid, encrypt_type=aes and
+msg_signature. Like WeChat, the sandbox tries 3 times in all when our server answers
+non-200 or takes over 5 s.
+
+Trap: the query's timestamp is the real clock, never the sandbox clock that tests move:
+our server refuses timestamps outside its window, as it must refuse WeChat's.
 """
 from __future__ import annotations
 
@@ -18,9 +27,9 @@ from xml.sax.saxutils import escape
 import requests
 import xmltodict
 from flask import current_app
-from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
+from app.wechat import callbacks
 from app.wechat.sandbox import faults, state
 
 log = logging.getLogger(__name__)
@@ -29,11 +38,6 @@ ATTEMPTS = 3
 CALLBACK_TIMEOUT = 5.0
 AUTO_PUSH_DELAY = 0.3
 
-# app -> (callback path, config keys of token / AES key / appid)
-APPS = {
-    "mp": ("/wechat/mp/callback", "WECHAT_MP_TOKEN", "WECHAT_MP_AES_KEY", "WECHAT_MP_APPID"),
-    "oa": ("/wechat/oa/callback", "WECHAT_OA_TOKEN", "WECHAT_OA_AES_KEY", "WECHAT_OA_APPID"),
-}
 # Sandbox choice of ErrorCode for failed subscribe message deliveries (WeChat documents
 # only "0 = success"); an explicit error_code always wins.
 MP_FAILURE_CODES = {"user block": 10005, "system failed": 10001}
@@ -45,7 +49,7 @@ def original_id(app_name: str) -> str:
     configured = cfg.get(f"WECHAT_{app_name.upper()}_ORIGINAL_ID")
     if configured:
         return configured
-    appid = cfg[APPS[app_name][3]]
+    appid = cfg[callbacks.CREDENTIALS[app_name][2]]
     return "gh_" + hashlib.sha1(appid.encode()).hexdigest()[:12]
 
 
@@ -85,23 +89,43 @@ def event_xml(message: dict, status: str, error_code: int | None, create_time: i
     return f"<xml>{head}{body}</xml>"
 
 
+def push_base_url() -> str:
+    """Where pushes go: SANDBOX_PUSH_BASE_URL (another instance, for staging), else us."""
+    cfg = current_app.config
+    return (cfg.get("SANDBOX_PUSH_BASE_URL") or cfg["PUBLIC_BASE_URL"]).rstrip("/")
+
+
 def signed_request(app_name: str, plaintext: str, openid: str,
                    timestamp: str | None = None, nonce: str | None = None) -> tuple[str, dict, str]:
-    """(url, query params, body) of a safe-mode push of `plaintext`, as WeChat builds it."""
-    path, token_key, aes_key, appid_key = APPS[app_name]
+    """(url, query params, body) of a push of `plaintext`, as WeChat builds it in the app's
+    configured mode (app.wechat.callbacks.encrypt_mode):
+    safe: `<xml><ToUserName/><Encrypt/></xml>` with encrypt_type=aes and msg_signature;
+    compatible: the plaintext fields and Encrypt side by side, same query;
+    plain: the plaintext with the plain signature only.
+    The timestamp is the real clock (WeChat's; our server refuses stale ones), not the
+    sandbox clock."""
     cfg = current_app.config
-    timestamp = timestamp or str(int(state.now()))
+    mode = callbacks.encrypt_mode(cfg, app_name)
+    token = callbacks.token(cfg, app_name)
+    timestamp = timestamp or str(int(time.time()))
     nonce = nonce or str(secrets.randbelow(10**10))
-    crypto = WeChatCrypto(cfg[token_key], cfg[aes_key], cfg[appid_key])
-    envelope = xmltodict.parse(crypto.encrypt_message(plaintext, nonce, timestamp))["xml"]
     signer = WeChatSigner()
-    signer.add_data(cfg[token_key], timestamp, nonce)
+    signer.add_data(token, timestamp, nonce)
     params = {"signature": signer.signature, "timestamp": timestamp, "nonce": nonce,
-              "openid": openid, "encrypt_type": "aes",
-              "msg_signature": envelope["MsgSignature"]}
-    body = (f"<xml><ToUserName>{_cdata(original_id(app_name))}</ToUserName>"
-            f"<Encrypt>{_cdata(envelope['Encrypt'])}</Encrypt></xml>")
-    url = cfg["PUBLIC_BASE_URL"].rstrip("/") + path
+              "openid": openid}
+    url = push_base_url() + callbacks.CALLBACK_PATHS[app_name]
+    if mode == "plain":
+        return url, params, plaintext
+    crypto = callbacks.crypto(cfg, app_name)
+    envelope = xmltodict.parse(crypto.encrypt_message(plaintext, nonce, timestamp))["xml"]
+    params.update(encrypt_type="aes", msg_signature=envelope["MsgSignature"])
+    encrypt = f"<Encrypt>{_cdata(envelope['Encrypt'])}</Encrypt>"
+    if mode == "compatible":
+        inner = plaintext.strip()
+        body = inner[:inner.rindex("</xml>")] + encrypt + "</xml>"
+    else:
+        body = (f"<xml><ToUserName>{_cdata(original_id(app_name))}</ToUserName>"
+                f"{encrypt}</xml>")
     return url, params, body
 
 
@@ -126,12 +150,39 @@ def push(message: dict, status: str = "success", error_code: int | None = None) 
     """Push the delivery event of a recorded message now; returns what happened."""
     create_time = int(state.now())
     plaintext = event_xml(message, status, error_code, create_time)
-    url, params, body = signed_request(message["app"], plaintext, message["touser"])
-    callback_status, attempts = post_with_retries(url, params, body)
-    result = {"callback_status": callback_status, "attempts": attempts}
+    result = push_xml(message["app"], plaintext, message["touser"])
     state.update_message(message["msgid"], delivery={
         "status": status, "create_time": create_time, **result})
     return result
+
+
+SUBSCRIPTION_EVENTS = {"popup": ("subscribe_msg_popup_event", "SubscribeMsgPopupEvent"),
+                       "change": ("subscribe_msg_change_event", "SubscribeMsgChangeEvent")}
+
+
+def subscription_event_xml(openid: str, kind: str, results: dict[str, str],
+                           create_time: int, popup_scene: int = 0) -> str:
+    """subscribe_msg_popup_event / subscribe_msg_change_event for one user's templates."""
+    event, block = SUBSCRIPTION_EVENTS[kind]
+    items = ""
+    for template_id, result in results.items():
+        items += (f"<List><TemplateId>{_cdata(template_id)}</TemplateId>"
+                  f"<SubscribeStatusString>{_cdata(result)}</SubscribeStatusString>")
+        if kind == "popup":
+            items += f"<PopupScene>{int(popup_scene)}</PopupScene>"
+        items += "</List>"
+    return (f"<xml><ToUserName>{_cdata(original_id('mp'))}</ToUserName>"
+            f"<FromUserName>{_cdata(openid)}</FromUserName>"
+            f"<CreateTime>{create_time}</CreateTime>"
+            f"<MsgType>{_cdata('event')}</MsgType><Event>{_cdata(event)}</Event>"
+            f"<{block}>{items}</{block}></xml>")
+
+
+def push_xml(app_name: str, plaintext: str, openid: str) -> dict:
+    """Push one event now, with WeChat's retries; {callback_status, attempts}."""
+    url, params, body = signed_request(app_name, plaintext, openid)
+    callback_status, attempts = post_with_retries(url, params, body)
+    return {"callback_status": callback_status, "attempts": attempts}
 
 
 def schedule(message: dict) -> bool:

@@ -1,0 +1,69 @@
+"""Reading WeChat's callback XML: one safe parser, list items, the dedupe identity.
+
+Traps:
+- WeChat never sends a DTD, a comment or an entity declaration. Any `<!` other than
+  `<![CDATA[` is refused before a parser sees it: expat would otherwise expand internal
+  entities (a "billion laughs" body is a few hundred bytes), and wechatpy parses the
+  envelope and `parse_message` parses the plaintext with their own calls.
+- `List` in subscribe_msg_* events is a dict for one item and a list for several.
+- The dedupe identity of an event without MsgID is FromUserName + CreateTime + Event
+  (WeChat's own advice); a delivery event is identified by its MsgID(s).
+"""
+from __future__ import annotations
+
+import re
+
+import xmltodict
+
+# `<!` that does not open a CDATA section: DOCTYPE, ENTITY, comments.
+_MARKUP_DECLARATION = re.compile(rb"<!(?!\[CDATA\[)")
+
+LIST_BLOCKS = ("SubscribeMsgSentEvent", "SubscribeMsgPopupEvent", "SubscribeMsgChangeEvent")
+
+
+class UnsafeXml(ValueError):
+    """The body is not XML as WeChat sends it."""
+
+
+def refuse_declarations(data: bytes | str) -> None:
+    raw = data.encode() if isinstance(data, str) else data
+    if _MARKUP_DECLARATION.search(raw):
+        raise UnsafeXml("markup declaration in callback body")
+
+
+def parse_xml(data: bytes | str) -> dict:
+    """The `<xml>` root of a callback body as a dict; UnsafeXml when it is anything else."""
+    refuse_declarations(data)
+    try:
+        doc = xmltodict.parse(data, disable_entities=True)
+    except Exception as exc:  # expat errors, wrong encodings
+        raise UnsafeXml("unparsable callback body") from exc
+    root = doc.get("xml") if isinstance(doc, dict) else None
+    if not isinstance(root, dict):
+        raise UnsafeXml("callback body has no <xml> root with fields")
+    return root
+
+
+def list_items(raw: dict, block: str | None = None) -> list[dict]:
+    """The List items of a subscribe_msg_* event (of `block`, else of the first present)."""
+    for name in (block,) if block else LIST_BLOCKS:
+        value = raw.get(name)
+        if isinstance(value, dict):
+            items = value.get("List")
+            if isinstance(items, dict):
+                return [items]
+            if isinstance(items, list):
+                return [i for i in items if isinstance(i, dict)]
+    return []
+
+
+def dedupe_id(raw: dict) -> str:
+    """MsgId for messages; MsgID(s) for delivery events; else FromUserName+CreateTime+Event."""
+    if raw.get("MsgId"):
+        return f"msg:{raw['MsgId']}"
+    event = str(raw.get("Event") or "").lower()
+    msgids = [str(raw["MsgID"])] if raw.get("MsgID") else []
+    msgids += [str(i["MsgID"]) for i in list_items(raw) if i.get("MsgID")]
+    if msgids:
+        return f"evt:{event}:{','.join(msgids)}"
+    return f"evt:{raw.get('FromUserName')}:{raw.get('CreateTime')}:{event}"
