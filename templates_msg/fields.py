@@ -1,11 +1,18 @@
 """Fit values to WeChat's subscribe/template message field rules (WECHAT.md), so WeChat
-never answers 47003 because of us."""
+never answers 47003 because of us; and to the SMS provider's variable rule (sms_* below:
+Tencent Cloud SMS takes at most 12 characters per template variable on an individually
+verified account), so no fact of an SMS is cut.
+
+Trap: the WeChat `time` form (2026年12月06日 14:00) is 17 characters: cut to 12 it lost
+the hour (`2026年12月06日 `). SMS variables carry the short form 12月06日14:00 instead.
+"""
 from __future__ import annotations
 
 import re
 from datetime import datetime
 
-from app.core.timeutil import cn_datetime
+from app.channels.sms.base import VARIABLE_MAX_CHARS
+from app.core.timeutil import cn_datetime, local
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -48,6 +55,29 @@ def name(value: object) -> str:
     """name: at most 10 Chinese characters or 20 letters (mixed counts as Chinese)."""
     text = clean(value)
     limit = 10 if _CJK.search(text) else 20
+    return _cut(text, limit) or "-"
+
+
+SMS_PARAM_MAX = VARIABLE_MAX_CHARS  # the SMS provider's rule (app.channels.sms.base)
+# Qualifiers a long title can lose first: （上海）, (社招), 【急招】 ...
+_BRACKETED = re.compile(r"[（(【\[][^）)】\]]*[）)】\]]")
+
+
+def sms_time(value: datetime | None) -> str:
+    """An SMS time variable: 12月06日14:00 (Asia/Shanghai), 11 characters."""
+    when = local(value) if value else None
+    return when.strftime("%m月%d日%H:%M") if when else "-"
+
+
+def sms_text(value: object, limit: int = SMS_PARAM_MAX) -> str:
+    """An SMS text variable within `limit` characters: whitespace and bracketed
+    qualifiers go before any character of the text itself; only what still does not fit
+    is cut, with an ellipsis. Never empty (the provider refuses empty variables)."""
+    text = clean(value)
+    if len(text) > limit:
+        text = _BRACKETED.sub("", text).strip() or text
+    if len(text) > limit:
+        text = text.replace(" ", "")
     return _cut(text, limit) or "-"
 
 

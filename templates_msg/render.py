@@ -23,7 +23,31 @@ class PlainMessage:
     sms_params: list[str]  # positional parameters of the approved SMS template
 
 
-SMS_PARAM_MAX = 12  # Tencent Cloud SMS: at most 12 characters per template variable
+SMS_PARAM_MAX = fields.SMS_PARAM_MAX  # Tencent Cloud SMS: characters per template variable
+
+# The variables of each kind's approved SMS template, in order ({1}, {2}, ...): a
+# context key and how it is fitted (fields.sms_time / fields.sms_text). Kinds not listed
+# use SMS_DEFAULT. The README's SMS table lists the same order per kind.
+SMS_DEFAULT = (("candidate_name", "text"), ("position_title", "text"),
+               ("scheduled_at", "time"), ("reason_label", "text"))
+SMS_PARAMS: dict[str, tuple[tuple[str, str], ...]] = {
+    "candidate_rescheduled": (("candidate_name", "text"), ("position_title", "text"),
+                              ("previous_scheduled_at", "time"), ("scheduled_at", "time")),
+    "candidate_confirm_reminder": (("candidate_name", "text"), ("position_title", "text"),
+                                   ("scheduled_at", "time"), ("confirm_by", "time")),
+    "candidate_slot_offer": (("candidate_name", "text"), ("position_title", "text"),
+                             ("slot_starts_at", "time")),
+}
+
+
+def sms_params(kind_code: str, ctx: dict) -> list[str]:
+    """The SMS template variables of a message, each within the provider's rule."""
+    params = []
+    for key, how in SMS_PARAMS.get(kind_code, SMS_DEFAULT):
+        value = ctx.get(key)
+        params.append(fields.sms_time(value if isinstance(value, datetime) else None)
+                      if how == "time" else fields.sms_text(value or ""))
+    return params
 
 
 def _context(context: dict) -> dict:
@@ -44,10 +68,8 @@ def render_plain(kind_code: str, context: dict, *, open_url: str | None = None) 
     text = fields.clean(kind.text(ctx))
     if open_url:
         text += f" 查看详情：{open_url}"
-    params = [ctx.get("candidate_name", ""), ctx.get("position_title", ""),
-              ctx.get("scheduled_at_text", ""), ctx.get("reason_label", "")]
-    params = [fields.clean(p)[:SMS_PARAM_MAX] or "-" for p in params]
-    return PlainMessage(subject=TITLES.get(kind_code, "AI面试通知"), text=text, sms_params=params)
+    return PlainMessage(subject=TITLES.get(kind_code, "AI面试通知"), text=text,
+                        sms_params=sms_params(kind_code, ctx))
 
 
 def render(kind_code: str, context: dict, *, app: str, config, open_token: str | None

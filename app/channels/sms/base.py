@@ -5,6 +5,12 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+# Tencent Cloud SMS: at most this many characters per template variable (an individually
+# verified account; enterprise accounts have no cap, so fitting to it is safe for both).
+# templates_msg.fields fits every variable to it; the sandbox refuses longer ones as
+# Tencent does (InvalidParameterValue.TemplateParameterLengthLimit).
+VARIABLE_MAX_CHARS = 12
+
 CN_MOBILE_RE = re.compile(r"^\+861[3-9]\d{9}$")
 _SEPARATORS_RE = re.compile(r"[\s\-()]")
 

@@ -18,7 +18,7 @@ import uuid
 from flask import Blueprint, current_app, jsonify, request
 
 from app.channels.sms import tc3
-from app.channels.sms.base import is_cn_mobile
+from app.channels.sms.base import VARIABLE_MAX_CHARS, is_cn_mobile
 from app.channels.sms.sandbox import state as sandbox
 from app.channels.sms.tencent import ACTION, SERVICE, VERSION
 
@@ -106,6 +106,9 @@ def _check_request(body):
     if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
         return _error("InvalidParameterValue.TemplateParameterFormatError",
                       "TemplateParamSet must be a list of strings.")
+    if any(len(p) > VARIABLE_MAX_CHARS for p in params):  # Tencent's rule for each variable
+        return _error("InvalidParameterValue.TemplateParameterLengthLimit",
+                      f"A template variable is longer than {VARIABLE_MAX_CHARS} characters.")
     return None
 
 
