@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.jobs.digest import DIGEST_FROM_TEXT
+
 log = logging.getLogger(__name__)
 
 
@@ -37,10 +39,46 @@ def _auto_cancel_unconfirmed(now: datetime | None) -> int:
     return system.auto_cancel_unconfirmed(now)
 
 
+def _confirm_reminders(now: datetime) -> int:
+    from app.services.interviews import reminders
+
+    return reminders.send_confirmation_reminders(now)
+
+
+def _escalate_requests(now: datetime) -> int:
+    from app.services.cancellation import escalation
+
+    return escalation.escalate_pending(now)
+
+
+def _settle_requests(now: datetime) -> int:
+    from app.services.cancellation import escalation
+
+    return escalation.settle_started(now)
+
+
 def _seal_audit(now: datetime | None) -> int:
     from app.services.audit import seal
 
     return seal.seal_pending(now)
+
+
+def _watchdogs(now: datetime) -> int:
+    from app.jobs import watchdogs
+
+    return watchdogs.run(now)
+
+
+def _daily_digest(now: datetime) -> int:
+    from app.jobs import digest
+
+    return digest.run(now)
+
+
+def _privacy(now: datetime) -> int:
+    from app.jobs import privacy
+
+    return privacy.run(now)
 
 
 JOBS: tuple[Job, ...] = (
@@ -48,6 +86,23 @@ JOBS: tuple[Job, ...] = (
     Job("auto_cancel_unconfirmed", 60,
         "取消超过确认期限仍未确认的面试（原因：超时未确认），并通知候选人和招聘团队",
         _auto_cancel_unconfirmed),
+    # confirmation reminders and requests nobody decided (issue 11 §2-3)
+    Job("confirm_reminders", 60, "确认截止前提醒仍未确认的候选人确认参加（每个截止时间一次）",
+        _confirm_reminders),
+    Job("escalate_pending_requests", 60,
+        "面试临近仍未审批的候选人取消申请，通知该部门的招聘经理（每个申请一次）",
+        _escalate_requests),
+    Job("settle_unanswered_requests", 60,
+        "面试开始时仍未审批的取消申请，按规则由系统自动通过（取消面试）或驳回",
+        _settle_requests),
+    # watchdogs, digest, personal data (issue 11 §6-7)
+    Job("watchdogs", 60, "通知超时、候选人无法触达、对接接口持续失败、渠道暂停：每种情况提醒HR一次",
+        _watchdogs),
+    Job("daily_digest", 300, f"每天{DIGEST_FROM_TEXT}起向各岗位招聘负责人发送昨日取消日报",
+        _daily_digest, daily_at=DIGEST_FROM_TEXT),
+    Job("privacy_lifecycle", 600,
+        "到期的删除申请执行删除；流程结束超过保存期限的候选人个人信息匿名化", _privacy,
+        lock_seconds=1800),
 )
 
 

@@ -167,7 +167,10 @@ def candidate_can_cancel(interview, rules: Rules, now: datetime) -> bool:
 # --- approvals -----------------------------------------------------------------------------
 
 def _decide_request(actor: Actor, cancellation_id: int, action: policy.ApprovalAction,
-                    comment: str | None, now: datetime | None) -> policy.ApprovalOutcome:
+                    comment: str | None, now: datetime | None, *,
+                    decide=None) -> policy.ApprovalOutcome:
+    """Read the request, decide (policy.decide_approval, or `decide(request, rules)`),
+    write; a lost race reads and decides again."""
     now = now or utcnow()
     for _attempt in range(RACE_RETRIES):
         try:
@@ -175,8 +178,9 @@ def _decide_request(actor: Actor, cancellation_id: int, action: policy.ApprovalA
                 request = read.read_request(connection, cancellation_id)
                 if request is None:
                     raise InterviewNotFound("未找到该取消申请", code="request_not_found")
-                outcome = policy.decide_approval(request, actor, action, comment, now)
                 rules = get_rules()
+                outcome = (decide(request, rules) if decide is not None else
+                           policy.decide_approval(request, actor, action, comment, now))
                 context = write.message_context(
                     request.interview, reason_label=request.reason.label,
                     note=request.note or "", comment=outcome.comment or "",
@@ -204,6 +208,20 @@ def reject(actor: Actor, cancellation_id: int, comment: str | None,
     """Reject (a comment is required): the interview returns to its status before the
     request and the candidate is told why."""
     return _decide_request(actor, cancellation_id, policy.ApprovalAction.REJECT, comment, now)
+
+
+def settle_unanswered(cancellation_id: int, now: datetime | None = None
+                      ) -> policy.ApprovalOutcome:
+    """At the interview's start the system settles a request nobody decided, by the rule
+    unanswered_request_at_start (approve: cancelled by the system; reject: kept)."""
+    now = now or utcnow()
+    actor = Actor.system(SETTLE_RULE)
+    return _decide_request(actor, cancellation_id, policy.ApprovalAction.APPROVE, None, now,
+                           decide=lambda request, rules: policy.decide_settlement(
+                               request, actor, rules.unanswered_request_at_start, now))
+
+
+SETTLE_RULE = "unanswered_request_at_start"
 
 
 def ask_for_detail(actor: Actor, cancellation_id: int, comment: str | None,

@@ -2,11 +2,13 @@
 
 `decide_cancel` is the one decision behind every initiator (the candidate's two taps, an
 HR user in the console or the Official Account, a batch, a system job); `decide_approval`
-decides a review step of a candidate's request. Both consult the model's TRANSITIONS (the
-only transition table) and return the whole change for app.services.cancellation.write to
-make durable: new status, the cancellation's state, approval levels, the freed place,
-recipients and message kinds, the webhook event and audit action. `can_cancel` is the
-same decision without a reason, so the candidate API's flag never disagrees with the POST.
+decides a review step of a candidate's request; `decide_settlement` settles a request
+nobody decided before the interview started (a system rule). All consult the model's
+TRANSITIONS (the only transition table) and return the whole change for
+app.services.cancellation.write to make durable: new status, the cancellation's state,
+approval levels, the freed place, recipients and message kinds, the webhook event and
+audit action. `can_cancel` is the same decision without a reason, so the candidate API's
+flag never disagrees with the POST.
 """
 from __future__ import annotations
 
@@ -235,6 +237,7 @@ class ApprovalOutcome:
     recipients: tuple[Recipient, ...]
     comment: str | None
     now: datetime
+    settles_all: bool = False        # every open level is decided with this one (system)
 
     @property
     def changes_interview(self) -> bool:
@@ -324,6 +327,62 @@ def decide_approval(request: RequestFacts, actor: Actor, action: ApprovalAction,
         interview.session_id is not None, "cancel_approved", "interview.cancel_approved",
         tuple(recipients("cancel_approved", interview, candidate_id,
                          exclude_user=actor.id)), comment, now)
+
+
+# --- requests nobody decided (a system rule at the interview's start) ----------------------
+
+SETTLE_APPROVE = "approve"
+SETTLE_REJECT = "reject"
+SETTLE_COMMENTS = {
+    SETTLE_APPROVE: "面试开始时仍未审批，系统按规则通过（候选人已表示不参加）",
+    SETTLE_REJECT: "面试开始时仍未审批，系统按规则驳回，面试保持原安排",
+}
+
+
+class NotStartedYet(ValidationFailed):
+    status = 409
+    code = "request_not_due"
+    message = "面试尚未开始，取消申请仍由HR审批"
+
+
+def open_request(request: RequestFacts) -> bool:
+    """Still waiting for someone: under review or waiting for the candidate's detail,
+    with the interview still pending its cancellation."""
+    return request.state in (CancellationState.REQUESTED, CancellationState.DETAIL_REQUESTED) \
+        and request.interview.status == S.CANCEL_PENDING and pending_level(request) is not None
+
+
+def decide_settlement(request: RequestFacts, actor: Actor, rule: str, now: datetime
+                      ) -> ApprovalOutcome:
+    """At the start of the interview a request still open is settled by the system, by the
+    rule unanswered_request_at_start: "approve" cancels (every open level approved), as if
+    the last approver had; "reject" returns the interview to its status before the
+    request. Only the system settles, only from the start, only an open request."""
+    if actor.type != ActorType.SYSTEM:
+        raise PermissionDenied()
+    if not open_request(request):
+        raise RequestDecided()
+    interview = request.interview
+    if now < interview.scheduled_at:
+        raise NotStartedYet()
+    level = pending_level(request)
+    candidate_id = interview.candidate.id
+    comment = SETTLE_COMMENTS[rule]
+    if rule == SETTLE_REJECT:
+        back = interview.status_before_request or S.SCHEDULED
+        if back not in TRANSITIONS[interview.status]:
+            back = S.SCHEDULED
+        return ApprovalOutcome(
+            request, actor, ApprovalAction.REJECT, level, True, back,
+            CancellationState.REJECTED, False, "cancel_rejected", "interview.cancel_rejected",
+            tuple(recipients("cancel_rejected", interview, candidate_id)), comment, now,
+            settles_all=True)
+    return ApprovalOutcome(
+        request, actor, ApprovalAction.APPROVE, level, True, S.CANCELLED,
+        CancellationState.EFFECTIVE, interview.session_id is not None, "cancel_approved",
+        "interview.cancel_approved",
+        tuple(recipients("cancel_approved", interview, candidate_id)), comment, now,
+        settles_all=True)
 
 
 class NoDetailRequested(ValidationFailed):

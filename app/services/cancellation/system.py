@@ -11,6 +11,7 @@ finds nothing to do.
 """
 from __future__ import annotations
 
+import operator
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select
@@ -45,23 +46,35 @@ def unconfirmed_reason() -> read.ReasonFacts:
     return found
 
 
-def _invited_too_long_ago(now: datetime, rules):
-    """Invited more than the position's hours ago (the rule's where it sets none): one
-    condition per distinct override, so the comparison stays plain SQL on every database."""
+def deadline_compare(compare, value: datetime, rules):
+    """SQL (over Interview joined with Position): compare(the confirmation deadline,
+    value), the deadline being confirm_by, or else the invitation plus the position's
+    hours (the rule's where it sets none). One condition per distinct override, so the
+    comparison stays plain SQL on every database. `compare`: operator.lt, le, gt, ..."""
     overrides = db.session.scalars(
         select(Position.auto_cancel_unconfirmed_hours).distinct()
         .where(Position.auto_cancel_unconfirmed_hours.is_not(None))).all()
-    conditions = [and_(Position.auto_cancel_unconfirmed_hours.is_(None),
-                       Interview.created_at < now - timedelta(
-                           hours=rules.auto_cancel_unconfirmed_hours))]
-    conditions += [and_(Position.auto_cancel_unconfirmed_hours == hours,
-                        Interview.created_at < now - timedelta(hours=hours))
-                   for hours in overrides]
-    return or_(*conditions)
+    invited = [and_(Position.auto_cancel_unconfirmed_hours.is_(None),
+                    compare(Interview.created_at,
+                            value - timedelta(hours=rules.auto_cancel_unconfirmed_hours)))]
+    invited += [and_(Position.auto_cancel_unconfirmed_hours == hours,
+                     compare(Interview.created_at, value - timedelta(hours=hours)))
+                for hours in overrides]
+    return or_(compare(Interview.confirm_by, value),
+               and_(Interview.confirm_by.is_(None), or_(*invited)))
+
+
+def deadline_of(confirm_by: datetime | None, created_at: datetime,
+                position_hours: int | None, rules) -> datetime:
+    """The same deadline for one interview, in Python."""
+    if confirm_by is not None:
+        return confirm_by
+    return created_at + timedelta(hours=position_hours or rules.auto_cancel_unconfirmed_hours)
 
 
 def auto_cancel_unconfirmed(now: datetime | None = None) -> int:
-    """Cancel every interview left unconfirmed past its deadline; returns how many."""
+    """Cancel every interview left unconfirmed past its deadline (exactly at the deadline
+    it still stands); returns how many."""
     now = now or utcnow()
     rules = get_rules()
     reason = unconfirmed_reason()
@@ -70,9 +83,7 @@ def auto_cancel_unconfirmed(now: datetime | None = None) -> int:
                .join(Position, Position.id == Interview.position_id)
                .where(Interview.status == InterviewStatus.SCHEDULED,
                       Interview.scheduled_at > now,
-                      or_(Interview.confirm_by < now,
-                          and_(Interview.confirm_by.is_(None),
-                               _invited_too_long_ago(now, rules))))
+                      deadline_compare(operator.lt, now, rules))
                .order_by(Interview.scheduled_at, Interview.id).limit(write.CHUNK))
     cancelled = 0
     while True:

@@ -332,9 +332,12 @@ def apply_approval(connection, outcome: ApprovalOutcome, *, context: dict,
     if outcome.action.value != "ask_detail":
         decision = (ApprovalDecision.REJECTED if outcome.action.value == "reject"
                     else ApprovalDecision.APPROVED)
+        # A settlement (the system, at the start) decides every level still open.
+        levels = (APPROVALS.c.decision == ApprovalDecision.PENDING if outcome.settles_all
+                  else APPROVALS.c.level == outcome.level)
         connection.execute(
             update(APPROVALS).where(APPROVALS.c.cancellation_id == request.cancellation_id,
-                                    APPROVALS.c.level == outcome.level)
+                                    levels)
             .values(decision=decision, approver_id=actor.id, comment=outcome.comment,
                     decided_at=now, updated_at=now))
         if outcome.final and decision == ApprovalDecision.REJECTED:
@@ -351,7 +354,8 @@ def apply_approval(connection, outcome: ApprovalOutcome, *, context: dict,
         data={"cancellation_id": request.cancellation_id, "level": outcome.level,
               "comment": outcome.comment, "number": interview.number,
               "before": {"status": InterviewStatus(interview.status).value},
-              "after": {"status": InterviewStatus(outcome.new_status).value}}, ip=actor.ip,
+              "after": {"status": InterviewStatus(outcome.new_status).value},
+              **({"rule": actor.rule} if actor.rule else {})}, ip=actor.ip,
         at=now)])
     outbox.write(connection, [outbox.message_row(
         event=step, kind=r.kind, recipient_type=r.recipient_type,
