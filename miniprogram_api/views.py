@@ -82,13 +82,17 @@ def bind():
     data = json_body()
     invite = string_field(data, "invite_token", required=False, max_length=128)
     phone_code = string_field(data, "phone_code", required=False, max_length=128)
+    # the privacy-notice version accepted (app.services.candidates.privacy)
+    version = string_field(data, "privacy_version", required=False, max_length=32)
     if bool(invite) == bool(phone_code):
         raise ValidationFailed("请提供 invite_token 或 phone_code 其中之一",
                                code="field_required", details={"field": "invite_token"})
     if invite:
-        candidate = binding.bind_by_invite(g.mp_user.id, invite, ip=client_ip())
+        candidate = binding.bind_by_invite(g.mp_user.id, invite, ip=client_ip(),
+                                           privacy_version=version)
     else:
-        candidate = binding.bind_by_phone(g.mp_user.id, phone_code, ip=client_ip())
+        candidate = binding.bind_by_phone(g.mp_user.id, phone_code, ip=client_ip(),
+                                          privacy_version=version)
     return jsonify(bound=True, candidate=_candidate_json(candidate))
 
 

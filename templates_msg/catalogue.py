@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 # Field types of the templates registered in the WeChat admin consoles.
 MP_CANCELLED_FIELDS = {"thing1": "thing", "time2": "time", "thing3": "thing", "thing4": "thing"}
@@ -30,6 +31,45 @@ class MessageKind:
     # Candidates who follow the Official Account get the OA notice template instead.
     oa_fields: dict[str, str] | None = None
     oa_values: Callable[[dict], dict] | None = None
+    # Checked at dispatch, not only at enqueue (app.services.notifications.dispatch): a
+    # queued message about an interview goes out only while it is still true.
+    # `valid_while`: the interview statuses it may be sent in (None: any);
+    # `about_time`: the context key holding the interview time the message names (as
+    # queued); a reschedule since then makes it stale. None: it names no such time.
+    valid_while: frozenset[str] | None = None
+    about_time: str | None = None
+
+    def stale_reason(self, context: dict, status: str | None,
+                     scheduled_at: datetime | None) -> str | None:
+        """Why this message no longer fits its interview as it is now (status and time),
+        as a code (interview_cancelled / interview_status_changed / interview_rescheduled);
+        None when it still fits or there is no interview."""
+        if status is None:
+            return None
+        if self.valid_while is not None and status not in self.valid_while:
+            return "interview_cancelled" if status == "cancelled" else "interview_status_changed"
+        if self.about_time and scheduled_at is not None:
+            queued = _aware(context.get(self.about_time))
+            # a reschedule moves by minutes at least; the stored text has second precision
+            if queued is not None and abs((queued - _aware(scheduled_at)).total_seconds()) >= 60:
+                return "interview_rescheduled"
+        return None
+
+
+# Interview statuses in which the interview still takes place (at its time).
+GOING_AHEAD = frozenset({"scheduled", "confirmed", "cancel_pending"})
+
+
+def _aware(value) -> datetime | None:
+    """A datetime (or ISO 8601 text) with a zone; naive values are UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _cand_cancelled(c: dict) -> dict:
@@ -164,14 +204,40 @@ def _slot_offer_text(c: dict) -> str:
             f"{c['slot_starts_at_text']}有空余名额，可在小程序中改约，名额有限，先到先得。")
 
 
+def _promise_at_risk(c: dict) -> dict:
+    # 2023 OA rules: typed keyword fields only (no first/remark)
+    return {"thing1": "重新安排即将逾期", "thing2": f"{c['candidate_name']} {c['position_title']}",
+            "time3": c["due_at"], "thing4": "请在期限前为候选人安排面试"}
+
+
+def _promise_at_risk_text(c: dict) -> str:
+    return (f"重新安排即将逾期：公司取消了候选人{c['candidate_name']}（{c['interview_number']}，"
+            f"{c['position_title']}）原定{c['scheduled_at_text']}的AI面试，并承诺在"
+            f"{c['due_at_text']}前为其重新安排，目前尚未安排。请登录招聘后台处理。")
+
+
 def _digest(c: dict) -> dict:
+    thing4 = (f"无法触达{c['failed']}人，承诺将到期{c['at_risk']}个" if "at_risk" in c
+              else f"未送达通知{c['failed']}条，详情见后台")
     return {"thing1": "面试取消日报", "thing2": f"取消{c['cancelled']}场，待审批{c['pending']}场",
-            "time3": c["day_end_at"], "thing4": f"未送达通知{c['failed']}条，详情见后台"}
+            "time3": c["day_end_at"], "thing4": thing4}
 
 
 def _digest_text(c: dict) -> str:
-    return (f"面试取消日报（{c['day']}）：取消{c['cancelled']}场，待审批{c['pending']}场，"
-            f"候选人通知失败或无法触达{c['failed']}条。详情请登录招聘后台查看。")
+    # by_reason / at_risk: the watchdogs' digest (app.services.watchdogs.digest)
+    reasons = f"（{c['by_reason']}）" if c.get("by_reason") else ""
+    at_risk = (f"，重新安排承诺1个工作日内到期{c['at_risk']}个" if "at_risk" in c else "")
+    return (f"面试取消日报（{c['day']}）：取消{c['cancelled']}场{reasons}，待审批{c['pending']}场，"
+            f"候选人通知失败或无法触达{c['failed']}条{at_risk}。详情请登录招聘后台查看。")
+
+
+def _watchdog_alert(c: dict) -> dict:
+    return {"thing1": c["alert_title"], "thing2": c["subject"], "time3": c["opened_at"],
+            "thing4": c["detail"]}
+
+
+def _watchdog_alert_text(c: dict) -> str:
+    return f"{c['alert_title']}：{c['subject']}。{c['detail']}。详情请登录招聘后台查看。"
 
 
 def _webhook_disabled(c: dict) -> dict:
@@ -198,10 +264,12 @@ MESSAGE_KINDS: dict[str, MessageKind] = {
         MessageKind("candidate_rescheduled", "candidate", "WECHAT_TPL_INTERVIEW_CHANGED",
                     OA_NOTICE, MP_CHANGED_FIELDS, _cand_rescheduled, "pages/message/open",
                     _cand_rescheduled_text, OA_HR_ALERT_FIELDS,
-                    _candidate_oa("面试时间已变更", "请按新的时间参加AI面试")),
+                    _candidate_oa("面试时间已变更", "请按新的时间参加AI面试"),
+                    valid_while=GOING_AHEAD, about_time="scheduled_at"),
         MessageKind("staff_interview_rescheduled", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
                     OA_HR_ALERT_FIELDS, _staff_values("候选人面试改期"), "pages/message/open",
-                    _staff_text("候选人面试改期")),
+                    _staff_text("候选人面试改期"), valid_while=GOING_AHEAD,
+                    about_time="new_scheduled_at"),
         MessageKind("staff_notification_failed", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
                     OA_HR_ALERT_FIELDS, _staff_values("候选人通知发送失败"), "pages/message/open",
                     _staff_text("候选人通知发送失败")),
@@ -216,11 +284,13 @@ MESSAGE_KINDS: dict[str, MessageKind] = {
         MessageKind("candidate_cancel_rejected", "candidate", "WECHAT_TPL_CANCEL_REQUEST",
                     OA_NOTICE, MP_REQUEST_FIELDS, _request_decided(False), "pages/message/open",
                     _request_decided_text(False), OA_HR_ALERT_FIELDS,
-                    _candidate_oa("取消申请未通过", "请按原时间参加面试")),
+                    _candidate_oa("取消申请未通过", "请按原时间参加面试"),
+                    valid_while=GOING_AHEAD, about_time="scheduled_at"),
         MessageKind("candidate_confirm_reminder", "candidate", "WECHAT_TPL_CONFIRM_REMINDER",
                     OA_NOTICE, MP_REMINDER_FIELDS, _reminder, "pages/interview/detail",
                     _reminder_text, OA_HR_ALERT_FIELDS,
-                    _candidate_oa("请确认参加面试", "逾期未确认将自动取消")),
+                    _candidate_oa("请确认参加面试", "逾期未确认将自动取消"),
+                    valid_while=frozenset({"scheduled"}), about_time="scheduled_at"),
         MessageKind("candidate_slot_offer", "candidate", "WECHAT_TPL_SLOT_OFFER", None,
                     MP_OFFER_FIELDS, _slot_offer, "pages/interview/reschedule",
                     _slot_offer_text),
@@ -229,6 +299,10 @@ MESSAGE_KINDS: dict[str, MessageKind] = {
                     _staff_text("面试已取消")),
         MessageKind("staff_daily_digest", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
                     OA_HR_ALERT_FIELDS, _digest, "pages/message/open", _digest_text),
+        # watchdogs (issue 11 §6): one message per alert and HR user
+        MessageKind("staff_watchdog_alert", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
+                    OA_HR_ALERT_FIELDS, _watchdog_alert, "pages/message/open",
+                    _watchdog_alert_text),
         MessageKind("staff_webhook_disabled", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
                     OA_HR_ALERT_FIELDS, _webhook_disabled, "pages/message/open",
                     _webhook_disabled_text),
@@ -238,13 +312,24 @@ MESSAGE_KINDS: dict[str, MessageKind] = {
         MessageKind("candidate_detail_requested", "candidate", "WECHAT_TPL_CANCEL_REQUEST",
                     OA_NOTICE, MP_REQUEST_FIELDS, _detail_requested, "pages/message/open",
                     _detail_requested_text, OA_HR_ALERT_FIELDS,
-                    _candidate_oa("取消申请需补充说明", "请在小程序中补充说明")),
+                    _candidate_oa("取消申请需补充说明", "请在小程序中补充说明"),
+                    valid_while=frozenset({"cancel_pending"})),
         MessageKind("staff_batch_cancelled", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
                     OA_HR_ALERT_FIELDS, _batch_summary, "pages/message/open",
                     _batch_summary_text),
         MessageKind("staff_approval_needed", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
                     OA_HR_ALERT_FIELDS, _staff_values("面试取消申请待审批"), "pages/message/open",
-                    _staff_text("面试取消申请待审批")),
+                    _staff_text("面试取消申请待审批"), valid_while=frozenset({"cancel_pending"})),
+        # issue 11 §4: the rescheduling promise is one working day from being broken
+        MessageKind("staff_promise_at_risk", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
+                    OA_HR_ALERT_FIELDS, _promise_at_risk, "pages/message/open",
+                    _promise_at_risk_text),
+        # issue 11 §3: a candidate's request still open close to the start, to the
+        # department's recruiting managers
+        MessageKind("staff_request_escalated", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
+                    OA_HR_ALERT_FIELDS, _staff_values("取消申请临近面试未审批"),
+                    "pages/message/open", _staff_text("取消申请临近面试仍未审批"),
+                    valid_while=frozenset({"cancel_pending"}), about_time="scheduled_at"),
     )
 }
 
@@ -266,8 +351,11 @@ TITLES = {
     "candidate_slot_offer": "面试空档通知",
     "staff_interview_cancelled": "面试已取消",
     "staff_daily_digest": "面试取消日报",
+    "staff_watchdog_alert": "招聘系统提醒",
     "candidate_detail_requested": "面试取消申请需补充说明",
     "staff_batch_cancelled": "面试批量取消完成",
+    "staff_promise_at_risk": "重新安排即将逾期",
+    "staff_request_escalated": "取消申请临近面试未审批",
 }
 
 

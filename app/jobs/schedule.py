@@ -81,6 +81,18 @@ def _privacy(now: datetime) -> int:
     return privacy.run(now)
 
 
+def _promises(now: datetime) -> int:
+    from app.jobs import promises
+
+    return promises.run(now)
+
+
+def _backfill(now: datetime) -> int:
+    from app.jobs import backfill
+
+    return backfill.run(now)
+
+
 JOBS: tuple[Job, ...] = (
     Job("audit_seal", 10, "将新的审计记录按顺序加入哈希链（防篡改）", _seal_audit),
     Job("auto_cancel_unconfirmed", 60,
@@ -103,6 +115,12 @@ JOBS: tuple[Job, ...] = (
     Job("privacy_lifecycle", 600,
         "到期的删除申请执行删除；流程结束超过保存期限的候选人个人信息匿名化", _privacy,
         lock_seconds=1800),
+    # rescheduling promises and backfill (issue 11 §4-5)
+    Job("reschedule_promises", 60,
+        "公司取消并承诺重新安排的候选人：有空余名额时提供可选时段，到期前1个工作日提醒招聘负责人，"
+        "逾期未安排记为未兑现", _promises),
+    Job("backfill", 60,
+        "候补补位：空出的名额按候补名单顺序邀约候选人，邀约过期或婉拒后邀约下一位", _backfill),
 )
 
 

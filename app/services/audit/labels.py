@@ -25,6 +25,7 @@ ACTION_LABELS: dict[str, str] = {
     "interview.cancel_rejected": "驳回取消申请",
     "interview.cancel_detail_requested": "要求补充说明",
     "interview.cancel_detail_answered": "候选人补充说明",
+    "interview.cancel_request_escalated": "待审批申请上报招聘经理",
     "interview.confirmed": "确认参加面试",
     "interview.rescheduled": "改期",
     "interview.completed": "报告面试完成",
@@ -60,7 +61,19 @@ ACTION_LABELS: dict[str, str] = {
     "hr_user.password_reset": "重置密码",
     "hr_user.login_unlocked": "解锁登录",
     "hr_user.wechat_unbound": "解除HR微信绑定",
+    # HR in the Official Account (issue 10 §3-4): binding codes, binding, replies
+    "hr_user.wechat_code_issued": "生成微信绑定码",
+    "hr_user.wechat_bound": "绑定HR微信",
+    "feedback.replied": "回复候选人反馈",
     "login_address.unlocked": "解锁登录地址",
+    # watchdogs and personal data (issue 11 §6-7)
+    "alert.opened": "系统提醒",
+    "alert.cleared": "提醒已解除",
+    "alert.acknowledged": "确认提醒",
+    "candidate.anonymised": "匿名化个人信息",
+    "candidate.data_exported": "候选人下载个人信息",
+    "privacy.erasure_requested": "候选人申请删除个人信息",
+    "settings.privacy_changed": "修改个人信息规则",
     # settings
     "settings.rules_changed": "修改规则",
     "settings.position_rules_changed": "修改岗位规则",
@@ -86,6 +99,22 @@ ACTION_LABELS: dict[str, str] = {
     "report.exported": "导出报表",
     "audit.exported": "导出审计日志",
     "audit.head_restored": "恢复审计链头记录",
+    # rescheduling promises, waiting lists and slot offers (issue 11 §4-5)
+    "promise.opened": "记录重新安排承诺",
+    "promise.slots_offered": "向候选人提供可选时段",
+    "promise.kept": "重新安排承诺已兑现",
+    "promise.broken": "重新安排承诺未兑现",
+    "promise.warned": "提醒HR重新安排即将逾期",
+    "offer.accepted": "候选人接受面试邀约",
+    "offer.declined": "候选人婉拒面试邀约",
+    "offer.expired": "面试邀约已过期",
+    "offer.taken": "面试邀约名额已被预约",
+    "backfill.place_held": "为候补名单保留名额",
+    "backfill.place_released": "释放候补保留名额",
+    "backfill.offered": "向候补候选人发出邀约",
+    "waitlist.added": "加入候补名单",
+    "waitlist.moved": "调整候补顺序",
+    "waitlist.removed": "移出候补名单",
 }
 
 ACTOR_TYPE_LABELS: dict[str, str] = {
@@ -98,15 +127,30 @@ OBJECT_TYPE_LABELS: dict[str, str] = {
     "settings": "规则设置", "workday": "工作日", "webhook_endpoint": "Webhook",
     "api_key": "接口密钥", "import_job": "导入任务", "login_address": "登录地址",
     "outbox_message": "消息", "report": "报表", "audit_log": "审计日志",
+    "alert": "系统提醒", "erasure_request": "删除申请",
+    "reschedule_promise": "重新安排承诺", "slot_offer": "面试邀约", "waitlist_entry": "候补记录",
 }
 
 # System jobs name the rule they applied (data "rule", Actor.rule).
 RULE_LABELS: dict[str, str] = {"auto_cancel_unconfirmed": "逾期未确认自动取消",
                                "webhook_auto_disable": "连续投递失败自动停用",
                                "audit_head_restore": "恢复审计链头记录",
-                               "install_defaults": "安装默认原因与规则"}
+                               "install_defaults": "安装默认原因与规则",
+                               "watchdog": "系统监控提醒",
+                               "privacy_retention": "超过保存期限自动匿名化",
+                               "privacy_erasure_request": "按候选人申请删除",
+                               "reschedule_promise": "重新安排承诺",
+                               "backfill": "候补补位",
+                               "escalation_lead_hours": "临近面试未审批上报招聘经理",
+                               "unanswered_request_at_start": "面试开始时未审批申请自动处理"}
 
 FIELD_LABELS: dict[str, str] = {
+    # rescheduling promises, waiting lists and slot offers (issue 11 §4-5)
+    "interview_id": "面试", "kept_by_interview_id": "兑现的面试",
+    # requests escalated to recruiting managers (issue 11 §3)
+    "managers": "招聘经理", "lead_hours": "提前小时数",
+    "session_ids": "场次", "place_id": "保留名额", "position_id": "岗位",
+    "candidate_id": "候选人", "why": "原因", "direction": "方向", "rank": "候补顺序",
     "status": "状态", "reason": "原因", "reason_id": "原因", "note": "说明",
     "number": "面试编号", "cancellation_id": "取消记录", "batch_id": "批次",
     "comment": "审批意见", "level": "审批级别", "answer": "补充说明",
@@ -131,12 +175,25 @@ FIELD_LABELS: dict[str, str] = {
     "phone": "手机号", "level_name": "职级", "refused": "未登录原因",
     "last_delivery_id": "最后一次投递", "requeued_failed": "重新投递失败事件",
     "secret_rotated": "已重置密钥", "generated": "系统生成",
+    # watchdogs and personal data (issue 11 §6-7)
+    "trigger": "触发方式", "interviews": "面试数", "wechat_accounts": "微信账号数",
+    "due_at": "处理期限", "retention_days": "保存期限（天）",
+    "erasure_deadline_working_days": "删除申请处理期限（工作日）",
+    "notice_version": "隐私政策版本号", "require_notice_version": "绑定时必须确认隐私政策",
+    # HR in the Official Account (issue 10 §3-4)
+    "via": "途径", "replaced_other_user": "原绑定的HR用户", "reply_id": "回复",
+    "delivered": "已送达微信", "errcode": "微信错误码",
 }
 
 AFTER_DEADLINE_LABELS = {"refuse": "不允许取消", "request": "提交HR审批"}
 SIGN_IN_REFUSED_LABELS = {"invalid_credentials": "用户名或密码错误", "locked": "登录已锁定",
                           "account_disabled": "账号已停用"}
 BOOL_TEXT = {True: "是", False: "否"}
+# How an HR user's WeChat binding was made or removed (issue 10 §3)
+VIA_LABELS = {"code": "公众号发送绑定码", "qr_scene": "扫描绑定二维码", "oa_command": "公众号发送解绑",
+              "self": "本人在后台解除", "rebound_code": "该微信改绑其他账号（绑定码）",
+              "rebound_qr_scene": "该微信改绑其他账号（二维码）",
+              "replaced_code": "改绑新的微信（绑定码）", "replaced_qr_scene": "改绑新的微信（二维码）"}
 EMPTY = "（空）"
 # Keys that describe the change itself (shown as before -> after, not as details).
 CHANGE_KEYS = frozenset({"before", "after", "from", "to", "from_text", "to_text"})
@@ -218,6 +275,8 @@ def value_text(key: str, value, lookups: Lookups | None = None) -> str:
         return SIGN_IN_REFUSED_LABELS.get(value, str(value))
     if key == "method":
         return {"invite": "邀请链接", "phone": "手机号"}.get(value, str(value))
+    if key == "via":
+        return VIA_LABELS.get(value, str(value))
     return str(value)
 
 

@@ -64,7 +64,8 @@ def create_invite(candidate_id: int, *, ttl_hours: int = 72) -> str:
     return token
 
 
-def bind_by_invite(account_id: int, token: str, *, ip: str | None = None) -> Candidate:
+def bind_by_invite(account_id: int, token: str, *, ip: str | None = None,
+                   privacy_version: str | None = None) -> Candidate:
     """Use an invitation token: expired and used tokens are refused distinctly."""
     invite = db.session.scalars(select(InviteToken).where(
         InviteToken.token_hash == crypto.token_hash(token)).with_for_update()).first()
@@ -77,15 +78,20 @@ def bind_by_invite(account_id: int, token: str, *, ip: str | None = None) -> Can
         raise InviteUsed(details={"field": "invite_token"})
     if invite.expires_at <= utcnow():
         raise InviteExpired(details={"field": "invite_token"})
-    candidate = _bind(account, invite.candidate_id, method="invite", ip=ip)
+    candidate = _bind(account, invite.candidate_id, method="invite", ip=ip,
+                      privacy_version=privacy_version)
     invite.used_at = utcnow()
     invite.used_by_account_id = account_id
     db.session.commit()
     return candidate
 
 
-def bind_by_phone(account_id: int, phone_code: str, *, ip: str | None = None) -> Candidate:
+def bind_by_phone(account_id: int, phone_code: str, *, ip: str | None = None,
+                  privacy_version: str | None = None) -> Candidate:
     """Use wx getPhoneNumber's code: the number is matched by its keyed hash."""
+    from app.services.candidates import privacy
+
+    privacy.check_notice_version(privacy_version)  # before the paid phone-number call
     try:
         result = mini_program_client().call(lambda c: c.post(
             "wxa/business/getuserphonenumber", data={"code": phone_code},
@@ -104,13 +110,18 @@ def bind_by_phone(account_id: int, phone_code: str, *, ip: str | None = None) ->
     if len(matches) != 1:
         raise PhoneNotMatched()
     account = db.session.get(WechatAccount, account_id)
-    candidate = _bind(account, matches[0].id, method="phone", ip=ip)
+    candidate = _bind(account, matches[0].id, method="phone", ip=ip,
+                      privacy_version=privacy_version)
     db.session.commit()
     return candidate
 
 
 def _bind(account: WechatAccount, candidate_id: int, *, method: str,
-          ip: str | None = None) -> Candidate:
+          ip: str | None = None, privacy_version: str | None = None) -> Candidate:
+    from app.services.candidates import privacy
+
+    # the privacy notice accepted (PIPL): required when the privacy rules say so
+    version = privacy.check_notice_version(privacy_version)
     if account.candidate_id is not None and account.candidate_id != candidate_id:
         raise AccountBoundToOther()
     other = db.session.scalars(select(WechatAccount).where(
@@ -123,6 +134,7 @@ def _bind(account: WechatAccount, candidate_id: int, *, method: str,
         audit.record(actor_type="candidate", actor_id=candidate_id, action="candidate.bound",
                      object_type="candidate", object_id=candidate_id,
                      data={"method": method, "wechat_account_id": account.id}, ip=ip)
+    privacy.record_consent(candidate_id, account.id, version, utcnow())
     return db.session.get(Candidate, candidate_id)
 
 

@@ -1,0 +1,40 @@
+"""Job: personal data lifecycle. Erasure requests whose deadline has come are carried
+out, then candidates whose process ended more than the retention period ago are
+anonymised, in batches (each batch its own transaction). Idempotent: done candidates are
+never picked again."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.core.timeutil import utcnow
+
+BATCH = 200
+MAX_BATCHES = 50  # per run: a large backlog is worked off over several runs
+
+
+def run(now: datetime | None = None) -> int:
+    from app.extensions import db
+    from app.models import ErasureRequest
+    from app.services.candidates import anonymise as erase
+    from app.services.candidates.privacy import get_privacy_rules
+
+    now = now or utcnow()
+    done = 0
+    for _ in range(MAX_BATCHES):
+        ids = erase.due_requests(now, BATCH)
+        if not ids:
+            break
+        for request_id in ids:
+            request = db.session.get(ErasureRequest, request_id, with_for_update=True)
+            done += erase.anonymise(request.candidate_id, now, trigger="request",
+                                    request=request)
+        db.session.commit()
+    retention_days = get_privacy_rules().retention_days
+    for _ in range(MAX_BATCHES):
+        ids = erase.due_for_retention(now, retention_days, BATCH)
+        if not ids:
+            break
+        done += sum(erase.anonymise(cid, now, trigger="retention") for cid in ids)
+        db.session.commit()
+    db.session.commit()
+    return done
