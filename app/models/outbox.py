@@ -23,6 +23,9 @@ class OutboxStatus(str, enum.Enum):
     RETRYING = "retrying"
     FAILED = "failed"
     UNREACHABLE = "unreachable"
+    # Never sent, on purpose: at dispatch the message no longer fitted its interview
+    # (cancelled, moved, confirmed already...); last_error says why. Final.
+    SKIPPED = "skipped"
 
     @property
     def label(self) -> str:
@@ -38,8 +41,11 @@ OUTBOX_LABELS = {
     OutboxStatus.RETRYING: "重试中",
     OutboxStatus.FAILED: "发送失败",
     OutboxStatus.UNREACHABLE: "无法触达",
+    OutboxStatus.SKIPPED: "已作废",
 }
 DUE_STATUSES = (OutboxStatus.QUEUED, OutboxStatus.RETRYING)
+# No further attempt will be made (a delivery result may still move SENT forward).
+FINAL_STATUSES = (OutboxStatus.FAILED, OutboxStatus.UNREACHABLE, OutboxStatus.SKIPPED)
 
 
 class OutboxMessage(TimestampMixin, db.Model):

@@ -1,77 +1,71 @@
-"""Outbox dispatch: claim due rows, pick the channel, send, record.
+"""Outbox dispatch: claim due rows (app.services.notifications.claim), send each over
+the first channel that reaches its recipient, record the result.
 
-Claiming works for any number of workers: candidate rows are selected with
-FOR UPDATE SKIP LOCKED on PostgreSQL, then taken with a conditional UPDATE that only
-matches rows still due (or whose lease expired), so two workers never hold one row. A
-worker that dies mid-send loses nothing: its rows are claimed again when the lease ends.
-The network call happens outside any transaction; the result is recorded only while the
-row is still this worker's.
+Claiming works for any number of workers (FOR UPDATE SKIP LOCKED, then a conditional
+UPDATE). The network call happens outside any transaction; the result is recorded only
+while the row is still this worker's.
+
+Recording an accepted send is the hot path and the crash window: a worker killed after
+WeChat (or the SMS provider) accepted a message and before the send was committed leaves
+the row `sending`; after the lease another worker sends it again. Official Account
+messages carry `client_msg_id` (WeChat drops the repeat); subscribe messages and SMS
+do not: that is a second message and a second credit. So each accepted send is committed
+at once by ONE statement (the row becomes sent and, for a subscribe message, the
+credit is spent, in the same statement on PostgreSQL) on a connection kept for it
+(`SentRecorder`), right after the provider answered: no batch, no ORM, no pool checkout.
+What remains is the time between the provider's accept and that commit (one round trip
+to PostgreSQL, about a millisecond); bench/crash_window.py measures it.
+
+Traps:
+- The recorder's connection commits with synchronous_commit off: the record is visible
+  to every worker at once and survives any worker crash, but a crash of PostgreSQL
+  itself may forget the last fraction of a second of records (those messages are sent
+  again: a duplicate, never a loss). Failures and retries are not on it (ORM, durable).
+- An exception anywhere in a send (a provider misconfigured, a template bug) is an
+  attempt like any other: it ends in retry with backoff or, after MAX_ATTEMPTS, in final
+  failure with the reason; a row never stays `sending` past its lease for that.
+- A delivery event may arrive before the msgid is committed (receipts keeps it in Redis):
+  it is looked for AFTER the commit, so an event arriving meanwhile is not missed.
 """
 from __future__ import annotations
 
 import logging
+import os
 import random
-import uuid
-from dataclasses import dataclass, field
+import threading
 from datetime import datetime, timedelta
 
-from flask import current_app
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import bindparam, exists, func, select, update
+from sqlalchemy.exc import DBAPIError
 
 from app.core.timeutil import SHANGHAI, utcnow
 from app.extensions import db, redis_store
 from app.models import OutboxMessage, OutboxStatus, Subscription
-from app.models.outbox import DUE_STATUSES
 from app.services.notifications import routing
 from app.services.notifications.alerts import alert_failed_notification
+from app.services.notifications.claim import MAX_ATTEMPTS, Plan, claim
 from app.services.notifications.receipts import apply_pending_delivery, pending_delivery_key
 from app.services.notifications.transmit import Outcome, transmit
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
+__all__ = ["MAX_ATTEMPTS", "Plan", "claim", "claim_due", "plan_batch", "record_sent",
+           "send_one"]
+
 BACKOFF_BASE_SECONDS = 5
 BACKOFF_CAP_SECONDS = 3600
 
 
 def claim_due(limit: int, worker_id: str | None = None) -> list[int]:
-    """Take up to `limit` due rows for this worker; returns their ids (committed)."""
-    now = utcnow()
-    worker_id = worker_id or uuid.uuid4().hex
-    lease = timedelta(seconds=current_app.config["WORKER_LEASE_SECONDS"])
-    due = or_(and_(OutboxMessage.status.in_(DUE_STATUSES), OutboxMessage.next_attempt_at <= now),
-              and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.lease_until < now))
-    stmt = select(OutboxMessage.id).where(due).order_by(OutboxMessage.next_attempt_at).limit(limit)
-    if db.engine.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(stmt))
-    if not ids:
-        db.session.rollback()
-        return []
-    db.session.execute(
-        update(OutboxMessage).where(OutboxMessage.id.in_(ids), due)
-        .values(status=OutboxStatus.SENDING, claimed_by=worker_id, lease_until=now + lease,
-                attempts=OutboxMessage.attempts + 1)
-        .execution_options(synchronize_session=False))
-    db.session.commit()
-    return list(db.session.scalars(
-        select(OutboxMessage.id).where(OutboxMessage.claimed_by == worker_id,
-                                       OutboxMessage.status == OutboxStatus.SENDING,
-                                       OutboxMessage.id.in_(ids))))
+    """Take up to `limit` due rows for this worker; returns their ids (committed).
+    (Older interface: `claim` also returns the plans.)"""
+    import uuid
 
-
-@dataclass
-class Plan:
-    row_id: int
-    kind: str
-    context: dict
-    open_token: str | None
-    route: routing.Route | None
-    excluded: set[str] = field(default_factory=set)
+    return [p.row_id for p in claim(limit, worker_id or uuid.uuid4().hex)]
 
 
 def plan_batch(ids: list[int], worker_id: str) -> list[Plan]:
-    """Plans for claimed rows, read in a few queries for the whole batch."""
+    """Plans for rows this worker claimed (older interface; `claim` returns them)."""
     try:
         rows = db.session.scalars(select(OutboxMessage).where(
             OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.SENDING,
@@ -85,9 +79,10 @@ def plan_batch(ids: list[int], worker_id: str) -> list[Plan]:
 
 def send_one(row_id: int, worker_id: str, plan: Plan | None = None,
              on_sent=None) -> OutboxStatus | None:
-    """Send one row this worker claimed, trying channels in order; record the result.
-    With `on_sent`, successful sends are handed to it to be recorded in batches."""
-    excluded: set[str] = set()
+    """Send one row this worker claimed, trying channels in order; record the result at
+    once. (`on_sent` is accepted for older callers and ignored: sends are never recorded
+    in batches.)"""
+    excluded: set[str] = set(plan.excluded) if plan is not None else set()
     for _ in range(len(routing.CHANNELS) + 1):
         if plan is None:
             plan = _plan(row_id, worker_id, excluded)
@@ -95,19 +90,24 @@ def send_one(row_id: int, worker_id: str, plan: Plan | None = None,
             return None  # reclaimed by another worker after our lease expired
         if plan.route is None:
             return _record(plan, worker_id, Outcome.unreachable())
-        outcome = transmit(plan.kind, plan.context, plan.open_token, plan.route, row_id)
+        try:
+            outcome = transmit(plan.kind, plan.context, plan.open_token, plan.route, row_id)
+        except Exception as exc:  # an attempt like any other (see the module docstring)
+            log.exception("outbox row %s: %s send raised", row_id, plan.route.channel)
+            outcome = Outcome("retry", error=_exception_text(exc))
         if outcome.status == "next":
             _leave_channel(plan.route, outcome)
-            excluded.add(plan.route.channel)
+            excluded = excluded | {plan.route.channel}
             plan = None
             continue
-        if outcome.status == "sent" and on_sent is not None:
-            on_sent((plan, outcome))
-            return OutboxStatus.SENT
-        if outcome.status == "sent" and record_sent_batch([(plan, outcome)], worker_id):
-            return OutboxStatus.SENT
+        if outcome.status == "sent":
+            return OutboxStatus.SENT if record_sent(plan, outcome, worker_id) else None
         return _record(plan, worker_id, outcome)
     return _record(plan, worker_id, Outcome.unreachable())
+
+
+def _exception_text(exc: BaseException) -> str:
+    return f"发送时出现异常：{type(exc).__name__}: {exc}"[:500]
 
 
 def _plan(row_id: int, worker_id: str, excluded: set[str]) -> Plan | None:
@@ -117,7 +117,7 @@ def _plan(row_id: int, worker_id: str, excluded: set[str]) -> Plan | None:
         if row is None or row.status != OutboxStatus.SENDING or row.claimed_by != worker_id:
             return None
         route = routing.resolve(row, excluded)
-        return Plan(row.id, row.kind, dict(row.context), row.open_token, route, excluded)
+        return Plan(row.id, row.kind, dict(row.context), row.open_token, route, set(excluded))
     finally:
         db.session.rollback()
 
@@ -132,54 +132,142 @@ def _leave_channel(route: routing.Route, outcome: Outcome) -> None:
         routing.pause_channel(route.channel, _next_day())
 
 
-def record_sent_batch(items: list[tuple[Plan, Outcome]], worker_id: str) -> int:
-    """Record successful sends in one transaction (one UPDATE per row, sent together).
-    A row whose delivery event already arrived takes the ORM path to apply it; a row no
-    longer ours (reclaimed after the lease) is left to its new owner."""
-    if not items:
-        return 0
-    pipe = redis_store.client.pipeline(transaction=False)
-    for plan, outcome in items:
-        if outcome.msgid and plan.route.app:
-            pipe.exists(pending_delivery_key(plan.route.app, outcome.msgid))
-        else:
-            pipe.exists(redis_store.key("never"))
-    pending = pipe.execute()
-    fast = [(p, o) for (p, o), waiting in zip(items, pending, strict=True) if not waiting]
-    slow = [(p, o) for (p, o), waiting in zip(items, pending, strict=True) if waiting]
-    now = utcnow()
-    if fast:
-        table = OutboxMessage.__table__
-        db.session.execute(
-            table.update().where(table.c.id == bindparam("b_id"),
-                                 table.c.status == OutboxStatus.SENDING,
-                                 table.c.claimed_by == bindparam("b_worker"))
-            .values(status=OutboxStatus.SENT, sent_at=bindparam("b_sent_at"),
+# --- recording an accepted send: one statement, committed at once ---------------------
+
+def _sent_statements(dialect: str):
+    """(sent, spend) statements. On PostgreSQL one statement does both (CTEs); elsewhere
+    the credit is a second statement in the same transaction."""
+    t, sub = OutboxMessage.__table__, Subscription.__table__
+    mark = (t.update().where(t.c.id == bindparam("b_id"),
+                             t.c.status == OutboxStatus.SENDING,
+                             t.c.claimed_by == bindparam("b_worker"))
+            .values(status=OutboxStatus.SENT, sent_at=bindparam("b_now"),
                     msgid=bindparam("b_msgid"), channel=bindparam("b_channel"),
                     app=bindparam("b_app"), touser=bindparam("b_touser"),
-                    template_id=bindparam("b_template"), lease_until=None, last_error=None,
-                    errcode=None, updated_at=bindparam("b_sent_at")),
-            [{"b_id": p.row_id, "b_worker": worker_id, "b_sent_at": now, "b_msgid": o.msgid,
-              "b_channel": p.route.channel, "b_app": p.route.app,
-              "b_touser": p.route.address if p.route.app else _mask(p.route.address),
-              "b_template": o.template_id} for p, o in fast])
-        # Sorted: two workers spending credits of the same users lock rows in one order
-        # (no deadlock).
-        spent = sorted(({"b_openid": p.route.address, "b_template": o.template_id}
-                        for p, o in fast if p.route.channel == "subscribe"),
-                       key=lambda d: (d["b_openid"], d["b_template"]))
-        if spent:
-            sub = Subscription.__table__
-            db.session.execute(
-                sub.update().where(sub.c.openid == bindparam("b_openid"),
-                                   sub.c.template_id == bindparam("b_template"),
-                                   sub.c.credits > 0)
-                .values(credits=sub.c.credits - 1), spent)
-        db.session.commit()
-    for plan, outcome in slow:
-        _record(plan, worker_id, outcome)
-    return len(items)
+                    template_id=bindparam("b_template"), lease_until=None,
+                    last_error=None, errcode=None, updated_at=bindparam("b_now")))
+    spend = (sub.update().where(sub.c.openid == bindparam("b_openid"),
+                                sub.c.template_id == bindparam("b_template"),
+                                sub.c.credits > 0)
+             .values(credits=sub.c.credits - 1, updated_at=bindparam("b_now")))
+    if dialect != "postgresql":
+        return mark, spend
+    sent = mark.returning(t.c.id).cte("sent")
+    spent = spend.where(exists(select(sent.c.id))).returning(sub.c.id).cte("spent")
+    return (select(func.count()).select_from(sent).add_cte(spent),
+            select(func.count()).select_from(sent))
 
+
+_STATEMENTS: dict[str, tuple] = {}
+
+
+def _statements(dialect: str):
+    if dialect not in _STATEMENTS:
+        _STATEMENTS[dialect] = _sent_statements(dialect)
+    return _STATEMENTS[dialect]
+
+
+class SentRecorder:
+    """PostgreSQL: one autocommit connection per process and app, shared by the send
+    threads under a lock, for the one-statement record of each accepted send."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.connection = None
+
+    def _connect(self):
+        if self.connection is None:
+            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("SET synchronous_commit = off")
+            self.connection = conn
+        return self.connection
+
+    def close(self) -> None:
+        with self.lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        conn, self.connection = self.connection, None
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:  # already broken
+                pass
+
+    def execute(self, statement, params: dict) -> int:
+        with self.lock:
+            for attempt in (1, 2):
+                try:
+                    return self._connect().execute(statement, params).scalar_one()
+                except DBAPIError as exc:
+                    self._drop()  # reconnect once: PostgreSQL may have restarted
+                    if attempt == 2 or not exc.connection_invalidated:
+                        raise
+        raise AssertionError("unreachable")
+
+
+def _recorder() -> SentRecorder:
+    from flask import current_app
+
+    recorder = current_app.extensions.get("outbox_sent_recorder")
+    if recorder is None or recorder.pid != os.getpid() or recorder.engine is not db.engine:
+        recorder = SentRecorder(db.engine)
+        current_app.extensions["outbox_sent_recorder"] = recorder
+    return recorder
+
+
+def record_sent(plan: Plan, outcome: Outcome, worker_id: str) -> bool:
+    """Commit one accepted send now (and spend the subscribe credit it used). False: the
+    row is no longer this worker's (its lease expired and another worker took it)."""
+    route = plan.route
+    now = utcnow()
+    params = {"b_id": plan.row_id, "b_worker": worker_id, "b_now": now,
+              "b_msgid": outcome.msgid, "b_channel": route.channel, "b_app": route.app,
+              "b_touser": route.address if route.app else _mask(route.address),
+              "b_template": outcome.template_id, "b_openid": route.address}
+    spends = route.channel == "subscribe"
+    dialect = db.engine.dialect.name
+    if dialect == "postgresql":
+        with_credit, without = _statements(dialect)
+        ours = _recorder().execute(with_credit if spends else without, params) > 0
+    else:
+        mark, spend = _statements(dialect)
+        try:
+            ours = db.session.execute(mark, params).rowcount > 0
+            if ours and spends:
+                db.session.execute(spend, params)
+            db.session.commit()
+        finally:
+            db.session.rollback()
+    if ours and outcome.msgid and route.app:
+        _apply_early_delivery(plan.row_id, route.app, outcome.msgid)
+    return ours
+
+
+def _apply_early_delivery(row_id: int, app_name: str, msgid: str) -> None:
+    """A delivery event that came before the commit waits in Redis: apply it now."""
+    try:
+        if not redis_store.client.exists(pending_delivery_key(app_name, msgid)):
+            return
+        row = db.session.get(OutboxMessage, row_id, with_for_update=True)
+        if row is not None and apply_pending_delivery(row):
+            db.session.commit()
+    except Exception:  # the send is recorded; only its early delivery result is late
+        log.warning("outbox row %s: applying an early delivery result failed", row_id,
+                    exc_info=True)
+    finally:
+        db.session.rollback()
+
+
+def record_sent_batch(items: list[tuple[Plan, Outcome]], worker_id: str) -> int:
+    """Older interface: records each send at once, one by one."""
+    return sum(record_sent(plan, outcome, worker_id) for plan, outcome in items)
+
+
+# --- every other outcome: retry with backoff, final failure, unreachable --------------
 
 def _record(plan: Plan, worker_id: str, outcome: Outcome) -> OutboxStatus | None:
     stmt = select(OutboxMessage).where(OutboxMessage.id == plan.row_id,
@@ -197,14 +285,7 @@ def _record(plan: Plan, worker_id: str, outcome: Outcome) -> OutboxStatus | None
         row.channel, row.app = route.channel, route.app
         row.touser = route.address if route.app else _mask(route.address)
         row.template_id = outcome.template_id
-    if outcome.status == "sent":
-        row.status, row.sent_at, row.msgid = OutboxStatus.SENT, utcnow(), outcome.msgid
-        row.last_error, row.errcode = None, None
-        if route.channel == "subscribe":
-            _spend_credit(route.address, outcome.template_id)
-        # WeChat may report delivery before we stored the msgid: apply what it said.
-        apply_pending_delivery(row)
-    elif outcome.status == "retry" and row.attempts < MAX_ATTEMPTS:
+    if outcome.status == "retry" and row.attempts < MAX_ATTEMPTS:
         delay = min(BACKOFF_BASE_SECONDS * 2 ** (row.attempts - 1), BACKOFF_CAP_SECONDS)
         row.status = OutboxStatus.RETRYING
         row.next_attempt_at = outcome.retry_at or utcnow() + timedelta(
@@ -222,14 +303,6 @@ def _record(plan: Plan, worker_id: str, outcome: Outcome) -> OutboxStatus | None
 
         wake_dispatcher()  # the alerts just queued
     return row.status
-
-
-def _spend_credit(openid: str, template_id: str | None) -> None:
-    sub = db.session.scalars(select(Subscription).where(
-        Subscription.openid == openid, Subscription.template_id == template_id)
-        .with_for_update()).first()
-    if sub is not None and sub.credits > 0:
-        sub.credits -= 1
 
 
 def _mask(address: str) -> str:
