@@ -74,12 +74,20 @@ def check_plain_signature(app: str) -> None:
 
 
 def read_body() -> bytes:
-    """The body, read only up to the configured cap (413 beyond it)."""
-    request.max_content_length = current_app.config["WECHAT_CALLBACK_MAX_BYTES"]
+    """The body, read only up to one byte past the configured cap (413 beyond it).
+
+    Werkzeug stops a chunked body at max_content_length without failing (the view would
+    see it cut at the cap), so the limit is the cap plus one byte and a body that long
+    is refused; a declared Content-Length past it is refused before a byte is read."""
+    cap = current_app.config["WECHAT_CALLBACK_MAX_BYTES"]
+    request.max_content_length = cap + 1
     try:
-        return request.get_data(cache=True)
+        body = request.get_data(cache=True)
     except RequestEntityTooLarge:
-        raise Refused(413, "payload_too_large", "消息体过大") from None
+        body = None
+    if body is None or len(body) > cap:
+        raise Refused(413, "payload_too_large", "消息体过大")
+    return body
 
 
 def verified_message(app: str) -> tuple[str, bool]:
