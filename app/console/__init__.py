@@ -4,6 +4,7 @@ from flask import Blueprint
 bp = Blueprint("console", __name__, template_folder="templates", static_folder="static")
 
 from app.console import (  # noqa: E402,F401
+    alerts,
     approvals,
     audit,
     auth,
@@ -14,9 +15,12 @@ from app.console import (  # noqa: E402,F401
     imports,
     invitations,
     notifications,
+    privacy,
     reports,
     settings,
     views,
+    waitlist,
+    wechat_binding,
 )
 
 # Mobile pages (/console/m/...): a nested blueprint, so the console's hooks hold there.
