@@ -153,6 +153,12 @@ class BaseConfig:
 
     REDIS_KEY_PREFIX = "aiic:"
 
+    # Backfill (issue 11 §5, app.services.backfill): an offer of a freed place holds it
+    # this many hours (or until the session is too close to change); it goes to this many
+    # waiting candidates at once (1: one after the other; more: the first to accept wins).
+    BACKFILL_OFFER_HOURS = 12
+    BACKFILL_OFFER_FANOUT = 1
+
     # Watchdogs and the daily digest (issue 11 §6, app.services.watchdogs). The privacy
     # rules (retention days, erasure deadline, notice version) are HR settings instead.
     WATCHDOG_WEBHOOK_FAILING_HOURS = 3      # a receiver failing this long alerts admins
@@ -213,6 +219,8 @@ class BaseConfig:
         self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
         self.METRICS_TOKEN = _env("METRICS_TOKEN")
         for key in ("SMS_PROVIDER", "TENCENT_SECRET_ID", "TENCENT_SECRET_KEY",
+        for key in ("BACKFILL_OFFER_HOURS", "BACKFILL_OFFER_FANOUT"):  # backfill (issue 11 §5)
+            setattr(self, key, _env_int(key, getattr(self, key)))
                     "TENCENT_SMS_SDK_APP_ID", "TENCENT_SMS_SIGN_NAME", "TENCENT_SMS_TEMPLATES",
                     "TENCENT_SMS_ENDPOINT", "TENCENT_SMS_REGION", "SMTP_HOST", "SMTP_USER",
                     "SMTP_PASSWORD", "SMTP_STARTTLS", "SMTP_SSL", "SMTP_CA_FILE", "MAIL_FROM"):

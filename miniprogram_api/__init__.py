@@ -4,4 +4,5 @@ from flask import Blueprint
 bp = Blueprint("mp_api", __name__)
 
 # Route modules register themselves on `bp`.
-from miniprogram_api import privacy, reschedule, spec, views  # noqa: E402,F401
+# (offers: issue 11 §4-5)
+from miniprogram_api import offers, privacy, reschedule, spec, views  # noqa: E402,F401

@@ -104,11 +104,14 @@ def _bind_privacy_version(doc: dict) -> None:
 @cache
 def _extended() -> dict:
     doc = openapi.document()
-    for paths, schemas in (_privacy(),):
+    from miniprogram_api import offers  # issue 11 §4-5
+
+    for paths, schemas in (_privacy(), offers.openapi_block()):
         doc["paths"].update(paths)
         doc["components"]["schemas"].update(schemas)
     _bind_privacy_version(doc)
     doc["tags"].append({"name": "privacy"})
+    doc["tags"].append({"name": "offers"})
     return doc
 
 

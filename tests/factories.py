@@ -362,3 +362,41 @@ def mobile_login(client, openid: str, next_url: str | None = None):
     assert r.status_code == 302, r.get_data(as_text=True)
     callback = urlsplit(r.headers["Location"])
     return client.get(callback.path, query_string=callback.query)
+
+
+# --- rescheduling promises and backfill (issue 11 §4-5) ---------------------------------------
+
+def company_cancel(app, /, interview_public_id: str, now: datetime, *, reschedule: bool = True,
+                   reason_code: str = "position_filled") -> int:
+    """The company cancels the interview at `now` (an admin, through the cancellation core),
+    with 为候选人重新安排 unless told otherwise; a company reason `reason_code` is made when
+    missing. Returns the cancellation's id."""
+    from sqlalchemy import select
+
+    from app.services.cancellation import commands
+    from app.services.users.actor import Actor
+
+    with app.app_context():
+        if db.session.scalar(select(CancelReason.id).where(
+                CancelReason.code == reason_code)) is None:
+            db.session.add(CancelReason(code=reason_code, label="岗位已招满",
+                                        category="position_change", actor=ReasonActor.COMPANY))
+            db.session.commit()
+        admin = db.session.scalar(select(HrUser).where(HrUser.role == Role.ADMIN))
+        if admin is None:
+            admin = HrUser(username=f"admin-{uuid.uuid4().hex[:6]}", display_name="管理员",
+                           role=Role.ADMIN)
+            admin.set_password(PASSWORD)
+            db.session.add(admin)
+            db.session.commit()
+        outcome = commands.cancel_by_hr(Actor.hr(admin), interview_public_id,
+                                        reason_code=reason_code, reschedule=reschedule, now=now)
+        return outcome.cancellation_id
+
+
+def waitlist_entry(app, /, position_id: int, candidate_id: int, rank: int) -> int:
+    """A candidate waiting for a place of the position (HR's order: `rank`, smaller first)."""
+    from app.models import WaitlistEntry, WaitlistState
+
+    return _add(app, WaitlistEntry(position_id=position_id, candidate_id=candidate_id,
+                                   rank=rank, state=WaitlistState.WAITING))

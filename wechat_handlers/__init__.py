@@ -7,3 +7,4 @@ from flask import Blueprint
 bp = Blueprint("wechat_handlers", __name__)
 
 from wechat_handlers import events, views  # noqa: E402,F401
+from wechat_handlers import hr  # noqa: E402,F401  (HR binding, commands, menu clicks)

@@ -24,6 +24,9 @@ def register(app) -> None:
     from app.cli.audit import audit_cmd
 
     app.cli.add_command(audit_cmd)
+    from app.cli.wechat import wechat_cmd  # flask wechat sync-menu (issue 10 §4)
+
+    app.cli.add_command(wechat_cmd)
 
 
 @click.command("seed-demo")

@@ -163,6 +163,10 @@ REPORTS = {
     "positions": ("岗位取消率", figures.position_report, position_tables),
     "notifications": ("通知触达", figures.notification_report, notification_tables),
 }
+# 重新安排承诺 kept / broken (issue 11 §4)
+from app.console.promise_report import promise_report, promise_tables  # noqa: E402
+
+REPORTS["promises"] = ("重新安排承诺", promise_report, promise_tables)
 
 
 def build_tables(report_key: str, actor, filters, full: bool = False) -> list[Table]:

@@ -113,6 +113,10 @@ class OfferKind(str, enum.Enum):
     PROMISE = "promise"    # a slot offered to keep a rescheduling promise
     BACKFILL = "backfill"  # a freed place offered from the waiting list
 
+    @property
+    def label(self) -> str:
+        return {"promise": "重新安排", "backfill": "候补补位"}[self.value]
+
 
 class OfferState(str, enum.Enum):
     OPEN = "open"

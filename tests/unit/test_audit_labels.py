@@ -25,6 +25,11 @@ COMPUTED_IN = {
     "app/services/integration/interviews.py",  # f"interview.{outcome}": OUTCOMES
     "app/services/integration/upsert.py",      # f"{kind}.created|updated": _audit(actor, kind
     "app/services/webhooks/endpoints.py",      # _audit(actor, "webhook....", ...)
+    # issue 11 §4-5: each module's _audit(x, "code", ...) helper (HELPER_LITERAL)
+    "app/services/interviews/promises.py",
+    "app/services/backfill/offers.py",
+    "app/services/backfill/places.py",
+    "app/services/backfill/waitlist.py",
 }
 
 

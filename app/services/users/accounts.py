@@ -300,6 +300,23 @@ def unbind_wechat(user_id: int, *, actor_id: int, ip: str | None = None) -> bool
     was bound."""
     actor = _administrator(actor_id)
     user = _user(user_id)
+    if not release_wechat_binding(user, actor_id=actor.id, ip=ip):
+        return False
+    db.session.commit()
+    return True
+
+
+def wechat_binding_of(user: HrUser) -> Binding | None:
+    """The user's WeChat binding (the openid and since when), None when not bound."""
+    return _binding_of(user, _bindings([user.id]))
+
+
+def release_wechat_binding(user: HrUser, *, actor_id: int, ip: str | None = None,
+                           via: str | None = None) -> bool:
+    """Remove a user's WeChat binding and record who did it, in the caller's transaction
+    (no commit): an admin in the console (unbind_wechat), the user themselves (`解绑` in the
+    Official Account, their binding page) or a new binding taking the openid over
+    (app.services.users.wechat_binding). Returns whether the user was bound."""
     binding = _binding_of(user, _bindings([user.id]))
     if binding is None:
         return False
@@ -308,13 +325,13 @@ def unbind_wechat(user_id: int, *, actor_id: int, ip: str | None = None) -> bool
     db.session.execute(update(WechatAccount).where(
         WechatAccount.app == WechatApp.OFFICIAL_ACCOUNT, WechatAccount.hr_user_id == user.id)
         .values(hr_user_id=None).execution_options(synchronize_session=False))
-    audit.record(actor_type="hr", actor_id=actor.id, action="hr_user.wechat_unbound",
-                 object_type="hr_user", object_id=user.id, ip=ip,
-                 data={"before": {"wechat_bound": True,
-                                  "wechat_bound_at": iso(binding.bound_at)
-                                  if binding.bound_at else None},
-                       "after": {"wechat_bound": False, "wechat_bound_at": None}})
-    db.session.commit()
+    data = {"before": {"wechat_bound": True,
+                       "wechat_bound_at": iso(binding.bound_at) if binding.bound_at else None},
+            "after": {"wechat_bound": False, "wechat_bound_at": None}}
+    if via:
+        data["via"] = via
+    audit.record(actor_type="hr", actor_id=actor_id, action="hr_user.wechat_unbound",
+                 object_type="hr_user", object_id=user.id, ip=ip, data=data)
     return True
 
 

@@ -25,6 +25,9 @@ EVENTS = (
     "interview.cancel_rejected",
     "interview.rescheduled",
     "notification.failed",
+    # issue 11 §4-5: a candidate booked an offered slot; a rescheduling promise was broken
+    "interview.booked",
+    "promise.broken",
 )
 EVENT_LABELS = {
     "interview.cancelled": "面试已取消",
@@ -33,6 +36,8 @@ EVENT_LABELS = {
     "interview.cancel_rejected": "取消申请已驳回",
     "interview.rescheduled": "面试已改期",
     "notification.failed": "通知发送失败",
+    "interview.booked": "候选人预约了面试（重新安排或候补补位）",
+    "promise.broken": "重新安排承诺未兑现",
 }
 # --- events and payloads ---------------------------------------------------------------
 
