@@ -7,9 +7,10 @@ Traps:
   Beijing is still the previous UTC day);
 - once per user per day is the outbox dedupe key (event `digest:<day>`): running the job
   again, or on two workers, queues nothing new;
-- promises at risk use the promises' own warning time (app.services.interviews.promises
+- promises at risk use the promises' own warning day (app.services.interviews.promises
   .warn_from: the last working day before the due day), so the digest and the warning
-  message never disagree about what is at risk.
+  message never disagree about what is at risk; the digest (08:00) counts the promises
+  warned about later that day.
 """
 from __future__ import annotations
 
@@ -113,7 +114,9 @@ def build(actor: Actor, now: datetime) -> Digest:
         .join(Interview, Interview.id == ReschedulePromise.interview_id)
         .join(Position, Position.id == Interview.position_id)
         .where(ReschedulePromise.state == PromiseState.OPEN, scope)).all()
-    digest.at_risk = sum(1 for due_at in due if now >= warn_from(due_at, calendar))
+    # at risk from the day of the promise's warning (the digest goes out before it)
+    today = local(now).date()
+    digest.at_risk = sum(1 for due_at in due if today >= warn_from(due_at, calendar).date())
     return digest
 
 
