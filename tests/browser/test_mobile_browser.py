@@ -162,3 +162,37 @@ def test_an_unbound_wechat_user_is_told_how_to_bind(
     # the page itself answers 403 (Chrome logs that); nothing else may fail
     assert page.console_errors == ["console.error: Failed to load resource: the server "
                                    "responded with a status of 403 (FORBIDDEN)"] * 2
+
+
+def test_hr_cancels_an_interview_on_the_phone_with_a_reason(
+        app, demo, sandbox, live_url, oauth_host, browser_page, artifacts_dir):
+    from playwright.sync_api import expect
+
+    cand = next(c for c in demo["candidates"]
+                if c["department"] == "技术部" and not c["position_review"])
+    public_id = cand["interview_ids"][0]
+    MiniProgramUser(live_url, sandbox, cand["openid"]).accept_subscriptions()
+    page = browser_page()
+    open_from_wechat(page, live_url, f"/console/m/interviews/{public_id}",
+                     bind_hr_wechat(app, "specialist"))
+    form = page.locator("#cancel-form")
+    expect(form.get_by_label("候选人", exact=True)).to_be_checked()
+    form.get_by_role("button", name="确认取消面试").click()  # no reason: the browser asks
+    expect(page.locator(".m-flash")).to_have_count(0)
+    form.get_by_label("取消原因（必选）").select_option(label="岗位暂停招聘")
+    form.get_by_label("说明").fill("该岗位本季度暂停招聘，给您带来不便敬请谅解")
+    shot(page, artifacts_dir, "mobile-cancel-form-390.png")
+    form.get_by_role("button", name="确认取消面试").click()
+    expect(page.locator(".m-flash.flash-success")).to_contain_text("已取消面试")
+    expect(page.locator("h1")).to_contain_text("已取消")
+    expect(page.locator("main")).to_contain_text("公司取消（张专员）")
+    expect(page.locator("#cancel-form")).to_have_count(0)
+
+    drain(app)
+    sent = sandbox.messages(touser=cand["openid"])
+    assert [m["api"] for m in sent] == ["subscribe_send"], sent
+    assert values(sent[0])["thing3"] == "岗位暂停招聘"
+    page.reload()
+    expect(page.locator("li.m-message").filter(has_text="候选人").first).to_contain_text("已发送")
+    shot(page, artifacts_dir, "mobile-cancelled-by-hr-390.png")
+    assert_no_console_errors(page)
