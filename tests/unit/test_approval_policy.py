@@ -29,10 +29,12 @@ from app.services.cancellation.policy import (
     ApprovalAction,
     check_detail_answer,
     decide_approval,
+    decide_settlement,
     may_decide,
     pending_level,
 )
 from app.services.rules.store import Rules
+from app.services.users.actor import Actor
 from tests.unit.policy_cast import ACTORS as ALL_ACTORS
 from tests.unit.policy_cast import (
     ADMIN,
@@ -374,3 +376,74 @@ def test_check_detail_answer(state, note, note_max_length, expected):
         assert caught.value.status == HTTP_STATUS[expected]
         return
     assert check_detail_answer(req, note, rules) == expected
+
+
+# --- requests nobody decided: the system settles them at the start ------------------------
+
+START = NOW + timedelta(days=1)          # the requests' interviews start then
+SYSTEM_SETTLES = Actor.system("unanswered_request_at_start")
+# Settled by the system: nobody acted, so every staff member of the event is told.
+SETTLED_APPROVED = replace(APPROVED_BY_SPEC, told=(
+    ("candidate_cancel_approved", "candidate", CANDIDATE),
+    ("staff_interview_cancelled", "hr_user", SPEC),
+    ("staff_interview_cancelled", "hr_user", MANAGER),
+    ("staff_interview_cancelled", "hr_user", INTERVIEWER)))
+
+
+def settle(variant, rule, when, expected, *, before="confirmed", session=True,
+           actor=SYSTEM_SETTLES, who="system"):
+    return pytest.param(variant, rule, when, before, session, actor, expected,
+                        id=f"{variant}-{rule}-{when}-{who}-from_{before}"
+                           + ("" if session else "-nosession"))
+
+
+SETTLE_WHEN = {"before_start": START - timedelta(seconds=1), "at_start": START,
+               "after_start": START + timedelta(hours=1)}
+
+SETTLE_ROWS = [
+    # request        rule       when            expected
+    settle("1of1",   "approve", "at_start",     SETTLED_APPROVED),
+    settle("1of1",   "approve", "after_start",  SETTLED_APPROVED),
+    settle("1of1",   "approve", "before_start", "request_not_due"),
+    settle("1of1",   "reject",  "at_start",     REJECTED_TO_CONFIRMED),
+    settle("1of1",   "reject",  "at_start",     REJECTED_TO_SCHEDULED, before="scheduled"),
+    settle("1of1",   "approve", "at_start",     replace(SETTLED_APPROVED, frees_place=False),
+           session=False),
+    # two levels, none or one decided: settled in one step
+    settle("1of2",   "approve", "at_start",     SETTLED_APPROVED),
+    settle("2of2/spec", "approve", "at_start",  SETTLED_APPROVED),
+    settle("1of2",   "reject",  "at_start",     REJECTED_TO_CONFIRMED),
+    # waiting for the candidate's detail: nobody decided either
+    settle("detail", "approve", "at_start",     SETTLED_APPROVED),
+    settle("detail/2of2", "reject", "at_start", REJECTED_TO_CONFIRMED),
+    # decided already, or the interview moved on: nothing to settle
+    settle("rejected", "approve", "at_start",   "request_decided"),
+    settle("approved", "approve", "at_start",   "request_decided"),
+    settle("stale",  "approve", "at_start",     "request_decided"),
+    # only the system settles
+    settle("1of1",   "approve", "at_start",     "permission_denied", actor=ACTORS["admin"],
+           who="admin"),
+    settle("1of1",   "approve", "at_start",     "permission_denied",
+           actor=ACTORS["candidate"], who="candidate"),
+]
+
+
+@pytest.mark.parametrize(("variant", "rule", "when", "before", "session", "actor", "expected"),
+                         SETTLE_ROWS)
+def test_settlement_table(variant, rule, when, before, session, actor, expected):
+    req = request(variant, before, session)
+    now = SETTLE_WHEN[when]
+    if isinstance(expected, str):
+        with pytest.raises(AppError) as caught:
+            decide_settlement(req, actor, rule, now)
+        assert caught.value.code == expected
+        assert caught.value.status == {**HTTP_STATUS, "request_not_due": 409}[expected]
+        return
+    outcome = decide_settlement(req, actor, rule, now)
+    assert outcome.settles_all and outcome.final and outcome.actor is actor
+    assert outcome.level == pending_level(req)
+    assert (outcome.new_status, outcome.cancellation_state) == (expected.status, expected.state)
+    assert outcome.frees_place is expected.frees_place
+    assert (outcome.event, outcome.event_type) == (expected.event, expected.event_type)
+    assert _told(outcome) == expected.told
+    assert outcome.comment and outcome.now == now
