@@ -24,6 +24,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import (
@@ -125,9 +126,12 @@ def due_for_retention(now: datetime, retention_days: int, limit: int) -> list[in
     """Candidates whose process ended more than retention_days ago (oldest ids first)."""
     cutoff = now - timedelta(days=retention_days)
     ended = func.max(func.coalesce(Interview.cancelled_at, Interview.scheduled_at))
-    still_open = exists().where(Interview.candidate_id == Candidate.id,
-                                Interview.status.in_(OPEN_STATUSES))
-    done = exists().where(CandidateAnonymisation.candidate_id == Candidate.id)
+    other = aliased(Interview)  # its own FROM: not correlated with the outer join
+    still_open = (exists().where(other.candidate_id == Candidate.id,
+                                 other.status.in_(OPEN_STATUSES))
+                  .correlate(Candidate))
+    done = exists().where(CandidateAnonymisation.candidate_id == Candidate.id) \
+        .correlate(Candidate)
     stmt = (select(Candidate.id).outerjoin(Interview, Interview.candidate_id == Candidate.id)
             .where(~done, ~still_open).group_by(Candidate.id, Candidate.created_at)
             .having(or_(ended < cutoff, and_(ended.is_(None), Candidate.created_at < cutoff)))
