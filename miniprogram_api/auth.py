@@ -23,20 +23,28 @@ def _bearer() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+# Methods that only read: not counted unless the route names a scope.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WRITE_SCOPE = "mp_write"
+
+
 def login_required(view=None, *, limit: str | None = None):
     """Any logged-in WeChat user (bound or not). With `limit`, the request also counts
-    against that rate-limit scope, per IP and per user, in the same Redis round trip as
-    the session lookup."""
+    against that rate-limit scope in the same Redis round trip as the session lookup:
+    per user with a live session, per IP without one (app.core.ratelimit). A write
+    (any method but GET/HEAD/OPTIONS) without a scope of its own counts against
+    `mp_write`, so every endpoint that creates rows has a per-user limit."""
     if view is None:
         return lambda v: login_required(v, limit=limit)
 
     @wraps(view)
     def wrapper(*args, **kwargs):
         token = _bearer()
-        if limit is None:
+        scope = limit or (WRITE_SCOPE if request.method not in READ_METHODS else None)
+        if scope is None:
             user = resolve_session(token) if token else None
         else:
-            user = _session_counted(limit, token)
+            user = _session_counted(scope, token)
         if user is None:
             raise Unauthorized("登录已失效，请重新登录", code="session_invalid")
         g.mp_user = user
@@ -47,6 +55,7 @@ def login_required(view=None, *, limit: str | None = None):
 
 def _session_counted(scope: str, token: str | None):
     if not token:
+        ratelimit.hit(scope, "ip", ratelimit.client_ip())  # unauthenticated: the IP pays
         return None
     key = mp_login.session_key(token)
     raw, user_counted = ratelimit.session_and_limits(scope, key,

@@ -6,7 +6,7 @@ from flask import g, jsonify, request
 from app.core.clean_input import is_clean_text  # noqa: F401 (integration_api imports it here)
 from app.core.errors import ValidationFailed
 from app.core.idempotency import idempotent
-from app.core.ratelimit import client_ip, hit, limited
+from app.core.ratelimit import RateLimited, client_ip, hit, limited
 from app.core.timeutil import iso, utcnow
 from app.queries.interviews import candidate as queries
 from app.services import cancellation
@@ -63,7 +63,13 @@ def _candidate_json(candidate) -> dict | None:
 def login():
     code = string_field(json_body(), "code", max_length=128)
     session = mp_login.login(code)
-    hit("login", "user", session.account_id)
+    try:
+        hit("login", "user", session.account_id)
+    except RateLimited:
+        # WeChat names the account only once the code is exchanged: a login refused
+        # for its account's limit leaves no session behind.
+        mp_login.logout(session.token)
+        raise
     return jsonify(token=session.token, expires_in=session.expires_in,
                    bound=session.candidate is not None,
                    candidate=_candidate_json(session.candidate))
@@ -181,7 +187,7 @@ SUBSCRIBE_SCENES = {
 
 
 @bp.post("/subscriptions")
-@login_required
+@login_required(limit="subscriptions")
 def record_subscriptions():
     results = json_body().get("results")
     if not isinstance(results, dict) or not results or len(results) > 3:
@@ -192,6 +198,12 @@ def record_subscriptions():
                 or not is_clean_text(template_id)):
             raise ValidationFailed("订阅结果只能是 accept、reject 或 ban",
                                    code="field_invalid", details={"field": "results"})
+    # Only our templates are recorded: a user has at most one row per template we use,
+    # whatever ids a client makes up.
+    unknown = sorted(set(results) - set(effective_ids().values()))
+    if unknown:
+        raise ValidationFailed("包含本小程序未使用的订阅模板", code="field_invalid",
+                               details={"field": "results", "unknown": unknown[:3]})
     granted = subscriptions.record_results(g.mp_user.openid, results)
     return jsonify(recorded=len(results), credits_granted=granted)
 
@@ -205,8 +217,9 @@ def open_notification(open_token: str):
 
 
 @bp.post("/feedback")
-@candidate_required
+@candidate_required(limit="feedback")
 def submit_feedback():
+    hit("feedback_daily", "user", g.mp_user.id)  # items per candidate per day
     data = json_body()
     content = string_field(data, "content", max_length=5000)
     interview_id = string_field(data, "interview_id", required=False, max_length=40)

@@ -14,8 +14,9 @@ from flask import Flask
 
 
 def install(app: Flask) -> None:
-    from app.core import body_limits, clean_input, json_limits
+    from app.core import body_limits, clean_input, json_limits, proxy
 
+    proxy.install(app)
     json_limits.install(app)
     body_limits.install(app)
     clean_input.install(app)

@@ -3,8 +3,21 @@ A shared HTTP guard of the candidate API and the integration API.
 
 Fixed windows: one counter per (scope, IP or user, window number), created with an expiry.
 An authenticated endpoint checks its session and counts its request in one Redis round
-trip (session_and_limits): the user's counter only counts when the session exists, so a
-forged token cannot use up someone else's limit.
+trip (session_and_limits).
+
+Who pays for a request (issue 12 §2):
+- a request with a live session counts against its USER only: candidates behind one
+  carrier NAT share an address, and junk tokens from that address must not lock them out;
+- a request without a live session (no token, a forged or expired one) counts against
+  its IP only: the user's counter only counts when the session exists, so a forged token
+  cannot use up someone else's limit either;
+- login has no session yet: it counts per IP, and per account once WeChat said who it is.
+Every candidate request that writes (any method but GET/HEAD/OPTIONS) counts against
+`mp_write` per user unless its route names a tighter scope; routes that create rows
+(subscriptions, feedback) have their own.
+
+The client's address is the socket's peer unless TRUSTED_PROXIES says how many reverse
+proxies stand in front (app.core.proxy applies Werkzeug's ProxyFix for that many).
 """
 from __future__ import annotations
 
@@ -23,22 +36,29 @@ DEFAULT_LIMITS = {
     "login": {"ip": (300, 60), "user": (20, 60)},
     "bind": {"ip": (120, 60), "user": (10, 60)},
     "cancel": {"ip": (300, 60), "user": (20, 60)},
+    # Every other candidate write (confirm, reschedule, answers, opens, logout...).
+    "mp_write": {"ip": (300, 60), "user": (60, 60)},
+    # Rows per call: up to 3 subscription results; feedback items go to HR's inbox.
+    "subscriptions": {"ip": (300, 60), "user": (20, 60)},
+    "feedback": {"ip": (300, 60), "user": (5, 60)},
+    "feedback_daily": {"user": (30, 86400)},
     # /api/integration/v1, per API key (a failed authentication counts per IP only).
     "integration": {"ip": (1200, 60), "key": (600, 60)},
     "integration_write": {"key": (240, 60)},
 }
 
-# KEYS[1]: a session (may be absent); KEYS[2]: the IP counter; KEYS[3..]: counters that
-# count only when the session exists. ARGV[i]: the expiry of KEYS[i + 1].
-# Returns {session or nil, count of KEYS[2], count of KEYS[3], ...} (0: not counted).
+# KEYS[1]: a session (may be absent); KEYS[2..]: counters. ARGV[2i-3]: "anon" (count
+# KEYS[i] only when the session does NOT exist: the IP) or "auth" (only when it does: the
+# user); ARGV[2i-2]: its expiry. Returns {session or nil, count of KEYS[2], ...} (0: not
+# counted).
 _SESSION_AND_COUNTERS = """
 local session = redis.call('GET', KEYS[1])
 local out = {session or false}
 for i = 2, #KEYS do
   local n = 0
-  if i == 2 or session then
+  if (ARGV[2 * i - 3] == 'anon') == (not session) then
     n = redis.call('INCR', KEYS[i])
-    if n == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i - 1]) end
+    if n == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2 * i - 2]) end
   end
   out[i] = n
 end
@@ -107,18 +127,20 @@ def hit_many(scope: str, idents: list[tuple[str, object]]) -> None:
 
 def session_and_limits(scope: str, session_key: str, user_hint: int | None
                        ) -> tuple[bytes | None, bool]:
-    """Read a session and count the request against the scope's per-IP limit and, when
-    the session exists, the per-user limit of the account the token names (user_hint),
-    in one round trip. Raises RateLimited past a limit. Returns the stored session and
-    whether the user was counted (False: count it with hit() once the user is known)."""
+    """Read a session and, in one round trip, count the request: against the per-user
+    limit of the account the token names (user_hint) when the session exists, else
+    against the scope's per-IP limit. Raises RateLimited past a limit. Returns the stored
+    session and whether the user was counted (False: count it with hit() once the user
+    is known)."""
     now = int(time.time())
     ip = _counter(scope, "ip", client_ip(), now)
     user = _counter(scope, "user", user_hint, now) if user_hint is not None else None
-    counters = [c for c in (ip, user) if c]
+    counters = [(c, mode) for c, mode in ((ip, "anon"), (user, "auth")) if c]
+    args = [value for c, mode in counters for value in (mode, c.window + 1)]
     result = redis_store.script(_SESSION_AND_COUNTERS)(
-        keys=[session_key, *(c.key for c in counters)], args=[c.window + 1 for c in counters])
+        keys=[session_key, *(c.key for c, _ in counters)], args=args)
     raw, counts = result[0], result[1:]
-    _check(scope, [(c, n) for c, n in zip(counters, counts, strict=True)], now)
+    _check(scope, [(c, n) for (c, _), n in zip(counters, counts, strict=True)], now)
     return raw, user is not None or _limits(scope).get("user") is None
 
 

@@ -9,10 +9,10 @@ import uuid
 import pytest
 import requests
 
-from app.core.body_limits import LIMITS
+from config import BaseConfig
 from tests.factories import API, PASSWORD, bearer, console_client, csrf_token, hr_user, mp_login
 
-MP_CAP = LIMITS["mp_api"][1]
+MP_CAP = BaseConfig.MP_MAX_BODY_BYTES
 
 
 def _api_error(response, status: int, code: str) -> dict:
