@@ -359,6 +359,27 @@ TITLES = {
 }
 
 
+# Staff messages open a page of the mobile console (OA web OAuth signs the HR user in),
+# not the candidates' mini program (issue 10 §6): the page's path from the context.
+def _mobile_interview(c: dict) -> str:
+    public_id = c.get("interview_public_id")
+    return f"/console/m/interviews/{public_id}" if public_id else "/console/m/"
+
+
+def _mobile_approvals(c: dict) -> str:
+    return "/console/m/approvals"
+
+
+MOBILE_PAGES: dict[str, Callable[[dict], str]] = {
+    "staff_candidate_cancelled": _mobile_interview,
+    "staff_interview_cancelled": _mobile_interview,
+    "staff_interview_rescheduled": _mobile_interview,
+    "staff_notification_failed": _mobile_interview,
+    "staff_approval_needed": _mobile_approvals,
+    "staff_request_escalated": _mobile_approvals,
+}
+
+
 def get_kind(code: str) -> MessageKind:
     try:
         return MESSAGE_KINDS[code]

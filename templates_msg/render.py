@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from templates_msg import fields
-from templates_msg.catalogue import get_kind
+from templates_msg.catalogue import MOBILE_PAGES, get_kind
 
 
 @dataclass(frozen=True)
@@ -14,6 +14,9 @@ class RenderedMessage:
     data: dict            # {"thing1": {"value": "..."}}
     page: str             # page path with the open token
     text: str             # SMS / e-mail body
+    # An OA template message to staff opens this web page (the mobile console) instead
+    # of the mini program; None for every other message.
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,11 @@ def render_plain(kind_code: str, context: dict, *, open_url: str | None = None) 
 
 def render(kind_code: str, context: dict, *, app: str, config, open_token: str | None
            ) -> RenderedMessage:
-    """Render for `app` ("mp" subscribe message or "oa" template message)."""
+    """Render for `app` ("mp" subscribe message or "oa" template message).
+
+    WeChat's rules since 2023 hold for both: every fact goes into the template's typed
+    keyword fields (fitted to their type: thing at most 20 characters, ...), each given as
+    {"value": ...} only: no first/remark fields and no colour."""
     kind = get_kind(kind_code)
     template_key = kind.mp_template_key if app == "mp" else kind.oa_template_key
     if template_key is None:
@@ -86,5 +93,8 @@ def render(kind_code: str, context: dict, *, app: str, config, open_token: str |
     for field, ftype in (kind.oa_fields if use_oa else kind.fields).items():
         data[field] = {"value": fields.FITTERS[ftype](raw[field])}
     page = kind.page + (f"?t={open_token}" if open_token else "")
+    mobile_page = MOBILE_PAGES.get(kind_code) if app == "oa" else None
+    url = (str(config.get("PUBLIC_BASE_URL") or "").rstrip("/") + mobile_page(ctx)
+           if mobile_page else None)
     return RenderedMessage(template_id=config[template_key], data=data, page=page,
-                           text=fields.clean(kind.text(ctx)))
+                           text=fields.clean(kind.text(ctx)), url=url)

@@ -76,8 +76,11 @@ def _wechat(kind, context, open_token, route: Route, row_id: int) -> Outcome:
         else:
             # client_msg_id: WeChat itself drops a repeat of this row (e.g. after a crash).
             payload = {"touser": route.address, "template_id": msg.template_id, "data": msg.data,
-                       "miniprogram": {"appid": cfg["WECHAT_MP_APPID"], "pagepath": msg.page},
                        "client_msg_id": f"outbox-{row_id}"}
+            if msg.url:  # staff: the mobile console page (templates_msg.MOBILE_PAGES)
+                payload["url"] = msg.url
+            else:
+                payload["miniprogram"] = {"appid": cfg["WECHAT_MP_APPID"], "pagepath": msg.page}
             result = official_account_client().call(
                 lambda c: c.post("message/template/send", data=payload))
     except WeChatClientException as exc:
