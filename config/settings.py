@@ -165,6 +165,19 @@ class BaseConfig:
     WATCHDOG_UNREACHABLE_WINDOW_HOURS = 72  # candidates nobody reached, looked back this far
     DIGEST_HOUR = 8                         # the digest of yesterday goes out from 08:00
 
+    # Hardening (issue 12 §1-2, §5-6; checks in config/checks.py). Request bodies are
+    # capped per route family (app.core.body_limits); TRUSTED_PROXIES reverse proxies in
+    # front give the client's address and scheme (app.core.proxy, 0: none); /metrics needs
+    # METRICS_TOKEN, or answers only on the private listener METRICS_PRIVATE_PORT;
+    # production sends HSTS for HSTS_SECONDS.
+    MP_MAX_BODY_BYTES = 64 * 1024
+    INTEGRATION_MAX_BODY_BYTES = 256 * 1024
+    CONSOLE_MAX_BODY_BYTES = 1024 * 1024
+    IMPORT_MAX_BODY_BYTES = 6 * 1024 * 1024
+    TRUSTED_PROXIES = 0
+    METRICS_PRIVATE_PORT: int | None = None
+    HSTS_SECONDS = 0
+
     # Webhooks to the company's ATS/ERP/OA
     WEBHOOK_TIMEOUT = 5.0
     WEBHOOK_RETRY_WINDOW_HOURS = 24
@@ -267,6 +280,12 @@ class BaseConfig:
         for key in ("WECHAT_CALLBACK_TIMESTAMP_WINDOW", "WECHAT_CALLBACK_DEDUPE_SECONDS",
                     "WECHAT_CALLBACK_MAX_BYTES"):
             setattr(self, key, _env_int(key, getattr(self, key)))
+        # Hardening (issue 12)
+        for key in ("MP_MAX_BODY_BYTES", "INTEGRATION_MAX_BODY_BYTES", "CONSOLE_MAX_BODY_BYTES",
+                    "IMPORT_MAX_BODY_BYTES", "TRUSTED_PROXIES", "HSTS_SECONDS"):
+            setattr(self, key, _env_int(key, getattr(self, key)))
+        if _env("METRICS_PRIVATE_PORT"):
+            self.METRICS_PRIVATE_PORT = int(_env("METRICS_PRIVATE_PORT"))
 
     @property
     def uses_embedded_redis(self) -> bool:
@@ -295,6 +314,10 @@ class BaseConfig:
             except Exception:
                 raise ConfigError([], ["DATA_ENCRYPTION_KEY must be a Fernet key "
                                        "(urlsafe base64 of 32 bytes)"]) from None
+        from config.checks import channel_problems  # an enabled channel has its settings
+
+        if problems := channel_problems(self):
+            raise ConfigError([], problems)
 
 
 class DevelopmentConfig(BaseConfig):
@@ -340,6 +363,9 @@ class ProductionConfig(BaseConfig):
 
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+    HSTS_SECONDS = 365 * 24 * 3600
 
     def validate(self) -> None:
         missing = [key for key in REQUIRED_PRODUCTION_KEYS if not self._value(key)]
@@ -348,6 +374,10 @@ class ProductionConfig(BaseConfig):
         if self.CLOCK_SOURCE != "system":  # a simulated clock is for tests only
             raise ConfigError([], ["CLOCK_SOURCE must be 'system' in production"])
         super().validate()
+        from config.checks import production_problems  # issue 12 §5-6: fail fast
+
+        if problems := production_problems(self):
+            raise ConfigError([], problems)
 
     def _value(self, key: str):
         if key == "DATABASE_URL":
