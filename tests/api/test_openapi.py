@@ -255,6 +255,12 @@ def test_every_endpoint_answers_as_documented(app, demo, live_url):
          body={"slot_id": "0"})
     call("POST", "/feedback", 201, token=token,
          body={"content": "面试官很专业", "interview_id": iv_id})
+    # personal data (miniprogram_api.privacy): the request stays pending (HR or the deadline)
+    held = call("GET", "/privacy/data", 200, token=token)
+    assert held["interviews"] and held["erasure_request"] is None
+    call("GET", "/privacy/data/export", 200, token=token)
+    call("POST", "/privacy/erasure-request", 201, token=token)
+    call("POST", "/privacy/erasure-request", 200, token=token)
     with app.app_context():
         open_token = db.session.scalars(select(OutboxMessage.open_token).where(
             OutboxMessage.recipient_type == "candidate",
