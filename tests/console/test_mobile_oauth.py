@@ -103,6 +103,11 @@ def test_a_bound_hr_user_signs_in_and_lands_on_the_approvals(app, client, bound_
     assert "王招聘" in page.get_data(as_text=True)
     assert open_sessions(app, bound_user) == 1
     assert audit_actions(app, bound_user) == ["hr_user.signed_in_wechat"]
+    with app.app_context():
+        entry = db.session.scalars(select(AuditEntry)).one()
+        assert (entry.actor_type, entry.object_type, entry.object_id, entry.ip) == \
+            ("hr", "hr_user", bound_user, "127.0.0.1")
+        db.session.remove()
 
 
 def test_the_page_asked_for_is_opened_after_the_sign_in(app, client, bound_user,
