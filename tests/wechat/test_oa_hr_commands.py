@@ -5,54 +5,11 @@ sends them (encrypted, signed)."""
 from __future__ import annotations
 
 import pytest
-from oa_hr_helpers import entries, phone_of, user_named
+from oa_hr_helpers import entries, hr_phone, plain, review_request, state_of, status_of, user_named
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Cancellation, CancellationState, Interview, InterviewStatus
-from app.services.cancellation import cancel_by_candidate
-
-
-def hr_phone(live_url, username: str):
-    """A demo HR user's phone (demo users are bound to sandbox-hr-<username>)."""
-    return phone_of(live_url, f"sandbox-hr-{username}", follow=False)
-
-
-def review_request(app, demo) -> tuple[int, str]:
-    """A candidate on the senior position (two levels) asks to cancel: (id, number)."""
-    cand = next(c for c in demo["candidates"] if c["position_review"])
-    with app.app_context():
-        outcome = cancel_by_candidate(candidate_id=cand["id"],
-                                      interview_public_id=cand["interview_ids"][0],
-                                      reason_code="found_other_job")
-        db.session.remove()
-    assert outcome.state == CancellationState.REQUESTED
-    return outcome.cancellation_id, outcome.interview.number
-
-
-def plain(app, demo, department: str = "技术部") -> tuple[str, str]:
-    """(public id, number) of a scheduled interview of a position without review."""
-    cand = next(c for c in demo["candidates"] if c["department"] == department
-                and not c["position_review"])
-    public_id = cand["interview_ids"][0]
-    with app.app_context():
-        number = db.session.scalar(select(Interview.number).where(
-            Interview.public_id == public_id))
-    return public_id, number
-
-
-def state_of(app, request_id: int) -> CancellationState:
-    with app.app_context():
-        state = db.session.get(Cancellation, request_id).state
-        db.session.remove()
-        return state
-
-
-def status_of(app, public_id: str) -> InterviewStatus:
-    with app.app_context():
-        return db.session.scalar(select(Interview.status).where(
-            Interview.public_id == public_id))
-
 
 # --- 同意 / 驳回 -------------------------------------------------------------------------
 
