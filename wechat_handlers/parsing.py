@@ -7,10 +7,12 @@ Traps:
   envelope and `parse_message` parses the plaintext with their own calls.
 - `List` in subscribe_msg_* events is a dict for one item and a list for several.
 - The dedupe identity of an event without MsgID is FromUserName + CreateTime + Event
-  (WeChat's own advice); a delivery event is identified by its MsgID(s).
+  (WeChat's own advice) plus its EventKey and List items (two popup taps can share a
+  second); a delivery event is identified by its MsgID(s).
 """
 from __future__ import annotations
 
+import hashlib
 import re
 
 import xmltodict
@@ -66,4 +68,9 @@ def dedupe_id(raw: dict) -> str:
     msgids += [str(i["MsgID"]) for i in list_items(raw) if i.get("MsgID")]
     if msgids:
         return f"evt:{event}:{','.join(msgids)}"
-    return f"evt:{raw.get('FromUserName')}:{raw.get('CreateTime')}:{event}"
+    # Two taps on the subscription popup within one second are two events: their items
+    # (and a menu event's key) belong to the identity.
+    detail = ",".join(f"{i.get('TemplateId')}={i.get('SubscribeStatusString')}"
+                      for i in list_items(raw))
+    return (f"evt:{raw.get('FromUserName')}:{raw.get('CreateTime')}:{event}:"
+            f"{raw.get('EventKey') or ''}:{hashlib.sha1(detail.encode()).hexdigest()[:12]}")

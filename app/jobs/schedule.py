@@ -93,6 +93,12 @@ def _backfill(now: datetime) -> int:
     return backfill.run(now)
 
 
+def _oa_follower_unionids(now: datetime) -> int:
+    from app.services.candidates import followers
+
+    return followers.fill_unionids_from_wechat()
+
+
 JOBS: tuple[Job, ...] = (
     Job("audit_seal", 10, "将新的审计记录按顺序加入哈希链（防篡改）", _seal_audit),
     Job("auto_cancel_unconfirmed", 60,
@@ -121,6 +127,10 @@ JOBS: tuple[Job, ...] = (
         "逾期未安排记为未兑现", _promises),
     Job("backfill", 60,
         "候补补位：空出的名额按候补名单顺序邀约候选人，邀约过期或婉拒后邀约下一位", _backfill),
+    # Official Account followers (issue 10 §2)
+    Job("oa_follower_unionids", 60,
+        "为新关注公众号的用户向微信查询 UnionID，用于把公众号模板消息发给已关注的候选人",
+        _oa_follower_unionids),
 )
 
 

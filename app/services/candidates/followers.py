@@ -100,6 +100,19 @@ def fill_unionids(fetch, limit: int = 500) -> int:
     return filled
 
 
+def fill_unionids_from_wechat() -> int:
+    """The job: unionids of followers without one, from WeChat's user/info/batchget."""
+    from app.wechat.client import official_account_client
+
+    client = official_account_client()
+
+    def fetch(openids: list[str]) -> dict[str, str | None]:
+        users = client.call(lambda c: c.user.get_batch(openids))
+        return {u.get("openid"): u.get("unionid") for u in users or []}
+
+    return fill_unionids(fetch)
+
+
 def forget_unionid_asked(openid: str) -> None:
     """A new follow: ask WeChat for this openid's unionid again."""
     redis_store.client.srem(redis_store.key("oa-unionid-asked"), openid)

@@ -10,7 +10,7 @@ from app.wechat.sandbox import oauth  # noqa: E402,F401  (OA web OAuth: mobile c
 # QR scenes, customer-service messages, and the user's side of the OA (HR binding, replies)
 from app.wechat.sandbox import oa_inbound, oa_service  # noqa: E402,F401
 # The candidate's subscription popup and settings, pushed as WeChat's mp events
-from app.wechat.sandbox import mp_inbound  # noqa: E402,F401
+from app.wechat.sandbox import mp_inbound, user_info  # noqa: E402,F401  (+ OA user/info)
 
 # The phone simulator (another module, same blueprint) registers its routes when present.
 if find_spec("app.wechat.sandbox.simulator") is not None:
