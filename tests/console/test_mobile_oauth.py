@@ -213,6 +213,16 @@ def test_wechat_unreachable_is_said_in_chinese(app, client, bound_user):
     assert signed_out(client)
 
 
+def test_wechat_busy_is_said_in_chinese(client, bound_user, sandbox):
+    url = callback_url(client, authorize_redirect(client))
+    sandbox.fault(errcode=-1, times=1)
+    r = follow(client, url)
+    assert r.status_code == 503
+    assert 'data-error-code="wechat_unavailable"' in r.get_data(as_text=True)
+    assert signed_out(client)
+    assert mobile_login(client, OPENID).status_code == 302  # starting over works
+
+
 # --- who may sign in ----------------------------------------------------------------------------
 
 def test_an_unbound_openid_is_told_how_to_bind_and_sees_no_data(app, client, make_user,

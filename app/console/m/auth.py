@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 STATE_FIELD = "m_oauth"  # the Flask session field holding the pending OAuth state
 MOBILE_PREFIX = "/console/m/"
+WECHAT_BUSY = frozenset({-1, 45009, 45011})  # WeChat busy or rate limited: try again later
 
 
 def mobile_next(target: str | None) -> str | None:
@@ -73,6 +74,11 @@ def message_page(title: str, message: str, code: str, status: int, *, retry: boo
     """A Chinese page for a person, with the stable error code for programs."""
     return render_template("console/m/message.html", title=title, message=message,
                            error_code=code, retry=retry, next_url=next_url), status
+
+
+def _unavailable(next_url: str | None):
+    return message_page("暂时无法连接微信", "暂时无法连接微信，请稍后重试。",
+                        "wechat_unavailable", 503, next_url=next_url)
 
 
 @bp.get("/")
@@ -111,12 +117,13 @@ def oauth_callback():
         openid = oauth.openid_for_code(code)
     except WeChatClientException as exc:
         log.warning("mobile oauth code refused by wechat errcode=%s", exc.errcode)
-        return message_page("微信授权已失效", "微信授权已失效，请重新打开移动后台。",
-                            "oauth_code_invalid", 400, next_url=next_url)
+        if exc.errcode not in WECHAT_BUSY:
+            return message_page("微信授权已失效", "微信授权已失效，请重新打开移动后台。",
+                                "oauth_code_invalid", 400, next_url=next_url)
+        return _unavailable(next_url)
     except WeChatUnavailable as exc:
         log.warning("mobile oauth: wechat unavailable (%s)", exc)
-        return message_page("暂时无法连接微信", "暂时无法连接微信，请稍后重试。",
-                            "wechat_unavailable", 503, next_url=next_url)
+        return _unavailable(next_url)
     try:
         signed_in = wechat_signin.sign_in_with_openid(openid, ip=request.remote_addr or "unknown")
     except wechat_signin.WechatNotBound as exc:
