@@ -139,6 +139,20 @@ def test_rejecting_needs_a_reason(app, demo):
     assert interview_status(app, public_id) != InterviewStatus.CANCELLED
 
 
+def test_an_over_long_comment_or_note_is_refused_in_chinese(app, demo):
+    request_id, _, public_id = review_request(app, demo)
+    specialist = phone(app, "specialist")
+    r = decide(specialist, request_id, "reject", "长" * 501)
+    assert r.status_code == 302
+    assert "审批意见最多500个字" in flashed(specialist, r.headers["Location"])
+    assert request_state(app, request_id) == CancellationState.REQUESTED
+    other = plain_interview(demo)
+    r = cancel(specialist, other, reason_code="position_paused", note="长" * 1001)
+    assert r.status_code == 302
+    assert "说明最多1000个字" in flashed(specialist, r.headers["Location"])
+    assert interview_status(app, other) != InterviewStatus.CANCELLED
+
+
 @pytest.mark.parametrize(("username", "status"), [("sales_specialist", 404),
                                                    ("interviewer", 403)])
 def test_a_decision_outside_scope_or_role_is_refused(app, demo, username, status):

@@ -31,6 +31,11 @@ MOBILE_ACTIONS = ("approve", "reject")
 OPEN_STATES = (CancellationState.REQUESTED, CancellationState.DETAIL_REQUESTED)
 
 
+def first_error(form) -> str:
+    """The form's first message (a length limit: CSRF failures never get this far)."""
+    return next((error for errors in form.errors.values() for error in errors), "请求无效")
+
+
 @bp.get("/approvals")
 @mobile_required("view")
 def approvals():
@@ -48,8 +53,10 @@ def decide(cancellation_id: int, action: str):
     if action not in MOBILE_ACTIONS or not 0 < cancellation_id < 2**31:
         abort(404)
     form = DecisionForm()
+    back = mobile_next(request.form.get("back")) or url_for("console.mobile.approvals")
     if not form.validate_on_submit():
-        abort(400)
+        flash(first_error(form), "error")
+        return redirect(back)
     try:
         outcome = ACTIONS[action](current_actor(), cancellation_id,
                                   (form.comment.data or "").strip() or None)
@@ -61,7 +68,7 @@ def decide(cancellation_id: int, action: str):
         waiting = action == "approve" and not outcome.final
         flash(f"{DONE[action]}：{outcome.request.interview.number}"
               + ("，等待二级审批" if waiting else ""), "success")
-    return redirect(mobile_next(request.form.get("back")) or url_for("console.mobile.approvals"))
+    return redirect(back)
 
 
 @bp.get("/interviews/<public_id>")
@@ -91,7 +98,8 @@ def cancel_interview(public_id: str):
     """取消面试 with a company-side reason (required) and a note."""
     form = CancelForm()
     if not form.validate_on_submit():
-        abort(400)
+        flash(first_error(form), "error")
+        return redirect(url_for("console.mobile.interview_detail", public_id=public_id))
     notify = frozenset(r for r in request.form.getlist("notify") if r in STAFF_ROLES)
     try:
         outcome = cancellation.cancel_by_hr(
