@@ -4,6 +4,8 @@ anonymisation as the retention job, which also carries out what is still pending
 deadline), and the privacy rules (admins)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import flash, redirect, render_template, request, url_for
 
 from app.console import bp
@@ -22,6 +24,8 @@ def _page(*, form=None, errors=None, codes=None, status=200):
     return render_template(
         "console/privacy.html", rows=rows, now=now, rules=rules, labels=service.LABELS,
         days_left={r.id: service.working_days_left(r, now) for r in rows},
+        # due_at is the midnight that ends the last day: show that day's 23:59
+        due_shown={r.id: r.due_at - timedelta(minutes=1) for r in rows},
         can_edit=actor.can("settings"), form=form or {}, errors=errors or {},
         codes=codes or {}), status
 
