@@ -124,9 +124,11 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
+    from app.core import outages
     from app.core.errors import register
 
     register(app)
+    outages.register(app)  # Redis or PostgreSQL unreachable: 503 with Retry-After
 
 
 def register_commands(app: Flask) -> None:

@@ -163,7 +163,10 @@ class BaseConfig:
     # rules (retention days, erasure deadline, notice version) are HR settings instead.
     WATCHDOG_WEBHOOK_FAILING_HOURS = 3      # a receiver failing this long alerts admins
     WATCHDOG_UNREACHABLE_WINDOW_HOURS = 72  # candidates nobody reached, looked back this far
-    DIGEST_HOUR = 8                         # the digest of yesterday goes out from 08:00
+
+    # Outages (issue 12 §3, app.core.outages): Redis or PostgreSQL unreachable answers 503
+    # with this Retry-After.
+    OUTAGE_RETRY_AFTER_SECONDS = 5
 
     # Hardening (issue 12 §1-2, §5-6; checks in config/checks.py). Request bodies are
     # capped per route family (app.core.body_limits); TRUSTED_PROXIES reverse proxies in
@@ -229,11 +232,11 @@ class BaseConfig:
         # Mobile console (OA web OAuth)
         self.WECHAT_OAUTH_BASE_URL = _env("WECHAT_OAUTH_BASE_URL", self.WECHAT_OAUTH_BASE_URL)
         self.REDIS_KEY_PREFIX = _env("REDIS_KEY_PREFIX", self.REDIS_KEY_PREFIX)
+        for key in ("BACKFILL_OFFER_HOURS", "BACKFILL_OFFER_FANOUT"):  # backfill (issue 11 §5)
+            setattr(self, key, _env_int(key, getattr(self, key)))
         self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
         self.METRICS_TOKEN = _env("METRICS_TOKEN")
         for key in ("SMS_PROVIDER", "TENCENT_SECRET_ID", "TENCENT_SECRET_KEY",
-        for key in ("BACKFILL_OFFER_HOURS", "BACKFILL_OFFER_FANOUT"):  # backfill (issue 11 §5)
-            setattr(self, key, _env_int(key, getattr(self, key)))
                     "TENCENT_SMS_SDK_APP_ID", "TENCENT_SMS_SIGN_NAME", "TENCENT_SMS_TEMPLATES",
                     "TENCENT_SMS_ENDPOINT", "TENCENT_SMS_REGION", "SMTP_HOST", "SMTP_USER",
                     "SMTP_PASSWORD", "SMTP_STARTTLS", "SMTP_SSL", "SMTP_CA_FILE", "MAIL_FROM"):

@@ -108,6 +108,11 @@ def request_id() -> str:
     return rid
 
 
+def wants_json() -> bool:
+    """Whether this request's errors are answered as JSON (APIs, health) or as a page."""
+    return _wants_json()
+
+
 def _wants_json() -> bool:
     path = request.path
     return (path.startswith("/api/") or path.startswith("/_sandbox/")
