@@ -1,5 +1,9 @@
 """GET /metrics: Prometheus text format, computed from the database at scrape time (so every
-web process reports the same numbers). Optionally protected by METRICS_TOKEN."""
+web process reports the same numbers).
+
+Protected by METRICS_TOKEN (Authorization: Bearer), and/or answered only on a private
+listener (METRICS_PRIVATE_PORT); production refuses to start with neither (config/checks.py).
+Workers alive (app.jobs.heartbeat) are reported as aiic_workers_alive."""
 from __future__ import annotations
 
 import hmac
@@ -44,8 +48,22 @@ class OutboxCollector:
                                 "Candidate messages sent (last 24 h)", value=stats.sent)
 
 
+class WorkerCollector:
+    def collect(self):
+        from app.jobs.heartbeat import alive_workers
+
+        yield GaugeMetricFamily("aiic_workers_alive",
+                                "Workers that beat within the last minute",
+                                value=len(alive_workers()))
+
+
 @bp.get("/metrics")
 def metrics():
+    private_port = current_app.config.get("METRICS_PRIVATE_PORT")
+    if private_port and request.environ.get("SERVER_PORT") != str(private_port):
+        # Only on the private listener (gunicorn --bind 127.0.0.1:<port>): the public one
+        # has no such page. The WSGI server sets SERVER_PORT to the listener's port.
+        return Response("not found\n", status=404, mimetype="text/plain")
     token = current_app.config.get("METRICS_TOKEN")
     if token:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
@@ -53,4 +71,5 @@ def metrics():
             return Response("unauthorized\n", status=401, mimetype="text/plain")
     registry = CollectorRegistry()
     registry.register(OutboxCollector())
+    registry.register(WorkerCollector())
     return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")
