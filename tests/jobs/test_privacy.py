@@ -182,3 +182,24 @@ def test_the_job_erases_a_pending_request_exactly_at_its_deadline(app):
         assert db.session.get(Candidate, iv.candidate_id).name == "已匿名化"
         anon = db.session.get(CandidateAnonymisation, iv.candidate_id)
         assert anon.trigger == "request" and anon.erasure_request_id == request.id
+
+
+def test_webhook_deliveries_about_the_candidate_lose_the_name(app):
+    from app.models import WebhookDelivery
+
+    iv = _ended(app, NOW - timedelta(days=DAYS + 1))
+    other = _ended(app, NOW - timedelta(days=10), openid="recent")
+    factories.webhook_endpoint(app, "https://ats.example.com/hook")
+    for target, name in ((iv, "张三"), (other, "李四")):
+        factories.webhook_event(app, event_id=f"interview.cancelled:{target.id}", payload={
+            "occurred_at": "2026-05-01T10:00:00+08:00",
+            "interview": {"id": target.public_id, "number": target.number},
+            "candidate": {"ref": "ATS-1", "name": name}, "reason": None,
+            "actor": {"type": "candidate", "id": 1}})
+    assert _run(app, NOW) == 1
+    with app.app_context():
+        payloads = {d.payload["interview"]["id"]: d.payload["candidate"]
+                    for d in db.session.scalars(select(WebhookDelivery))}
+    assert payloads[iv.public_id] == {"ref": f"candidate-{iv.candidate_id}",
+                                      "name": "已匿名化"}
+    assert payloads[other.public_id]["name"] == "李四"

@@ -5,7 +5,8 @@ What goes: name (replaced by 已匿名化), phone (ciphertext and lookup hash), 
 reference, the WeChat bindings (accounts unlinked, their sessions revoked, subscription
 credits of their openids deleted), cancellation notes and answers, feedback text, and
 the personal facts in messages (openid/phone/e-mail address sent to, names and notes in
-the message context). What stays: every interview, cancellation, outbox and feedback
+the message context), HR's replies to the candidate's feedback, and the name in webhook
+deliveries about their interviews. What stays: every interview, cancellation, outbox and feedback
 row, so reports count exactly what they counted before; one audit entry per candidate
 naming the trigger, never the data.
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import Text, and_, cast, delete, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
@@ -34,10 +35,12 @@ from app.models import (
     ErasureRequest,
     ErasureStatus,
     Feedback,
+    FeedbackReply,
     Interview,
     InterviewStatus,
     OutboxMessage,
     Subscription,
+    WebhookDelivery,
     WechatAccount,
 )
 from app.services import audit
@@ -84,7 +87,11 @@ def anonymise(candidate_id: int, now: datetime, *, trigger: str,
                            .execution_options(synchronize_session=False))
     db.session.execute(update(Feedback).where(Feedback.candidate_id == candidate_id)
                        .values(content=ERASED_TEXT).execution_options(synchronize_session=False))
+    db.session.execute(update(FeedbackReply).where(FeedbackReply.feedback_id.in_(
+        select(Feedback.id).where(Feedback.candidate_id == candidate_id)))
+        .values(content=ERASED_TEXT).execution_options(synchronize_session=False))
     _blank_messages(candidate_id, iv_ids)
+    _blank_webhook_payloads(candidate_id)
     db.session.add(CandidateAnonymisation(candidate_id=candidate_id, anonymised_at=now,
                                           trigger=trigger,
                                           erasure_request_id=request.id if request else None))
@@ -118,6 +125,22 @@ def _blank_messages(candidate_id: int, iv_ids: list[int]) -> None:
             row.context = context
         if row.recipient_type == "candidate":
             row.touser = None
+
+
+def _blank_webhook_payloads(candidate_id: int) -> None:
+    """Webhook deliveries about the candidate's interviews carry their name: replaced (the
+    interview's opaque public id is unique, so a text match on it finds them)."""
+    public_ids = db.session.scalars(select(Interview.public_id).where(
+        Interview.candidate_id == candidate_id)).all()
+    for public_id in public_ids:
+        for delivery in db.session.scalars(select(WebhookDelivery).where(
+                cast(WebhookDelivery.payload, Text).like(f'%"{public_id}"%'))):
+            body = dict(delivery.payload or {})
+            person = body.get("candidate")
+            if isinstance(person, dict) and "name" in person:
+                body["candidate"] = {**person, "name": ANONYMOUS_NAME,
+                                     "ref": f"candidate-{candidate_id}"}
+                delivery.payload = body
 
 
 # --- who is due -------------------------------------------------------------------------
