@@ -52,6 +52,7 @@ def openapi_block() -> tuple[dict, dict]:
     from app.services.interviews.errors import InterviewNotFound
     from miniprogram_api.openapi import (
         NO_ROUTE,
+        RATE_LIMITED,
         date_time,
         err,
         nullable,
@@ -97,12 +98,12 @@ def openapi_block() -> tuple[dict, dict]:
             parameters=(offer_id,), idempotent=True,
             success=ok(obj({"offer": ref("Offer"), "interview": ref("Interview")}),
                        "Booked.", replayable=True),
-            errors=(*not_found, *closed, err(errors.AlreadyBooked)))},
+            errors=(*not_found, *closed, err(errors.AlreadyBooked), RATE_LIMITED))},
         "/offers/{offer_id}/decline": {"post": operation(
             "declineOffer", "Turn the offer down", tag=tag, auth="candidate",
             description="A backfill place goes to the next waiting candidate.",
             parameters=(offer_id,), idempotent=True,
             success=ok(obj({"offer": ref("Offer")}), "Declined.", replayable=True),
-            errors=(*not_found, *closed))},
+            errors=(*not_found, *closed, RATE_LIMITED))},
     }
     return paths, schemas

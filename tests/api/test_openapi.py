@@ -196,6 +196,33 @@ def _prepare(app, demo) -> dict:
     return known
 
 
+def _slot_offers(app, known: dict) -> list[str]:
+    """Two open offers for the candidate under test (issue 11 §4-5), on sessions of two
+    positions of their own ten days ahead (so booking one clashes with nothing)."""
+    from app.core.timeutil import utcnow
+    from app.extensions import db
+    from app.models import InterviewSession, OfferKind, Position, SlotOffer
+
+    with app.app_context():
+        ids = []
+        for k in range(2):
+            position = Position(title=f"候补岗位{k}", department="技术部", level="P5")
+            starts = utcnow() + timedelta(days=10 + k)
+            session = InterviewSession(position=position, starts_at=starts,
+                                       ends_at=starts + timedelta(hours=1), capacity=5,
+                                       booked=0)
+            db.session.add_all([position, session])
+            db.session.flush()
+            offer = SlotOffer(kind=OfferKind.PROMISE, candidate_id=known["candidate"]["id"],
+                              position_id=position.id, session_id=session.id,
+                              expires_at=utcnow() + timedelta(days=2))
+            db.session.add(offer)
+            db.session.flush()
+            ids.append(offer.public_id)
+        db.session.commit()
+    return ids
+
+
 # --- 3. every success response, deterministically ------------------------------------------
 
 def test_every_endpoint_answers_as_documented(app, demo, live_url):
@@ -261,6 +288,18 @@ def test_every_endpoint_answers_as_documented(app, demo, live_url):
     call("GET", "/privacy/data/export", 200, token=token)
     call("POST", "/privacy/erasure-request", 201, token=token)
     call("POST", "/privacy/erasure-request", 200, token=token)
+    # slot offers (miniprogram_api.offers): one accepted (and replayed), one declined
+    offer_ids = _slot_offers(app, known)
+    listed = call("GET", "/offers", 200, token=token)["items"]
+    assert {o["id"] for o in listed} == set(offer_ids)
+    booked = call("POST", "/offers/{offer_id}/accept", 200, token=token, offer_id=offer_ids[0],
+                  headers={"Idempotency-Key": "offer-1"})
+    assert booked["interview"]["status"] == "scheduled"
+    assert call("POST", "/offers/{offer_id}/accept", 200, token=token, offer_id=offer_ids[0],
+                headers={"Idempotency-Key": "offer-1"}) == booked
+    call("POST", "/offers/{offer_id}/accept", 409, token=token, offer_id=offer_ids[0])
+    call("POST", "/offers/{offer_id}/decline", 200, token=token, offer_id=offer_ids[1])
+    call("POST", "/offers/{offer_id}/decline", 404, token=token, offer_id="of_nobody")
     with app.app_context():
         open_token = db.session.scalars(select(OutboxMessage.open_token).where(
             OutboxMessage.recipient_type == "candidate",
