@@ -288,12 +288,12 @@ def test_disabling_a_user_ends_their_mobile_session(app, client, bound_user):
 
 def sandbox_code(live_url: str, openid: str = OPENID) -> str:
     r = requests.get(f"{live_url}/_sandbox/wechat/connect/oauth2/authorize", params={
-        "appid": "wxsandboxoa00000001", "redirect_uri": "https://hr.example.com/cb?x=1",
+        "appid": "wxsandboxoa00000001", "redirect_uri": "https://127.0.0.1/cb?x=1",
         "response_type": "code", "scope": "snsapi_base", "state": "abc",
         "sandbox_openid": openid}, allow_redirects=False, timeout=5)
     assert r.status_code == 302, r.text
     back = urlsplit(r.headers["Location"])
-    assert (back.netloc, back.path) == ("hr.example.com", "/cb")
+    assert (back.netloc, back.path) == ("127.0.0.1", "/cb")
     query = parse_qs(back.query)
     assert query["x"] == ["1"] and query["state"] == ["abc"]
     return query["code"][0]
@@ -332,9 +332,10 @@ def test_sandbox_exchange_refuses_what_wechat_refuses(app, live_url, override, e
 
 @pytest.mark.parametrize(("override", "errcode"), [
     ({"appid": "wxsandboxmp00000001"}, "40013"), ({"scope": "snsapi_login"}, "10005"),
-    ({"redirect_uri": "javascript:alert(1)"}, "10003"), ({"response_type": "token"}, "10004")])
+    ({"redirect_uri": "javascript:alert(1)"}, "10003"), ({"response_type": "token"}, "10004"),
+    ({"redirect_uri": "https://evil.example/console/m/oauth/callback"}, "10003")])
 def test_sandbox_authorize_page_refuses_a_wrong_request(live_url, override, errcode):
-    params = {"appid": "wxsandboxoa00000001", "redirect_uri": "https://hr.example.com/cb",
+    params = {"appid": "wxsandboxoa00000001", "redirect_uri": live_url + "/cb",
               "response_type": "code", "scope": "snsapi_base", "state": "s",
               "sandbox_openid": OPENID, **override}
     r = requests.get(f"{live_url}/_sandbox/wechat/connect/oauth2/authorize", params=params,
@@ -344,7 +345,7 @@ def test_sandbox_authorize_page_refuses_a_wrong_request(live_url, override, errc
 
 def test_sandbox_authorize_page_asks_who_the_user_is_and_remembers(live_url, sandbox):
     sandbox.post("followers", openid="sandbox-hr-manager")
-    params = {"appid": "wxsandboxoa00000001", "redirect_uri": "https://hr.example.com/cb",
+    params = {"appid": "wxsandboxoa00000001", "redirect_uri": live_url + "/cb",
               "response_type": "code", "scope": "snsapi_base", "state": "s"}
     url = f"{live_url}/_sandbox/wechat/connect/oauth2/authorize"
     browser = requests.Session()

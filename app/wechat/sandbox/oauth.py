@@ -32,6 +32,13 @@ SCOPES = ("snsapi_base", "snsapi_userinfo")
 COOKIE = "sandbox_oa_openid"
 
 
+def _authorized_domain() -> str | None:
+    """The OA's 网页授权域名: WeChat only sends codes to pages of that host. The sandbox's
+    is PUBLIC_BASE_URL's host (a misconfigured PUBLIC_BASE_URL fails here, as it would at
+    WeChat)."""
+    return urlsplit(current_app.config.get("PUBLIC_BASE_URL") or "").hostname
+
+
 def _cookie_path() -> str:
     return request.script_root + request.path.rsplit("/connect/", 1)[0]
 
@@ -51,6 +58,8 @@ def oauth_authorize():
     parts = urlsplit(redirect_uri)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return _error_page("redirect_uri 参数错误", 10003)
+    if parts.hostname != _authorized_domain():
+        return _error_page("redirect_uri 域名与后台配置不一致", 10003)
     oauth_state = args.get("state", "")
     if not STATE_RE.fullmatch(oauth_state):
         return _error_page("state 参数错误", 10016)
