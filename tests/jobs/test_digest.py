@@ -130,3 +130,18 @@ def test_the_digest_fits_the_oa_template_and_reads_in_chinese(app):
     assert rendered.data["time3"]["value"] == "2026年12月01日 23:59"
     assert all(len(v["value"]) <= 20 for v in rendered.data.values())
     assert "2026-12-01" in text and "时间冲突1场" in text
+
+
+def test_operators_run_the_digest_at_a_clock_from_the_cli(app, runner):
+    _world(app)
+    early = runner.invoke(args=["jobs", "run", "daily_digest",
+                                "--now", "2026-12-02T07:59:00+08:00"])
+    assert early.exit_code == 0 and early.output.strip() == "daily_digest: 0"
+    result = runner.invoke(args=["jobs", "run", "daily_digest",
+                                 "--now", "2026-12-02T08:00:00+08:00"])
+    assert result.exit_code == 0 and result.output.strip() == "daily_digest: 2"
+    for name in ("watchdogs", "privacy_lifecycle"):
+        other = runner.invoke(args=["jobs", "run", name, "--now", "2026-12-02T08:00:00+08:00"])
+        assert other.exit_code == 0, other.output
+    listing = runner.invoke(args=["jobs", "list"]).output
+    assert "daily_digest\tdaily from 08:00" in listing and "watchdogs" in listing
