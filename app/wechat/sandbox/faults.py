@@ -18,7 +18,8 @@ from __future__ import annotations
 from app.wechat.sandbox import state, tokens
 
 APIS = ("token", "stable_token", "jscode2session", "subscribe_send", "template_send",
-        "getuserphonenumber", "menu_create")
+        "getuserphonenumber", "menu_create",
+        "qrcode_create", "custom_send")  # HR binding QR codes, replies (oa_service.py)
 MAX_LATENCY_MS = 60_000
 
 
