@@ -11,7 +11,7 @@ from app.core.ratelimit import client_ip
 from app.core.timeutil import local, utcnow
 from app.services.candidates import privacy
 from miniprogram_api import bp
-from miniprogram_api.auth import candidate_required
+from miniprogram_api.auth import WRITE_SCOPE, candidate_required
 
 
 @bp.get("/privacy/data")
@@ -21,7 +21,7 @@ def privacy_data():
 
 
 @bp.get("/privacy/data/export")
-@candidate_required
+@candidate_required(limit=WRITE_SCOPE)  # each download is an audit entry: counted
 def privacy_export():
     now = utcnow()
     data = privacy.export_data(g.candidate_id, now, ip=client_ip())

@@ -11,6 +11,7 @@ from flask import jsonify
 
 from miniprogram_api import bp, openapi
 from miniprogram_api.openapi import (
+    RATE_LIMITED,
     array,
     date_time,
     err,
@@ -71,7 +72,7 @@ def _privacy() -> tuple[dict, dict]:
         "/privacy/data/export": {"get": operation(
             "exportPersonalData", "Download what is held about me (JSON file)", tag=tag,
             auth="candidate", description="The same as GET /privacy/data, as an attachment.",
-            success=ok(ref("HeldData"), "The file."))},
+            success=ok(ref("HeldData"), "The file."), errors=(RATE_LIMITED,))},
         "/privacy/erasure-request": {"post": operation(
             "requestErasure", "Ask for my personal data to be erased", tag=tag,
             auth="candidate",
@@ -81,7 +82,8 @@ def _privacy() -> tuple[dict, dict]:
             success={**ok(obj({"erasure_request": ref("ErasureRequest"),
                                "created": {"const": True}}), "Requested.", status=201),
                      **ok(obj({"erasure_request": ref("ErasureRequest"),
-                               "created": {"const": False}}), "Already requested.")})},
+                               "created": {"const": False}}), "Already requested.")},
+            errors=(RATE_LIMITED,))},
     }
     return paths, schemas
 

@@ -136,3 +136,13 @@ def test_binding_without_a_version_is_fine_unless_the_rules_require_it(app, clie
 def test_a_version_that_is_not_text_is_a_clear_error(app, client, mp_login):
     _, r = _bind(app, client, mp_login, {"privacy_version": 5})
     assert r.status_code == 422 and r.get_json()["error"]["code"] == "field_invalid"
+
+
+def test_downloads_and_erasure_requests_are_rate_limited_per_user(app, client, two):
+    _, _, auth = two
+    app.config["RATE_LIMITS"] = {"mp_write": {"user": (2, 60)}}
+    assert client.get(f"{API}/privacy/data/export", headers=auth).status_code == 200
+    assert client.post(f"{API}/privacy/erasure-request", headers=auth).status_code == 201
+    r = client.get(f"{API}/privacy/data/export", headers=auth)
+    assert r.status_code == 429 and r.get_json()["error"]["code"] == "rate_limited"
+    assert client.get(f"{API}/privacy/data", headers=auth).status_code == 200  # reading: free
