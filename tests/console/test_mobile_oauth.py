@@ -246,6 +246,22 @@ def test_the_openid_must_be_the_users_own_binding(app, client, bound_user, make_
     assert signed_out(client)
 
 
+def test_the_oa_identity_linked_to_a_user_counts_as_the_binding_until_unbound(app, demo,
+                                                                             client):
+    from app.services.users import accounts
+
+    # the demo links sandbox-hr-manager to the manager as HR message routing reads it
+    r = mobile_login(client, "sandbox-hr-manager")
+    assert r.status_code == 302 and r.headers["Location"] == "/console/m/approvals"
+    assert "李经理" in client.get("/console/m/approvals").get_data(as_text=True)
+    with app.app_context():
+        manager, admin = (db.session.scalar(select(HrUser.id).where(HrUser.username == name))
+                          for name in ("manager", "admin"))
+        assert accounts.unbind_wechat(manager, actor_id=admin)
+    fresh = app.test_client()
+    assert mobile_login(fresh, "sandbox-hr-manager").status_code == 403
+
+
 def test_a_disabled_user_is_refused(app, client, bound_user):
     with app.app_context():
         db.session.execute(update(HrUser).where(HrUser.id == bound_user).values(active=False))

@@ -7,9 +7,12 @@ record a password login opens, so logout, revocation, timeouts and the password 
 work unchanged.
 
 Traps:
-- Only hr_users.wechat_openid binds (written by the binding code or QR scene); an openid
-  nobody bound opens nothing, and the answer says how to bind, never whose it is.
-- A disabled user is refused as at the password login (and audited the same way).
+- Who an openid is: app.services.users.wechat_binding.bound_user, the one rule the
+  Official Account's menu and commands use too (hr_users.wechat_openid, written by the
+  binding code or QR scene, and the OA identity linked to the user). An openid nobody
+  bound opens nothing, and the answer says how to bind, never whose it is.
+- bound_user ignores a disabled user's binding; to say "disabled" rather than "unbound"
+  (and audit it as a refused login, as the password login does) the owner is looked up.
 - A user who must change the password still gets a session: the console sends every
   request of it to 修改密码 first (app.console.auth.password_change_first), which asks
   for the current (temporary) password, so WeChat alone does not get around the reset.
@@ -24,7 +27,7 @@ from app.core.errors import AppError
 from app.extensions import db
 from app.models import HrUser
 from app.services import audit
-from app.services.users import console_sessions, signin
+from app.services.users import console_sessions, signin, wechat_binding
 
 log = logging.getLogger(__name__)
 
@@ -35,24 +38,23 @@ class WechatNotBound(AppError):
     message = "您的微信尚未绑定后台账号"
 
 
-def bound_user(openid: str) -> HrUser | None:
-    """The HR user this Official Account openid is bound to (active or not)."""
-    if not openid:
-        return None
-    return db.session.scalar(select(HrUser).where(HrUser.wechat_openid == openid))
+def _disabled_owner(openid: str) -> HrUser | None:
+    return db.session.scalar(select(HrUser).where(HrUser.wechat_openid == openid,
+                                                  HrUser.active.is_(False)))
 
 
 def sign_in_with_openid(openid: str, *, ip: str) -> signin.SignedIn:
     """Open a console session for the active HR user bound to this OA openid.
     Raises WechatNotBound or signin.AccountDisabled."""
-    user = bound_user(openid)
+    user = wechat_binding.bound_user(openid)
     if user is None:
+        disabled = _disabled_owner(openid) if openid else None
+        if disabled is not None:
+            log.warning("wechat sign-in refused (disabled) user_id=%s", disabled.id)
+            signin._audit_refused(disabled.username, disabled.id, ip, "account_disabled")
+            raise signin.AccountDisabled()
         log.warning("wechat sign-in refused: openid not bound ip=%s", ip)
         raise WechatNotBound()
-    if not user.active:
-        log.warning("wechat sign-in refused (disabled) user_id=%s", user.id)
-        signin._audit_refused(user.username, user.id, ip, "account_disabled")
-        raise signin.AccountDisabled()
     session_id = console_sessions.start(user.id, user.password_hash)
     audit.record(actor_type="hr", actor_id=user.id, action="hr_user.signed_in_wechat",
                  object_type="hr_user", object_id=user.id, ip=ip)
