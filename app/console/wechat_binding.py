@@ -32,7 +32,7 @@ def _page(issued: wechat_binding.IssuedCode | None = None):
         "console/wechat_binding.html", binding=accounts.wechat_binding_of(user),
         issued=issued, qr_svg=_qr_svg(issued.qr_url) if issued else None,
         pending_until=wechat_binding.pending_code_expiry(user.id) if issued is None else None,
-        minutes=wechat_binding._minutes(), form=BindingForm(), now=utcnow())
+        minutes=wechat_binding.code_minutes(), form=BindingForm(), now=utcnow())
 
 
 @bp.get("/wechat-binding")

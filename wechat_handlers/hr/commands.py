@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from app.core.errors import AppError
+from app.core.timeutil import local
 from app.models import HrUser
 from app.queries.interviews.candidate import company_cancel_reasons
 from app.queries.interviews.console import list_interviews
@@ -144,8 +145,6 @@ def _query(actor: Actor, user: HrUser, rest: str) -> str:
 
 
 def _time(dt) -> str:
-    from app.core.timeutil import local
-
     return local(dt).strftime("%m月%d日 %H:%M")
 
 

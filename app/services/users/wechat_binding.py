@@ -96,7 +96,8 @@ def bound_user(openid: str | None) -> HrUser | None:
 
 # --- issuing a code -------------------------------------------------------------------------
 
-def _minutes() -> int:
+def code_minutes() -> int:
+    """How long a binding code (and its QR code) is valid."""
     return int(current_app.config.get("HR_BINDING_CODE_MINUTES", 10))
 
 
@@ -124,7 +125,7 @@ def issue_code(user_id: int, *, ip: str | None = None, now: datetime | None = No
         raise accounts.UserNotFound()
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     token = secrets.token_urlsafe(24)
-    expires_at = now + timedelta(minutes=_minutes())
+    expires_at = now + timedelta(minutes=code_minutes())
     db.session.execute(delete(HrBindingCode).where(HrBindingCode.hr_user_id == user.id,
                                                    HrBindingCode.used_at.is_(None)))
     db.session.add(HrBindingCode(hr_user_id=user.id, code_hash=_code_hash(code),
@@ -134,7 +135,7 @@ def issue_code(user_id: int, *, ip: str | None = None, now: datetime | None = No
                  data={"expires_at": iso(expires_at)})
     db.session.commit()
     scene = SCENE_PREFIX + token
-    qr_url, qr_error = _qr_code(scene, _minutes() * 60)
+    qr_url, qr_error = _qr_code(scene, code_minutes() * 60)
     return IssuedCode(code, scene, expires_at, qr_url, qr_error)
 
 
