@@ -153,6 +153,7 @@ def test_an_unbound_wechat_user_is_told_how_to_bind(
     page.get_by_role("button", name="以此身份授权").click()
     expect(page.get_by_role("heading", name="您的微信尚未绑定后台账号")).to_be_visible()
     expect(page.locator("main")).to_contain_text("绑定 绑定码")
+    expect(page.locator("main")).to_contain_text("微信绑定")
     expect(page.locator("main")).not_to_contain_text(review["name"])
     shot(page, artifacts_dir, "mobile-unbound-390.png")
     # still no session: WeChat (remembering the user) brings the same answer, never the page
