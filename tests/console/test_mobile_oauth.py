@@ -204,6 +204,15 @@ def test_a_bad_code_is_refused_by_wechat_and_opens_nothing(client, bound_user):
     assert signed_out(client)
 
 
+def test_a_callback_without_a_code_opens_nothing(client, bound_user):
+    url = callback_url(client, authorize_redirect(client))
+    parts = urlsplit(url)
+    r = client.get(parts.path, query_string={"state": parse_qs(parts.query)["state"][0]})
+    assert r.status_code == 400
+    assert 'data-error-code="oauth_code_missing"' in r.get_data(as_text=True)
+    assert signed_out(client)
+
+
 def test_wechat_unreachable_is_said_in_chinese(app, client, bound_user):
     url = callback_url(client, authorize_redirect(client))
     app.config["WECHAT_API_BASE"] = "http://127.0.0.1:9"  # nothing listens there
