@@ -6,6 +6,11 @@ row keeps its state. An event changes only rows of its own app and WeChat channe
 (subscribe for mp, oa_template for oa; a row not routed yet has no channel), never an SMS
 or e-mail row, whatever msgid and openid it names.
 
+The usual case (the msgid names a row the result moves forward) is one UPDATE ...
+RETURNING, one round trip in autocommit on PostgreSQL: WeChat pushes one event per
+message sent. Anything else (no row moved) takes the general path, which locks the rows
+it finds and applies `_apply`; both are written from OPEN_STATUSES and READ.
+
 WeChat may push the event before the dispatcher has committed the send's msgid (the
 sandbox's auto push waits only 0.3 s). A result that matches no row is kept in Redis for
 a day; the dispatcher can call `apply_pending_delivery(row)` after recording the msgid.
@@ -15,9 +20,11 @@ from __future__ import annotations
 import json
 import logging
 
-from sqlalchemy import or_, select
+from sqlalchemy import Integer, bindparam, case, func, or_, select, update
 
+from app.core import sqlwrite
 from app.core.timeutil import utcnow
+from app.core.transaction import single_statement
 from app.extensions import db, redis_store
 from app.models import OutboxMessage, OutboxStatus
 
@@ -93,12 +100,65 @@ def _apply(row: OutboxMessage, *, msgid: str, ok: bool, errcode: int | None,
     return True
 
 
+_STATEMENTS: dict = {}
+
+
+def _forward_statement(ok: bool):
+    """The usual case as one UPDATE ... RETURNING: the rows this msgid names for this
+    user, app and channel that the result moves forward (the rule of `_apply`, written
+    from the same statuses)."""
+    found = _STATEMENTS.get(ok)
+    if found is not None:
+        return found
+    m = OutboxMessage
+    is_open = m.status.in_([sqlwrite.constant(s) for s in OPEN_STATUSES])
+    named = (m.msgid == bindparam("d_msgid"), m.touser == bindparam("d_openid"),
+             m.app == bindparam("d_app"),
+             or_(m.channel == bindparam("d_channel"), m.channel.is_(None)))
+    if ok:
+        read_undelivered = ((m.status == sqlwrite.constant(OutboxStatus.READ))
+                            & m.delivered_at.is_(None))
+        stmt = (update(m).where(*named, is_open | read_undelivered)
+                .values(status=case((is_open, sqlwrite.constant(OutboxStatus.DELIVERED)),
+                                    else_=m.status),
+                        delivered_at=bindparam("d_now"), updated_at=bindparam("d_now")))
+    else:
+        stmt = (update(m).where(*named, is_open)
+                .values(status=sqlwrite.constant(OutboxStatus.FAILED),
+                        errcode=func.coalesce(bindparam("d_errcode", type_=Integer), m.errcode),
+                        last_error=bindparam("d_error"), updated_at=bindparam("d_now")))
+    found = _STATEMENTS[ok] = stmt.returning(m.id)
+    return found
+
+
+def _move_forward(app: str, msgid: str, openid: str, ok: bool, errcode: int | None,
+                  status_text: str) -> int:
+    """Rows changed by the one-statement path (0: none moved; the general path decides
+    whether that is a result for a row not sent yet)."""
+    values = {"d_msgid": msgid, "d_openid": openid, "d_app": app,
+              "d_channel": CHANNEL_OF_APP[app], "d_now": utcnow(), "d_errcode": errcode,
+              "d_error": explain_status(status_text)}
+    stmt = _forward_statement(ok)
+    with single_statement() as unit:
+        if unit.postgres:
+            prepared = _STATEMENTS.get(("pg", ok))
+            if prepared is None:
+                prepared = _STATEMENTS[("pg", ok)] = sqlwrite.Prepared(stmt, db.engine.dialect)
+            with unit.conn.cursor() as cursor:
+                cursor.execute(prepared.sql, prepared.params(values))
+                return len(cursor.fetchall())
+        return len(unit.sa.execute(stmt, values).all())
+
+
 def record_delivery(*, app: str, msgid: str, openid: str, template_id: str | None, ok: bool,
                     errcode: int | None, status_text: str) -> int:
     """Record one delivery result; returns the number of outbox rows changed."""
     if app not in CHANNEL_OF_APP:
         raise ValueError(f"app must be 'mp' or 'oa', got {app!r}")
     msgid = str(msgid)
+    changed = _move_forward(app, msgid, openid, ok, errcode, status_text)
+    if changed:
+        return changed
     try:
         rows = _find_rows(app, msgid, openid, template_id)
         changed = sum(_apply(row, msgid=msgid, ok=ok, errcode=errcode, status_text=status_text)
