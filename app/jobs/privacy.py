@@ -19,22 +19,43 @@ def run(now: datetime | None = None) -> int:
     from app.services.candidates.privacy import get_privacy_rules
 
     now = now or utcnow()
-    done = 0
-    for _ in range(MAX_BATCHES):
+
+    def requests() -> int | None:
         ids = erase.due_requests(now, BATCH)
         if not ids:
-            break
+            return None
+        done = 0
         for request_id in ids:
             request = db.session.get(ErasureRequest, request_id, with_for_update=True)
             done += erase.anonymise(request.candidate_id, now, trigger="request",
                                     request=request)
-        db.session.commit()
-    retention_days = get_privacy_rules().retention_days
-    for _ in range(MAX_BATCHES):
-        ids = erase.due_for_retention(now, retention_days, BATCH)
+        return done
+
+    def retention() -> int | None:
+        ids = erase.due_for_retention(now, get_privacy_rules().retention_days, BATCH)
         if not ids:
+            return None
+        return sum(erase.anonymise(cid, now, trigger="retention") for cid in ids)
+
+    return _batches(requests) + _batches(retention)
+
+
+def _batches(batch) -> int:
+    """Run `batch` until it finds nothing, each its own transaction. A batch that lost a
+    race to another worker (its commit refused) is rolled back and read again."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    from app.extensions import db
+
+    done = 0
+    for _ in range(MAX_BATCHES):
+        try:
+            count = batch()
+            db.session.commit()
+        except (IntegrityError, OperationalError):
+            db.session.rollback()
+            continue
+        if count is None:
             break
-        done += sum(erase.anonymise(cid, now, trigger="retention") for cid in ids)
-        db.session.commit()
-    db.session.commit()
+        done += count
     return done

@@ -14,8 +14,9 @@ Traps:
 - the audit log is append-only and hash-chained: entries written before the erasure are
   not rewritten (they hold actions and reason codes; notes typed by candidates are not
   copied into new entries from here on);
-- idempotent: a candidate already anonymised (CandidateAnonymisation) is skipped, under
-  the candidate row's lock, so two workers never erase twice;
+- idempotent: the CandidateAnonymisation marker is written first and a conflicting one
+  means another worker did it (PostgreSQL: it waits for that commit, then skips; SQLite
+  refuses the second writer's commit, and the job retries its batch);
 - a candidate is due once the end of their last interview (its cancellation time, or its
   start) lies MORE than retention_days in the past and nothing is still open (scheduled,
   confirmed, cancel request pending); exactly retention_days ago is not yet due.
@@ -27,6 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Text, and_, cast, delete, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
+from app.core import sqlwrite
 from app.extensions import db
 from app.models import (
     Cancellation,
@@ -63,7 +65,13 @@ def anonymise(candidate_id: int, now: datetime, *, trigger: str,
     candidate = db.session.get(Candidate, candidate_id, with_for_update=True)
     if candidate is None:
         return False
-    if db.session.get(CandidateAnonymisation, candidate_id) is not None:
+    # The marker first, skipping a conflict: of two workers at once one writes it (the
+    # other waits for its commit on PostgreSQL, then skips).
+    claimed = sqlwrite.insert_set(db.session.connection(), CandidateAnonymisation.__table__, [
+        {"candidate_id": candidate_id, "anonymised_at": now, "trigger": trigger,
+         "erasure_request_id": request.id if request else None}],
+        conflict=("candidate_id",), returning=("candidate_id",))
+    if not claimed:
         _close_request(request, now, actor_id)
         return False
     candidate.name = ANONYMOUS_NAME
@@ -92,9 +100,6 @@ def anonymise(candidate_id: int, now: datetime, *, trigger: str,
         .values(content=ERASED_TEXT).execution_options(synchronize_session=False))
     _blank_messages(candidate_id, iv_ids)
     _blank_webhook_payloads(candidate_id)
-    db.session.add(CandidateAnonymisation(candidate_id=candidate_id, anonymised_at=now,
-                                          trigger=trigger,
-                                          erasure_request_id=request.id if request else None))
     _close_request(request, now, actor_id)
     audit.record(actor_type=actor_type, actor_id=actor_id, action="candidate.anonymised",
                  object_type="candidate", object_id=candidate_id, ip=ip,
