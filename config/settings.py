@@ -367,7 +367,6 @@ class ProductionConfig(BaseConfig):
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
-    PREFERRED_URL_SCHEME = "https"
     HSTS_SECONDS = 365 * 24 * 3600
 
     def validate(self) -> None:

@@ -38,7 +38,6 @@ def test_production_sends_hsts_and_secure_cookies(production_app):
     cookie = page.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert production_app.config["REMEMBER_COOKIE_SECURE"] is True
-    assert production_app.config["PREFERRED_URL_SCHEME"] == "https"
 
 
 def test_production_metrics_need_the_token(production_app):
