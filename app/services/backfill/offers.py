@@ -1,11 +1,11 @@
 """The candidate's slot offers (mini program): list, accept, decline.
 
 Accepting is one transaction of compare-and-set UPDATEs, in this order:
-1. the offer: open -> accepted (`WHERE state = 'open' AND expires_at > now`): a double tap
-   or two devices accept once;
-2. the place: a backfill offer's held place held -> filled (the first of the candidates
+1. the place: a backfill offer's held place held -> filled (the first of the candidates
    offered that place wins; the place was already counted in the session's `booked`), a
    promise offer's session `booked + 1 WHERE booked < capacity` (never over capacity);
+2. the offer: open -> accepted (`WHERE state = 'open' AND expires_at > now`): a double tap
+   or two devices accept once;
 3. the candidate: locked (PostgreSQL: FOR UPDATE; SQLite: the writes above already hold
    its one write lock), then refused when they already have an interview of that position,
    or one at an overlapping time (nobody is double-booked);
@@ -13,7 +13,10 @@ Accepting is one transaction of compare-and-set UPDATEs, in this order:
    closed (`taken`).
 A loser's UPDATE matches no row: its transaction is rolled back and it hears a clear
 409 (offer_taken); its offer is then marked taken in a short transaction of its own.
-Trap: do not read a state and write it back through the ORM; that is the race this avoids.
+Traps: do not read a state and write it back through the ORM; that is the race this
+avoids. Keep the place first: with the offer first, a loser holding its own offer's row
+waits for the place while the winner, closing the losers' offers, waits for that row
+(a deadlock PostgreSQL breaks by failing one of them; the 20-candidate test found it).
 """
 from __future__ import annotations
 
@@ -188,12 +191,8 @@ def _accept(candidate_id: int, offer_public_id: str, now: datetime, ip) -> Accep
         raise _closed_error(offer)
     if offer.expires_at <= now:
         raise OfferExpired(details={"state": "expired", "expires_at": iso(offer.expires_at)})
-    # 1. the offer itself
-    if not _set_state(offer.id, OfferState.ACCEPTED, now, expires_after=now):
-        db.session.expire(offer)
-        db.session.refresh(offer)
-        raise _closed_error(offer) if offer.state != OfferState.OPEN else OfferExpired()
-    # 2. the place
+    # 1. the place (first: every contender for it queues on this one row, so the winner
+    # may close the losers' offers without waiting for locks they hold)
     if offer.kind == OfferKind.BACKFILL:
         taken = db.session.execute(
             update(BackfillPlace)
@@ -208,7 +207,14 @@ def _accept(candidate_id: int, offer_public_id: str, now: datetime, ip) -> Accep
             .values(booked=InterviewSession.booked + 1)
             .execution_options(synchronize_session=False)).rowcount == 1
     if not taken:
+        db.session.refresh(offer)
+        if offer.state == OfferState.ACCEPTED:  # this candidate's own earlier tap won
+            raise _closed_error(offer)
         raise OfferTaken()
+    # 2. the offer itself
+    if not _set_state(offer.id, OfferState.ACCEPTED, now, expires_after=now):
+        db.session.refresh(offer)
+        raise _closed_error(offer) if offer.state != OfferState.OPEN else OfferExpired()
     session = db.session.get(InterviewSession, offer.session_id)
     db.session.expire(session, ["booked"])
     # 3. the candidate
