@@ -1,5 +1,7 @@
 """Candidate simulator: a phone-sized H5 page that plays the mini program against the
-real candidate API (/api/mp/v1), so the cancel flow can be watched in a browser.
+real candidate API (/api/mp/v1), so the cancel flow can be watched in a browser, and an
+interview's 确认参加 (POST .../confirm, after the "schedule" subscription dialog) and 改期
+(GET .../reschedule-slots, POST .../reschedule) used as the mini program does.
 
 Sandbox only: the routes live on the sandbox blueprint, which is registered only when
 SANDBOX_ENABLED. The page's logic is in static/simulator.js.
@@ -19,6 +21,8 @@ TEMPLATE_TITLES = {
     "WECHAT_TPL_INTERVIEW_CANCELLED": "面试取消通知",
     "WECHAT_TPL_CANCEL_REQUEST": "取消申请提交通知",
     "WECHAT_TPL_INTERVIEW_CHANGED": "面试变更通知",
+    "WECHAT_TPL_CONFIRM_REMINDER": "面试确认提醒",
+    "WECHAT_TPL_SLOT_OFFER": "面试空档通知",
 }
 
 

@@ -10,6 +10,10 @@
  *                              POST {api}/subscriptions {results}
  *                              POST {api}/interviews/{id}/cancel + Idempotency-Key
  *   result                  -> poll GET {sandbox}/messages?touser=<openid> every 1 s, up to 30 s
+ *   确认参加                -> GET {api}/subscriptions/templates?scene=schedule, the dialog,
+ *                              POST {api}/interviews/{id}/confirm
+ *   改期                    -> GET  {api}/interviews/{id}/reschedule-slots (bottom sheet)
+ *                              POST {api}/interviews/{id}/reschedule {slot_id} + Idempotency-Key
  *
  * Plain JS, no dependencies. Every text the user sees is Chinese; every API error shows the
  * API's own `error.message`.
@@ -49,7 +53,10 @@
     busy: false,
     listStale: false,
     poll: null,
-    messagesSeen: ""
+    messagesSeen: "",
+    moving: null,         // the interview being rescheduled
+    slot: null,           // the chosen slot
+    moveKey: null         // Idempotency-Key of the reschedule, as for the cancel
   };
 
   // ------------------------------------------------------------------ helpers
@@ -327,20 +334,37 @@
     state.interviews.forEach(function (it) {
       var pos = it.position || {};
       var foot = null;
+      // As the mini program: 确认参加 while 待确认, 改期 while the API allows it, 取消面试
+      // when can_cancel; the hint says the nearest deadline.
+      var actions = [];
+      if (it.status === "scheduled") {
+        actions.push(h("button", {
+          type: "button", "class": "btn btn-primary btn-confirm", "data-testid": "confirm-button",
+          text: "确认参加", onclick: function () { confirmAttendance(it); }
+        }));
+      }
+      if (it.can_reschedule) {
+        actions.push(h("button", {
+          type: "button", "class": "btn btn-outline", "data-testid": "reschedule-button",
+          text: "改期", onclick: function () { openSlotSheet(it); }
+        }));
+      }
       if (it.can_cancel) {
+        actions.push(h("button", {
+          type: "button", "class": "btn btn-warn-outline", "data-testid": "cancel-button",
+          text: "取消面试", onclick: function () { openReasonSheet(it); }
+        }));
+      }
+      var hint = "";
+      if (it.status === "scheduled" && it.confirm_by) {
+        hint = "请于 " + formatClock(it.confirm_by) + " 前确认参加";
+      } else if (it.can_cancel && it.cancel_deadline) {
+        hint = formatClock(it.cancel_deadline) + " 前可取消";
+      }
+      if (actions.length || hint) {
         foot = h("div", { "class": "card-foot" }, [
-          h("span", {
-            "class": "card-hint",
-            text: it.cancel_deadline ? formatClock(it.cancel_deadline) + " 前可取消" : ""
-          }),
-          h("button", {
-            type: "button", "class": "btn btn-warn-outline", "data-testid": "cancel-button",
-            text: "取消面试", onclick: function () { openReasonSheet(it); }
-          })
-        ]);
-      } else if (it.confirm_by && it.status !== "cancelled" && it.status !== "cancel_pending") {
-        foot = h("div", { "class": "card-foot" }, [
-          h("span", { "class": "card-hint", text: "请于 " + formatClock(it.confirm_by) + " 前确认参加" })
+          h("span", { "class": "card-hint", "data-testid": "card-hint", text: hint }),
+          h("div", { "class": "card-actions" }, actions)
         ]);
       }
       list.appendChild(h("div", {
@@ -498,9 +522,10 @@
    * Ask for the subscriptions; like wx.requestSubscribeMessage's `complete`, a failure here
    * never blocks the cancellation: it is reported on the result screen instead.
    */
-  function subscribe() {
+  function subscribe(scene) {
     var warning = null;
-    return api("GET", "/subscriptions/templates").then(function (data) {
+    return api("GET", "/subscriptions/templates" + (scene ? "?scene=" + encodeURIComponent(scene) : ""))
+      .then(function (data) {
       var ids = ((data && data.template_ids) || []).slice(0, MAX_SUBSCRIBE_TEMPLATES);
       if (!ids.length) return null;
       hideLoading();
@@ -565,6 +590,130 @@
       hideLoading();
       updateConfirm();
     });
+  });
+
+  // ------------------------------------------------ 6. 确认参加 and 改期
+
+  var toastTimer = null;
+  function showToast(text) {
+    $("toast-text").textContent = text;
+    $("toast").hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { $("toast").hidden = true; }, 2500);
+  }
+
+  /** 确认参加: the mini program asks for the reminder / change notices first (their
+   *  credits let us remind and tell of changes), then confirms. */
+  function confirmAttendance(interview) {
+    if (state.busy) return;
+    state.busy = true;
+    clearError();
+    showLoading("提交中");
+    subscribe("schedule").then(function (sub) {
+      return api("POST", "/interviews/" + encodeURIComponent(interview.id) + "/confirm", {})
+        .then(function (data) {
+          var it = (data && data.interview) || interview;
+          state.interviews = state.interviews.map(function (x) { return x.id === it.id ? it : x; });
+          renderInterviews();
+          showToast("已确认参加");
+          if (sub && sub.warning) showError(sub.warning);
+        });
+    }).catch(function (err) {
+      showError(err.message);
+      if (err.status === 409 || err.status === 404) loadInterviews();
+    }).then(function () {
+      state.busy = false;
+      hideLoading();
+    });
+  }
+
+  function openSlotSheet(interview) {
+    if (state.busy) return;
+    clearError();
+    state.moving = interview;
+    state.slot = null;
+    state.moveKey = null;
+    $("slot-sub").textContent = "当前：" + formatTime(interview.scheduled_at);
+    $("slot-error").hidden = true;
+    updateReschedule();
+    showLoading("加载中");
+    api("GET", "/interviews/" + encodeURIComponent(interview.id) + "/reschedule-slots")
+      .then(function (data) {
+        renderSlots((data && data.items) || [], interview);
+        $("slot-mask").hidden = false;
+        $("slot-sheet").hidden = false;
+      }).catch(function (err) {
+        showError(err.message);
+      }).then(hideLoading);
+  }
+
+  function renderSlots(slots, interview) {
+    var list = $("slot-list");
+    clear(list);
+    $("slot-empty").hidden = slots.length > 0;
+    slots.forEach(function (slot) {
+      list.appendChild(h("button", {
+        type: "button", role: "radio", "aria-checked": "false",
+        "class": "reason-option", "data-testid": "slot-option", "data-slot-id": slot.slot_id,
+        onclick: function () { pickSlot(slot); }
+      }, [
+        h("span", {}, [
+          formatSlot(slot.starts_at, interview.duration_minutes),
+          h("span", { "class": "slot-remaining", text: "剩余 " + slot.remaining + " 个名额" })
+        ]),
+        h("span", { "class": "radio" })
+      ]));
+    });
+  }
+
+  function pickSlot(slot) {
+    state.slot = slot;
+    state.moveKey = null;
+    Array.prototype.forEach.call(document.querySelectorAll("#slot-list .reason-option"), function (el) {
+      el.setAttribute("aria-checked", el.getAttribute("data-slot-id") === slot.slot_id ? "true" : "false");
+    });
+    $("slot-error").hidden = true;
+    updateReschedule();
+  }
+
+  function updateReschedule() {
+    $("confirm-reschedule").disabled = state.busy || !state.slot;
+  }
+
+  function closeSlotSheet() {
+    $("slot-mask").hidden = true;
+    $("slot-sheet").hidden = true;
+  }
+  $("slot-close").addEventListener("click", function () { if (!state.busy) closeSlotSheet(); });
+  $("slot-mask").addEventListener("click", function () { if (!state.busy) closeSlotSheet(); });
+
+  $("confirm-reschedule").addEventListener("click", function () {
+    var interview = state.moving;
+    var slot = state.slot;
+    if (state.busy || !interview || !slot) return;
+    state.busy = true;
+    updateReschedule();
+    showLoading("提交中");
+    if (!state.moveKey) state.moveKey = uuid4();
+    api("POST", "/interviews/" + encodeURIComponent(interview.id) + "/reschedule",
+      { slot_id: slot.slot_id }, { "Idempotency-Key": state.moveKey })
+      .then(function (data) {
+        state.moveKey = null;
+        closeSlotSheet();
+        var it = (data && data.interview) || interview;
+        state.interviews = state.interviews.map(function (x) { return x.id === it.id ? it : x; });
+        renderInterviews();
+        showToast("已改期至 " + formatTime(it.scheduled_at));
+      }).catch(function (err) {
+        if (!err.network) state.moveKey = null;
+        var el = $("slot-error");
+        el.textContent = err.message;
+        el.hidden = false;
+      }).then(function () {
+        state.busy = false;
+        hideLoading();
+        updateReschedule();
+      });
   });
 
   // ---------------------------------------------------------- 5. result + messages
