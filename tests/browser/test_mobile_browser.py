@@ -113,6 +113,7 @@ def test_a_request_is_approved_on_the_phone_and_the_candidate_is_told(
     request = manager.locator(f'section.m-request[data-cancellation="{request_id}"]')
     expect(request).to_contain_text("第1级：已同意")
     shot(manager, artifacts_dir, "mobile-interview-390.png")
+    assert manager.evaluate("document.documentElement.scrollWidth") <= 390
     request.get_by_role("button", name="同意").click()
     expect(manager.locator(".m-flash.flash-success")).to_contain_text(f"已同意：{number}")
     expect(manager.get_by_role("heading", name=re.compile(number))).to_contain_text("已取消")
