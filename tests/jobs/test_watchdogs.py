@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.jobs import watchdogs
@@ -211,3 +211,27 @@ def test_two_watchdog_runs_at_once_open_one_alert(app):
         db.session.commit()
     assert len(first.opened) == 1 and second.opened == []
     assert len(_alerts(app)) == 1
+
+
+def test_hr_told_of_the_failure_by_dispatch_get_the_banner_but_no_second_message(app):
+    from app.models import Interview
+    from app.services.notifications.alerts import alert_failed_notification
+
+    recruiter, _, iv = _team(app)
+    row_id = factories.outbox_message(app, iv.id, status=OutboxStatus.UNREACHABLE,
+                                      recipient_id=iv.candidate_id, created_at=NOW,
+                                      context={"candidate_name": "张三", "position_title": "J",
+                                               "scheduled_at": "2026-12-02T10:00:00+08:00",
+                                               "interview_number": iv.number})
+    with app.app_context():
+        row = db.session.get(OutboxMessage, row_id)
+        assert db.session.get(Interview, iv.id) is not None
+        assert alert_failed_notification(row) == 1      # dispatch's own message, unchanged
+        db.session.commit()
+    assert _run(app, NOW) == 1
+    [alert] = _alerts(app, "candidate_unreachable")
+    assert alert.recipients == [recruiter]
+    assert _alert_messages(app) == []
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.kind == "staff_notification_failed")) == 1

@@ -42,6 +42,9 @@ class Condition:
     department: str | None = None     # None: admins' alert
     interview_id: int | None = None
     data: dict = field(default_factory=dict)
+    # recipients who already had a message about this very fact (the dispatcher's
+    # staff_notification_failed): the banner, but no second message
+    already_told: tuple[int, ...] = ()
 
 
 @dataclass
@@ -125,6 +128,8 @@ def _announce(alert_id: int, condition: Condition, now: datetime) -> None:
                "detail": condition.detail, "opened_at": iso(now),
                "department": condition.department or ""}
     for user_id in condition.recipients:
+        if user_id in condition.already_told:
+            continue
         outbox.enqueue(event=f"alert:{alert_id}", kind=ALERT_MESSAGE_KIND,
                        recipient_type="hr_user", recipient_id=user_id, interview=None,
                        context=context)

@@ -6,7 +6,9 @@ Edges (tested by the clock):
 - a webhook receiver is failing once its oldest undelivered event has been failing FOR
   WATCHDOG_WEBHOOK_FAILING_HOURS or more with no success since;
 - a candidate is unreachable when the newest message to them (within the look-back
-  window) finally failed or found no channel; a later message that went out clears it;
+  window) finally failed or found no channel; a later message that went out clears it.
+  The dispatcher already told the recruiter of that failure (staff_notification_failed,
+  app.services.notifications.alerts): they get the banner, not a second message;
 - a channel is paused while dispatch's pause flag (Redis, set on errcode 45009 until the
   next day) exists.
 """
@@ -83,6 +85,13 @@ def candidate_unreachable(now: datetime) -> list[Condition]:
         select(OutboxMessage).join(newest, newest.c.last_id == OutboxMessage.id)
         .where(OutboxMessage.status.in_(FINAL_FAILURES))
         .order_by(OutboxMessage.id)).all()
+    told: dict[int, set[int]] = {}
+    if rows:
+        for event, user_id in db.session.execute(
+                select(OutboxMessage.event, OutboxMessage.recipient_id).where(
+                    OutboxMessage.kind == "staff_notification_failed",
+                    OutboxMessage.event.in_([f"notification.failed:{r.id}" for r in rows]))):
+            told.setdefault(int(event.rsplit(":", 1)[1]), set()).add(user_id)
     out = []
     for row in rows:
         interview = row.interview
@@ -98,7 +107,7 @@ def candidate_unreachable(now: datetime) -> list[Condition]:
             detail=("所有渠道均无法送达候选人" if row.status == OutboxStatus.UNREACHABLE
                     else f"通知发送失败：{(row.last_error or '未知原因')[:60]}"),
             recipients=responsible(owners, department), department=department,
-            interview_id=row.interview_id,
+            interview_id=row.interview_id, already_told=tuple(sorted(told.get(row.id, ()))),
             data={"outbox_message_id": row.id, "candidate_id": row.recipient_id}))
     return out
 
