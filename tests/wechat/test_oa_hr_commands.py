@@ -147,3 +147,20 @@ def test_help_and_unknown_text_list_the_commands(app, demo, live_url):
         assert command in help_text
     unknown = phone.send("你好")
     assert unknown.startswith("未识别的指令") and "同意 面试编号" in unknown
+
+
+# --- reading the text ---------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "word", "rest"), [
+    ("同意 AI-2026-12-03-001", "同意", "AI-2026-12-03-001"),
+    ("  驳回\u3000AI-2026-12-03-001   时间 不能改 ", "驳回", "AI-2026-12-03-001 时间 不能改"),
+    ("绑定ABCD2345", "绑定", "ABCD2345"),
+    ("绑定 abcd-2345", "绑定", "abcd-2345"),
+    ("取消面试可以吗", None, "取消面试可以吗"),      # a candidate's sentence, not a command
+    ("帮助", "帮助", ""),
+    ("请问帮助在哪", None, "请问帮助在哪"),
+])
+def test_a_command_word_stands_alone_except_binding(text, word, rest):
+    from wechat_handlers.hr.commands import parse
+
+    assert parse(text) == (word, rest)

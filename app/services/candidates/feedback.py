@@ -65,12 +65,14 @@ class ReplyFailed(AppError):
 
 
 def _checked(content: str | None, limit: int, field: str = "content") -> str:
+    """The text without surrounding spaces: required, at most `limit` characters."""
+    what = "反馈内容" if field == "content" else "回复内容"
     content = (content or "").strip()
     if not content:
-        raise ValidationFailed("请填写反馈内容" if field == "content" else "请填写回复内容",
-                               code="field_required", details={"field": field})
+        raise ValidationFailed(f"请填写{what}", code="field_required",
+                               details={"field": field})
     if len(content) > limit:
-        raise ValidationFailed(f"最多{limit}个字", code="field_too_long",
+        raise ValidationFailed(f"{what}最多{limit}个字", code="field_too_long",
                                details={"field": field, "max_length": limit})
     return content
 
