@@ -92,7 +92,9 @@ KINDS_CTX = {"position_title": "Java后端开发工程师", "scheduled_at": "202
              # staff_watchdog_alert (app.services.watchdogs.alerts)
              "alert_title": "候选人通知超时未发出", "subject": "技术部 3条候选人通知未发出",
              "detail": "最早一条已等待75分钟，超过60分钟的通知时效承诺",
-             "opened_at": "2024-03-15T10:00:00+08:00"}
+             "opened_at": "2024-03-15T10:00:00+08:00",
+             # staff_promise_at_risk (app.services.interviews.promises)
+             "due_at": "2024-03-20T23:59:59+08:00"}
 CONFIG_ALL = {**CONFIG, "WECHAT_TPL_INTERVIEW_CHANGED": "tpl-ch",
               "WECHAT_TPL_CONFIRM_REMINDER": "tpl-rem", "WECHAT_TPL_SLOT_OFFER": "tpl-offer"}
 
