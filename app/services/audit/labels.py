@@ -275,6 +275,12 @@ def value_text(key: str, value, lookups: Lookups | None = None) -> str:
         return SIGN_IN_REFUSED_LABELS.get(value, str(value))
     if key == "method":
         return {"invite": "邀请链接", "phone": "手机号"}.get(value, str(value))
+    if key == "trigger":  # candidate.anonymised (issue 11 §7)
+        return {"retention": "超过保存期限", "request": "候选人申请删除"}.get(value, str(value))
+    if key == "kind":
+        from app.models.alerts import ALERT_KINDS
+
+        return ALERT_KINDS.get(str(value), str(value))
     if key == "via":
         return VIA_LABELS.get(value, str(value))
     return str(value)
