@@ -114,3 +114,9 @@ def test_managers_cannot_change_the_privacy_rules(app):
     r = client.post("/console/privacy/rules", data={"csrf_token": token,
                                                     "retention_days": "30"})
     assert r.status_code == 403
+
+
+def test_the_settings_page_links_the_privacy_rules(app):
+    admin = _client(app, "root", Role.ADMIN, departments=())
+    assert "/console/privacy#privacy-rules" in admin.get("/console/settings").get_data(
+        as_text=True)
