@@ -342,9 +342,10 @@ class DevelopmentConfig(BaseConfig):
             self.SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'aiic.db'}"
         if _env("WECHAT_API_BASE") is None:
             self.WECHAT_API_BASE = self.PUBLIC_BASE_URL.rstrip("/") + "/_sandbox/wechat"
-        # Mobile console: the sandbox's authorize page (app.wechat.sandbox.oauth)
-        if _env("WECHAT_OAUTH_BASE_URL") is None:
-            self.WECHAT_OAUTH_BASE_URL = self.PUBLIC_BASE_URL.rstrip("/") + "/_sandbox/wechat"
+        # Mobile console: unset = the sandbox's authorize page, on the sandbox that
+        # WECHAT_API_BASE points at (app.wechat.oauth reads it at request time, so a test
+        # moving the sandbox moves both)
+        self.WECHAT_OAUTH_BASE_URL = _env("WECHAT_OAUTH_BASE_URL")
         # The sandbox pushes delivery events to our callbacks ~0.3 s after a send.
         self.SANDBOX_AUTO_PUSH = _env_bool("SANDBOX_AUTO_PUSH", not self.TESTING)
 

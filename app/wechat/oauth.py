@@ -1,8 +1,9 @@
 """Official Account web OAuth (snsapi_base), for the mobile console opened inside WeChat.
 
 Two hosts, both configuration only: the authorize page the browser is sent to lives on
-WECHAT_OAUTH_BASE_URL (open.weixin.qq.com; the sandbox in development and tests), the
-code exchange goes to WECHAT_API_BASE like every other WeChat call.
+WECHAT_OAUTH_BASE_URL (open.weixin.qq.com; in development and tests, unset: the sandbox
+at WECHAT_API_BASE), the code exchange goes to WECHAT_API_BASE like every other WeChat
+call.
 
 Traps:
 - The exchange takes the OA's appid and secret in the query string: never log its URL.
@@ -32,8 +33,15 @@ def authorize_url(redirect_uri: str, state: str) -> str:
     cfg = current_app.config
     query = urlencode({"appid": cfg["WECHAT_OA_APPID"], "redirect_uri": redirect_uri,
                        "response_type": "code", "scope": SCOPE, "state": state})
-    return (cfg["WECHAT_OAUTH_BASE_URL"].rstrip("/") + "/connect/oauth2/authorize?" + query
+    return (authorize_base().rstrip("/") + "/connect/oauth2/authorize?" + query
             + "#wechat_redirect")
+
+
+def authorize_base() -> str:
+    """WECHAT_OAUTH_BASE_URL; unset (development, tests) = the sandbox, which serves the
+    authorize page beside the API it emulates at WECHAT_API_BASE."""
+    cfg = current_app.config
+    return cfg.get("WECHAT_OAUTH_BASE_URL") or cfg["WECHAT_API_BASE"]
 
 
 def openid_for_code(code: str) -> str:

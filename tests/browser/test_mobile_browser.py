@@ -30,13 +30,6 @@ DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN",
 
 
 @pytest.fixture
-def oauth_host(app, live_url):
-    """WeChat's authorize page is the sandbox's, on the live server (the test app's
-    PUBLIC_BASE_URL is set after its config was built)."""
-    app.config["WECHAT_OAUTH_BASE_URL"] = live_url + "/_sandbox/wechat"
-
-
-@pytest.fixture
 def browser_page(chromium):
     """browser_page(options) -> a fresh page with its own cookies; console errors and
     uncaught page errors are collected on page.console_errors."""
@@ -72,7 +65,7 @@ def shot(page, artifacts_dir, name: str) -> None:
 
 
 def test_a_request_is_approved_on_the_phone_and_the_candidate_is_told(
-        app, demo, sandbox, live_url, oauth_host, browser_page, artifacts_dir):
+        app, demo, sandbox, live_url, browser_page, artifacts_dir):
     from playwright.sync_api import expect
 
     from app.services.cancellation import cancel_by_candidate
@@ -141,7 +134,7 @@ def test_a_request_is_approved_on_the_phone_and_the_candidate_is_told(
 
 
 def test_an_unbound_wechat_user_is_told_how_to_bind(
-        app, demo, sandbox, live_url, oauth_host, browser_page, artifacts_dir):
+        app, demo, sandbox, live_url, browser_page, artifacts_dir):
     from playwright.sync_api import expect
 
     review = review_candidate(demo)
@@ -167,7 +160,7 @@ def test_an_unbound_wechat_user_is_told_how_to_bind(
 
 
 def test_hr_cancels_an_interview_on_the_phone_with_a_reason(
-        app, demo, sandbox, live_url, oauth_host, browser_page, artifacts_dir):
+        app, demo, sandbox, live_url, browser_page, artifacts_dir):
     from playwright.sync_api import expect
 
     cand = next(c for c in demo["candidates"]

@@ -73,7 +73,7 @@ def test_entry_sends_the_browser_to_the_authorize_url_with_a_fresh_state(app, cl
     first, second = authorize_redirect(client), authorize_redirect(client)
     parts = urlsplit(first)
     assert f"{parts.scheme}://{parts.netloc}" + parts.path == \
-        app.config["WECHAT_OAUTH_BASE_URL"] + "/connect/oauth2/authorize"
+        app.config["LIVE_SERVER_URL"] + "/_sandbox/wechat/connect/oauth2/authorize"
     assert parts.fragment == "wechat_redirect"
     query = parse_qs(parts.query)
     assert query["appid"] == [app.config["WECHAT_OA_APPID"]]
@@ -84,12 +84,20 @@ def test_entry_sends_the_browser_to_the_authorize_url_with_a_fresh_state(app, cl
 
 
 def test_production_points_the_authorize_page_at_open_weixin(monkeypatch):
-    from config import ProductionConfig
+    from config import DevelopmentConfig, ProductionConfig
 
     monkeypatch.delenv("WECHAT_OAUTH_BASE_URL", raising=False)
     assert ProductionConfig().WECHAT_OAUTH_BASE_URL == "https://open.weixin.qq.com"
+    assert DevelopmentConfig().WECHAT_OAUTH_BASE_URL is None  # the sandbox's, see below
     monkeypatch.setenv("WECHAT_OAUTH_BASE_URL", "https://oauth.example.test")
     assert ProductionConfig().WECHAT_OAUTH_BASE_URL == "https://oauth.example.test"
+    assert DevelopmentConfig().WECHAT_OAUTH_BASE_URL == "https://oauth.example.test"
+
+
+def test_a_configured_authorize_host_is_used(app, client):
+    app.config["WECHAT_OAUTH_BASE_URL"] = "https://open.weixin.qq.com"
+    assert authorize_redirect(client).startswith(
+        "https://open.weixin.qq.com/connect/oauth2/authorize?appid=")
 
 
 # --- signing in -----------------------------------------------------------------------------
