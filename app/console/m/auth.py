@@ -8,7 +8,9 @@ openid the bound HR user, and the console's own login (auth._start_session) the 
 Traps:
 - `state` is random, kept in this browser's session cookie, used once (popped before
   anything else) and short-lived (WECHAT_OAUTH_STATE_SECONDS): a callback URL carried to
-  another browser, replayed, or forged opens nothing.
+  another browser, replayed, or forged opens nothing. The session is a signed cookie, so
+  an old copy of it still holds a spent state: what stops that replay is the code, which
+  WeChat takes once (40163).
 - The callback URL carries a code: it is never echoed back, and a failed exchange
   starts over from the entry rather than retrying the code (single use at WeChat).
 - `next` is only ever a mobile console path (no open redirect through the entry).
