@@ -203,3 +203,12 @@ def test_webhook_deliveries_about_the_candidate_lose_the_name(app):
     assert payloads[iv.public_id] == {"ref": f"candidate-{iv.candidate_id}",
                                       "name": "已匿名化"}
     assert payloads[other.public_id]["name"] == "李四"
+
+
+def test_a_candidate_never_interviewed_is_kept_the_retention_period_from_import(app):
+    old = factories.candidate(app, "王五", created_at=NOW - timedelta(days=DAYS, seconds=1))
+    new = factories.candidate(app, "赵六", created_at=NOW - timedelta(days=DAYS - 1))
+    assert _run(app, NOW) == 1
+    with app.app_context():
+        assert db.session.get(Candidate, old).name == "已匿名化"
+        assert db.session.get(Candidate, new).name == "赵六"

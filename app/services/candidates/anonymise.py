@@ -151,18 +151,22 @@ def _blank_webhook_payloads(candidate_id: int) -> None:
 # --- who is due -------------------------------------------------------------------------
 
 def due_for_retention(now: datetime, retention_days: int, limit: int) -> list[int]:
-    """Candidates whose process ended more than retention_days ago (oldest ids first)."""
+    """Candidates whose process ended more than retention_days ago (lowest ids first).
+
+    NOT EXISTS per candidate rather than a GROUP BY over every interview: walking the
+    candidates by id, each is probed through interviews' candidate_id index, and the
+    statement stops at `limit` matches."""
     cutoff = now - timedelta(days=retention_days)
-    ended = func.max(func.coalesce(Interview.cancelled_at, Interview.scheduled_at))
-    other = aliased(Interview)  # its own FROM: not correlated with the outer join
-    still_open = (exists().where(other.candidate_id == Candidate.id,
-                                 other.status.in_(OPEN_STATUSES))
-                  .correlate(Candidate))
+    iv = aliased(Interview)
+    not_over = exists().where(
+        iv.candidate_id == Candidate.id,
+        or_(iv.status.in_(OPEN_STATUSES),
+            func.coalesce(iv.cancelled_at, iv.scheduled_at) >= cutoff)).correlate(Candidate)
+    had_one = exists().where(iv.candidate_id == Candidate.id).correlate(Candidate)
     done = exists().where(CandidateAnonymisation.candidate_id == Candidate.id) \
         .correlate(Candidate)
-    stmt = (select(Candidate.id).outerjoin(Interview, Interview.candidate_id == Candidate.id)
-            .where(~done, ~still_open).group_by(Candidate.id, Candidate.created_at)
-            .having(or_(ended < cutoff, and_(ended.is_(None), Candidate.created_at < cutoff)))
+    stmt = (select(Candidate.id)
+            .where(~done, ~not_over, or_(had_one, Candidate.created_at < cutoff))
             .order_by(Candidate.id).limit(limit))
     return list(db.session.scalars(stmt))
 
