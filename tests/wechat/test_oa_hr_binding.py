@@ -180,3 +180,34 @@ def test_a_code_of_a_disabled_user_does_not_bind(app, live_url, hr_id):
     with factories.committed(app) as session:
         session.execute(update(HrUser).where(HrUser.id == hr_id).values(active=False))
     assert "绑定码无效或已过期" in phone_of(live_url, "oa-hr-wang").send(f"绑定 {issued.code}")
+
+
+def test_two_wechat_users_racing_for_one_code_bind_only_one(app, hr_id):
+    import threading
+
+    from app.services.users import wechat_binding
+
+    issued = issue_code(app, hr_id)
+    barrier = threading.Barrier(2)
+    results: dict[str, str] = {}
+
+    def attempt(openid: str) -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                wechat_binding.bind_by_code(openid, issued.code)
+                results[openid] = "bound"
+            except Exception as exc:  # the loser: invalid code (or SQLite's busy lock)
+                results[openid] = type(exc).__name__
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=attempt, args=(o,)) for o in ("oa-racer-1", "oa-racer-2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results.values()).count("bound") == 1, results
+    winner = next(o for o, r in results.items() if r == "bound")
+    _assert_bound(app, "zhaopin", winner)
+    assert len(entries(app, "hr_user.wechat_bound")) == 1

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.core import crypto
@@ -223,15 +223,27 @@ def _usable(condition, now: datetime | None) -> HrBindingCode | None:
     return row
 
 
+def _use(code: HrBindingCode, openid: str, now: datetime) -> None:
+    """Mark the code used, as a compare-and-set (used_at still empty): of two scans of one
+    code at once, on either backend, only one goes on."""
+    used = db.session.execute(
+        update(HrBindingCode).where(HrBindingCode.id == code.id, HrBindingCode.used_at.is_(None))
+        .values(used_at=now, used_by_openid=openid)
+        .execution_options(synchronize_session=False))
+    if used.rowcount != 1:
+        db.session.rollback()
+        raise BindingCodeInvalid()
+
+
 def _bind(code: HrBindingCode, openid: str, *, via: str, now: datetime | None) -> BindResult:
     now = now or utcnow()
     user = db.session.get(HrUser, code.hr_user_id)
     if user is None or not user.active:
         db.session.rollback()
         raise BindingCodeInvalid()
+    _use(code, openid, now)
     previous = accounts.wechat_binding_of(user)
     if previous is not None and previous.openid == openid:
-        code.used_at, code.used_by_openid = now, openid
         db.session.commit()
         return BindResult(user.id, user.display_name, False)
     other = bound_user(openid) or _inactive_owner(openid)
@@ -250,7 +262,6 @@ def _bind(code: HrBindingCode, openid: str, *, via: str, now: datetime | None) -
         db.session.add(account)
     account.hr_user_id = user.id
     account.followed = True
-    code.used_at, code.used_by_openid = now, openid
     audit.record(actor_type="hr", actor_id=user.id, action="hr_user.wechat_bound",
                  object_type="hr_user", object_id=user.id,
                  data={"via": via, "before": {"wechat_bound": previous is not None},
