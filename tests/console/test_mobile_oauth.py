@@ -171,6 +171,20 @@ def test_the_state_is_used_once(app, client, bound_user):
     assert follow(client, url).status_code == 400
 
 
+def test_a_replay_with_an_old_copy_of_the_cookie_is_stopped_by_the_spent_code(
+        app, client, bound_user):
+    url = callback_url(client, authorize_redirect(client))
+    old_cookie = client.get_cookie("session").value  # still holds the pending state
+    assert follow(client, url).status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("session", old_cookie)
+    r = follow(thief, url)
+    assert r.status_code == 400
+    assert 'data-error-code="oauth_code_invalid"' in r.get_data(as_text=True)
+    assert signed_out(thief)
+    assert open_sessions(app, bound_user) == 1  # only the real sign-in's
+
+
 def test_a_state_from_another_browser_opens_nothing(app, client, bound_user):
     url = callback_url(client, authorize_redirect(client))  # the victim's browser
     attacker = app.test_client()
