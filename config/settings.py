@@ -283,6 +283,10 @@ class BaseConfig:
         for key in ("WECHAT_CALLBACK_TIMESTAMP_WINDOW", "WECHAT_CALLBACK_DEDUPE_SECONDS",
                     "WECHAT_CALLBACK_MAX_BYTES"):
             setattr(self, key, _env_int(key, getattr(self, key)))
+        # HR in the Official Account (issue 10 §3-4)
+        for key in ("HR_BINDING_CODE_MINUTES", "HR_BINDING_MAX_FAILURES",
+                    "HR_BINDING_LOCK_MINUTES"):
+            setattr(self, key, _env_int(key, getattr(self, key)))
         # Hardening (issue 12)
         for key in ("MP_MAX_BODY_BYTES", "INTEGRATION_MAX_BODY_BYTES", "CONSOLE_MAX_BODY_BYTES",
                     "IMPORT_MAX_BODY_BYTES", "TRUSTED_PROXIES", "HSTS_SECONDS"):
