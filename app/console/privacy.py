@@ -26,6 +26,8 @@ def _page(*, form=None, errors=None, codes=None, status=200):
         days_left={r.id: service.working_days_left(r, now) for r in rows},
         # due_at is the midnight that ends the last day: show that day's 23:59
         due_shown={r.id: r.due_at - timedelta(minutes=1) for r in rows},
+        open_interviews=service.open_interviews(
+            [r.candidate_id for r in rows if r.status.value == "pending"]),
         can_edit=actor.can("settings"), form=form or {}, errors=errors or {},
         codes=codes or {}), status
 

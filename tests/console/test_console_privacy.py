@@ -120,3 +120,10 @@ def test_the_settings_page_links_the_privacy_rules(app):
     admin = _client(app, "root", Role.ADMIN, departments=())
     assert "/console/privacy#privacy-rules" in admin.get("/console/settings").get_data(
         as_text=True)
+
+
+def test_a_request_of_a_candidate_with_open_interviews_warns_to_cancel_them_first(app):
+    _request(app)   # its interview is three days ahead, still scheduled
+    html = _client(app, "mgr", Role.RECRUITING_MANAGER).get("/console/privacy").get_data(
+        as_text=True)
+    assert "还有1场未结束的面试，删除前请先取消" in html

@@ -303,6 +303,21 @@ def erase_by_hr(actor, request_id: int, now: datetime) -> ErasureRequest:
     return request
 
 
+def open_interviews(candidate_ids: list[int]) -> dict[int, int]:
+    """How many interviews of each candidate are not over yet (scheduled, confirmed or
+    with a pending cancel request): HR should cancel them before erasing."""
+    from sqlalchemy import func
+
+    from app.services.candidates.anonymise import OPEN_STATUSES
+
+    if not candidate_ids:
+        return {}
+    return dict(db.session.execute(
+        select(Interview.candidate_id, func.count(Interview.id))
+        .where(Interview.candidate_id.in_(candidate_ids), Interview.status.in_(OPEN_STATUSES))
+        .group_by(Interview.candidate_id)).all())
+
+
 def working_days_left(request: ErasureRequest, now: datetime) -> int:
     """Working days from today until the deadline's day (0: due today or overdue)."""
     due_day = local(request.due_at).date() - timedelta(days=1)
