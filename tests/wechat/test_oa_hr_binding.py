@@ -211,3 +211,15 @@ def test_two_wechat_users_racing_for_one_code_bind_only_one(app, hr_id):
     winner = next(o for o, r in results.items() if r == "bound")
     _assert_bound(app, "zhaopin", winner)
     assert len(entries(app, "hr_user.wechat_bound")) == 1
+
+
+def test_replies_are_encrypted_and_pictures_get_a_one_line_answer(app, live_url, hr_id):
+    import requests
+
+    phone = phone_of(live_url, "oa-hr-wang")
+    r = requests.post(f"{phone.url}/oa/inbound", json={
+        "openid": phone.openid, "action": "text", "content": "帮助"}, timeout=15).json()
+    assert r["reply_encrypted"] is True and r["reply"] == NOT_BOUND
+    r = requests.post(f"{phone.url}/oa/inbound", json={
+        "openid": phone.openid, "action": "image"}, timeout=15).json()
+    assert r["callback_status"] == 200 and r["reply"].startswith("目前仅支持文字消息")

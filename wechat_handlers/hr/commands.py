@@ -195,3 +195,16 @@ def candidate_text(openid: str, content: str, msgid) -> str:
         return ("您好，暂未查到与您的微信关联的面试。请先在“AI面试”小程序中登录并绑定，"
                 "之后在这里留言，招聘HR会看到并回复。")
     return "已收到您的留言，招聘HR会尽快回复您。如需取消或改期面试，请在“AI面试”小程序中操作。"
+
+
+OTHER_MESSAGES = ("image", "voice", "video", "shortvideo", "location", "link")
+
+
+def other_message(raw: dict, xml: str) -> str:
+    """Pictures, voice and the like are not read by anyone: say so, in one line."""
+    return "目前仅支持文字消息，请用文字发送您的问题或指令（发送“帮助”查看HR指令）。"
+
+
+for _type in OTHER_MESSAGES:
+    on_event("oa", f"msg:{_type}")(other_message)
+

@@ -26,7 +26,7 @@ from app.wechat.sandbox import bp, oa_service, push, state
 from app.wechat.sandbox.admin import _body, _openid
 from app.wechat.sandbox.responses import bad_request, wx_ok
 
-ACTIONS = ("text", "click", "view", "scan", "subscribe", "unsubscribe")
+ACTIONS = ("text", "image", "click", "view", "scan", "subscribe", "unsubscribe")
 
 
 def _cdata(value: object) -> str:
@@ -43,6 +43,11 @@ def inbound_xml(openid: str, action: str, *, content: str = "", key: str = "",
     if action == "text":
         return (f"<xml>{head}<MsgType>{_cdata('text')}</MsgType>"
                 f"<Content>{_cdata(content)}</Content>"
+                f"<MsgId>{msgid or state.next_msgid()}</MsgId></xml>")
+    if action == "image":
+        return (f"<xml>{head}<MsgType>{_cdata('image')}</MsgType>"
+                f"<PicUrl>{_cdata('http://mmbiz.qpic.cn/sandbox.jpg')}</PicUrl>"
+                f"<MediaId>{_cdata('sandbox-media-' + str(create_time or 0))}</MediaId>"
                 f"<MsgId>{msgid or state.next_msgid()}</MsgId></xml>")
     event = {"click": "CLICK", "view": "VIEW", "scan": "SCAN", "subscribe": "subscribe",
              "unsubscribe": "unsubscribe"}[action]
@@ -63,6 +68,7 @@ def deliver(openid: str, plaintext: str) -> dict:
                              headers={"Content-Type": "text/xml"},
                              timeout=push.CALLBACK_TIMEOUT)
     return {"callback_status": response.status_code,
+            "reply_encrypted": "<Encrypt>" in response.text,
             "reply": decrypt_reply(response.text)}
 
 
@@ -83,7 +89,7 @@ def decrypt_reply(text: str) -> str | None:
 
 @bp.post("/oa/inbound")
 def oa_inbound():
-    """{openid, action: text|click|view|scan|subscribe|unsubscribe, content?, key?,
+    """{openid, action: text|image|click|view|scan|subscribe|unsubscribe, content?, key?,
     ticket? or url? (scan)}: the user's action reaches our callback; answers its status
     and the reply the user sees."""
     body = _body()
