@@ -144,9 +144,13 @@ def _announce(alert_id: int, condition: Condition, now: datetime) -> None:
 def open_alerts(actor: Actor, *, include_acknowledged: bool = False, limit: int = 20
                 ) -> list[Alert]:
     """Open alerts the user sees, newest first (the banner: unacknowledged only)."""
+    if not actor.is_hr or not actor.permissions:
+        return []
     stmt = select(Alert).where(Alert.cleared_at.is_(None))
     if not include_acknowledged:
         stmt = stmt.where(Alert.acknowledged_at.is_(None))
+    # Visibility is checked in Python (recipients is a JSON list; containment is not
+    # portable): open alerts are few, they clear by themselves.
     rows = db.session.scalars(stmt.order_by(Alert.opened_at.desc(), Alert.id.desc())
                               .limit(500)).all()
     return [a for a in rows if sees(actor, a)][:limit]
