@@ -120,7 +120,8 @@ def test_a_request_is_approved_on_the_phone_and_the_candidate_is_told(
 
     manager.reload()  # who was told, and how far each message got
     messages = manager.locator("li.m-message")
-    expect(messages.filter(has_text="候选人").first).to_contain_text("小程序订阅消息")
+    expect(messages.filter(has_text="面试取消申请已通过")).to_contain_text("候选人")
+    expect(messages.filter(has_text="面试取消申请已通过")).to_contain_text("小程序订阅消息")
     shot(manager, artifacts_dir, "mobile-interview-cancelled-390.png")
 
     # the same pages at desktop width

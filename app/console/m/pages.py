@@ -25,6 +25,7 @@ from app.queries.interviews.console import get_interview_detail
 from app.services import cancellation
 from app.services.cancellation.policy import may_decide, pending_level
 from app.services.interviews.recipients import STAFF_ROLES
+from templates_msg.catalogue import TITLES as MESSAGE_TITLES
 
 # What the phone offers of the desktop's decisions (要求补充说明 stays on the desktop).
 MOBILE_ACTIONS = ("approve", "reject")
@@ -89,7 +90,8 @@ def interview_detail(public_id: str):
                            interview=detail.interview, open_requests=requests_open,
                            can_cancel=cancellation.hr_can_cancel(actor, detail.interview),
                            cancel_form=CancelForm(), decision_form=DecisionForm(),
-                           reasons=company_cancel_reasons(), notify_roles=NOTIFY_ROLES)
+                           reasons=company_cancel_reasons(), notify_roles=NOTIFY_ROLES,
+                           message_titles=MESSAGE_TITLES)
 
 
 @bp.post("/interviews/<public_id>/cancel")
