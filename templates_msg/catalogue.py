@@ -324,6 +324,10 @@ MESSAGE_KINDS: dict[str, MessageKind] = {
         MessageKind("staff_promise_at_risk", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
                     OA_HR_ALERT_FIELDS, _promise_at_risk, "pages/message/open",
                     _promise_at_risk_text),
+        # issue 11 §4-5: a candidate booked an offered slot (a kept promise or a backfill)
+        MessageKind("staff_interview_booked", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
+                    OA_HR_ALERT_FIELDS, _staff_values("候选人已预约面试"), "pages/message/open",
+                    _staff_text("候选人已预约面试"), valid_while=GOING_AHEAD),
         # issue 11 §3: a candidate's request still open close to the start, to the
         # department's recruiting managers
         MessageKind("staff_request_escalated", "staff", None, "WECHAT_OA_TPL_HR_ALERT",
@@ -355,6 +359,7 @@ TITLES = {
     "candidate_detail_requested": "面试取消申请需补充说明",
     "staff_batch_cancelled": "面试批量取消完成",
     "staff_promise_at_risk": "重新安排即将逾期",
+    "staff_interview_booked": "候选人已预约面试",
     "staff_request_escalated": "取消申请临近面试未审批",
 }
 

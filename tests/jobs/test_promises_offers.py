@@ -62,7 +62,8 @@ def offers_of(app, candidate_id: int) -> list[SlotOffer]:
 
 
 def test_sessions_with_room_are_offered_and_booking_one_keeps_the_promise(app):
-    position = factories.position(app)
+    recruiter = factories.hr_user(app, "rec")
+    position = factories.position(app, recruiter_id=recruiter)
     full = factories.interview_session(app, position_id=position, starts_at=bj(2025, 12, 2, 10),
                                        capacity=1, booked=1)
     early = factories.interview_session(app, position_id=position,
@@ -91,6 +92,10 @@ def test_sessions_with_room_are_offered_and_booking_one_keeps_the_promise(app):
         new = db.session.get(Interview, booked.interview_id)
         assert (new.session_id, new.candidate_id) == (later, iv.candidate_id)
         assert db.session.get(InterviewSession, later).booked == 1
+        told = db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.kind == "staff_interview_booked")).one()
+        assert (told.recipient_id, told.interview_id) == (recruiter, booked.interview_id)
+        assert told.context["reason_label"] == "重新安排"
     states = [o.state for o in offers_of(app, iv.candidate_id)]
     assert states == [OfferState.TAKEN, OfferState.ACCEPTED]
 

@@ -53,6 +53,7 @@ from app.services.backfill.errors import (
     OfferTaken,
 )
 from app.services.interviews import promises
+from app.services.interviews.recipients import staff_of
 from app.services.notifications import outbox
 from app.services.rules import confirm_by_for
 
@@ -248,6 +249,12 @@ def _accept(candidate_id: int, offer_public_id: str, now: datetime, ip) -> Accep
                                          actor_id=candidate_id, at=now)
     payload["offer"] = {"kind": offer.kind.value}
     webhooks.enqueue_event("interview.booked", f"interview.booked:{interview.id}", payload)
+    # the recruiting team learns of the new interview (the candidate booked it themselves)
+    context = outbox.interview_context(interview, reason_label=offer.kind.label)
+    for user_id in staff_of(interview, ("recruiter", "hiring_manager")):
+        outbox.enqueue(event=f"interview.booked:{interview.id}", kind="staff_interview_booked",
+                       recipient_type="hr_user", recipient_id=user_id, interview=interview,
+                       context=context)
     position = db.session.get(Position, offer.position_id)
     db.session.refresh(offer)
     return Accepted(_view(offer, session, position, interview.public_id), interview.id,
@@ -287,7 +294,8 @@ def _book(offer: SlotOffer, session: InterviewSession, now: datetime) -> Intervi
                           position_id=offer.position_id, session_id=session.id,
                           interviewer_id=interviewer_id, status=InterviewStatus.SCHEDULED,
                           scheduled_at=session.starts_at, duration_minutes=duration,
-                          confirm_by=confirm_by_for(session.starts_at, now))
+                          confirm_by=confirm_by_for(session.starts_at, now),
+                          created_at=now, updated_at=now)  # the clock the caller gave
     db.session.add(interview)
     db.session.flush()
     return interview
