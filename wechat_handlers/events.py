@@ -10,6 +10,8 @@ menu.py register their own handlers for the same events.)
 Traps: wechatpy's parse_message does not know the subscribe_msg_* events (they parse as
 UnknownMessage): read the raw dict, whose `List` is a dict for one item and a list for
 several (parsing.list_items). Each handler does a few quick writes: WeChat waits 5 s.
+Deliveries log at DEBUG only: one INFO line per message sent cost a fifth of a
+callback's CPU (bench/callbacks.py); the row itself records the result.
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ def oa_template_finished(raw: dict, xml: str) -> None:
     changed = delivery.record_delivery(
         app="oa", msgid=str(raw.get("MsgID")), openid=raw.get("FromUserName"),
         template_id=None, ok=status == "success", errcode=None, status_text=status)
-    log.info("oa delivery msgid=%s status=%s rows=%d", raw.get("MsgID"), status, changed)
+    log.debug("oa delivery msgid=%s status=%s rows=%d", raw.get("MsgID"), status, changed)
 
 
 @on_event("mp", "subscribe_msg_sent_event")
@@ -54,7 +56,8 @@ def mp_subscribe_sent(raw: dict, xml: str) -> None:
             app="mp", msgid=str(item.get("MsgID")), openid=openid,
             template_id=item.get("TemplateId"), ok=errcode == 0,
             errcode=None if errcode == 0 else errcode, status_text=status)
-        log.info("mp delivery msgid=%s errcode=%s rows=%d", item.get("MsgID"), errcode, changed)
+        log.debug("mp delivery msgid=%s errcode=%s rows=%d", item.get("MsgID"), errcode,
+                  changed)
 
 
 # --- subscription credits -----------------------------------------------------------
