@@ -226,9 +226,13 @@ def _digest(c: dict) -> dict:
 def _digest_text(c: dict) -> str:
     # by_reason / at_risk: the watchdogs' digest (app.services.watchdogs.digest)
     reasons = f"（{c['by_reason']}）" if c.get("by_reason") else ""
-    at_risk = (f"，重新安排承诺1个工作日内到期{c['at_risk']}个" if "at_risk" in c else "")
+    if "at_risk" in c:
+        rest = (f"无法触达的候选人{c['failed']}人，"
+                f"重新安排承诺1个工作日内到期{c['at_risk']}个")
+    else:
+        rest = f"候选人通知失败或无法触达{c['failed']}条"
     return (f"面试取消日报（{c['day']}）：取消{c['cancelled']}场{reasons}，待审批{c['pending']}场，"
-            f"候选人通知失败或无法触达{c['failed']}条{at_risk}。详情请登录招聘后台查看。")
+            f"{rest}。详情请登录招聘后台查看。")
 
 
 def _watchdog_alert(c: dict) -> dict:
