@@ -17,6 +17,7 @@ Traps:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from flask import current_app, jsonify, request
@@ -30,6 +31,7 @@ from wechat_handlers.parsing import UnsafeXml, dedupe_id, parse_xml
 from wechat_handlers.security import Refused, check_plain_signature, verified_message
 
 log = logging.getLogger(__name__)
+SLOW_SECONDS = 2.0
 
 # (app, lower-case event or "msg:<type>") -> handlers(raw dict, xml text), in order of
 # registration. A handler returns None, or the text of a passive reply to the sender
@@ -82,12 +84,17 @@ def _callback(app: str):
     ttl = current_app.config["WECHAT_CALLBACK_DEDUPE_SECONDS"]
     if not redis_store.client.set(seen_key, "1", nx=True, ex=ttl):
         return _text("success")  # WeChat's retry (or a replay) of a message already handled
+    started = time.monotonic()
     try:
         reply = _route(app, raw, xml)
     except Exception:
         redis_store.client.delete(seen_key)  # let WeChat's retry try again
         log.exception("%s callback handling failed", app)
         return _text("error", 500)
+    took = time.monotonic() - started
+    if took > SLOW_SECONDS:  # a handler doing slow work inline: move it to the outbox
+        log.warning("%s callback %s took %.1f s (WeChat gives up after 5 s)", app,
+                    _event_name(raw), took)
     if reply is None:
         return _text("success")
     return _passive_reply(app, raw, reply, encrypted)
@@ -106,9 +113,13 @@ def _passive_reply(app: str, raw: dict, content: str, encrypted: bool | None = N
     return xml, 200, {"Content-Type": "application/xml; charset=utf-8"}
 
 
-def _route(app: str, raw: dict, xml: str) -> str | None:
+def _event_name(raw: dict) -> str:
     msg_type = str(raw.get("MsgType") or "").lower()
-    name = str(raw.get("Event") or "").lower() if msg_type == "event" else f"msg:{msg_type}"
+    return str(raw.get("Event") or "").lower() if msg_type == "event" else f"msg:{msg_type}"
+
+
+def _route(app: str, raw: dict, xml: str) -> str | None:
+    name = _event_name(raw)
     handlers = HANDLERS.get((app, name))
     if not handlers:
         log.info("%s callback: no handler for %s", app, name)

@@ -395,3 +395,12 @@ def test_refusals_never_log_the_query(app, oa, caplog):
     logged = caplog.text
     for value in (query["signature"], query["msg_signature"], query["nonce"], "f" * 40):
         assert value not in logged
+
+
+def test_handling_slower_than_the_budget_is_logged(app, oa, oa_row, monkeypatch, caplog):
+    from wechat_handlers import views
+
+    monkeypatch.setattr(views, "SLOW_SECONDS", -1.0)
+    with caplog.at_level("WARNING"):
+        assert oa.send(template_finished("oa-hr", 9001)).status_code == 200
+    assert "templatesendjobfinish took" in caplog.text
