@@ -15,7 +15,6 @@ skipping job turns and batch runs) and logs the outage once.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 import uuid
@@ -45,8 +44,6 @@ class Worker:
         self.pool = ThreadPoolExecutor(max_workers=self.concurrency,
                                        thread_name_prefix="outbox-send")
         self.hook_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhooks")
-        self.sent: queue.Queue = queue.Queue()
-        self.sends_done = threading.Event()
         self.outage = Outage()
         self.scheduler: JobScheduler | None = None
         self.released: dict[str, int] = {}
@@ -60,16 +57,16 @@ class Worker:
     def _claim(self, limit: int) -> list:
         with self.app.app_context():
             try:
-                ids = dispatch.claim_due(limit, self.worker_id)
-                return dispatch.plan_batch(ids, self.worker_id) if ids else []
+                return dispatch.claim(limit, self.worker_id)
             finally:
                 db.session.remove()
 
-    def _send(self, plan, on_sent=None):
+    def _send(self, plan):
         row_id = plan.row_id
         with self.app.app_context():
             try:
-                return dispatch.send_one(row_id, self.worker_id, plan, on_sent)
+                # each accepted send is committed at once (dispatch: the crash window)
+                return dispatch.send_one(row_id, self.worker_id, plan)
             except Exception:
                 log.exception("outbox row %s: unexpected error while sending", row_id)
                 db.session.rollback()
@@ -96,9 +93,6 @@ class Worker:
             self.scheduler = JobScheduler(self.app, self.worker_id, self.outage,
                                           self.stopping).start()
         in_flight: set[Future] = set()
-        self.sends_done.clear()
-        recorder = threading.Thread(target=self._record_sent, name="outbox-record", daemon=True)
-        recorder.start()
         hooks: Future | None = None
         next_hooks = 0.0
         try:
@@ -125,8 +119,6 @@ class Worker:
             if pubsub is not None:
                 pubsub.close()
             self.pool.shutdown(wait=True)
-            self.sends_done.set()
-            recorder.join(30)
             self.hook_pool.shutdown(wait=True)
             self._release()
             log.info("worker %s stopped", self.worker_id)
@@ -216,41 +208,8 @@ class Worker:
             self.stopping.wait(self.sweep)
             return 0
         for plan in plans:
-            in_flight.add(self.pool.submit(self._send, plan, self.sent.put))
+            in_flight.add(self.pool.submit(self._send, plan))
         return len(plans)
-
-    def _record_sent(self) -> None:
-        """Record successful sends in batches (one transaction per batch), until stopped
-        and the queue is empty."""
-        while not (self.stopping.is_set() and self.sent.empty() and self.sends_done.is_set()):
-            try:
-                items = [self.sent.get(timeout=0.2)]
-            except queue.Empty:
-                continue
-            while len(items) < 200:
-                try:
-                    items.append(self.sent.get_nowait())
-                except queue.Empty:
-                    break
-            with self.app.app_context():
-                try:
-                    dispatch.record_sent_batch(items, self.worker_id)
-                except Exception:
-                    log.warning("recording %d sent messages together failed; one by one",
-                                len(items), exc_info=True)
-                    db.session.rollback()
-                    self._record_each(items)
-                finally:
-                    db.session.remove()
-
-    def _record_each(self, items) -> None:
-        for item in items:
-            try:
-                dispatch.record_sent_batch([item], self.worker_id)
-            except Exception:
-                # the row stays "sending": a claim after the lease sends it again
-                log.exception("recording sent outbox row %s failed", item[0].row_id)
-                db.session.rollback()
 
     def _poll(self, pubsub, timeout: float):
         """Wait for a wake-up (or the sweep); returns the channel to use next (None while

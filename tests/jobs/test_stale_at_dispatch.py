@@ -144,15 +144,16 @@ def test_a_moved_time_makes_time_bound_kinds_stale_and_leaves_the_others():
     at = utcnow().replace(microsecond=0)
     moved = at + timedelta(days=1)
     for code, kind in MESSAGE_KINDS.items():
+        if kind.valid_while is not None and "scheduled" not in kind.valid_while:
+            continue  # stale in this status anyway
         reason = kind.stale_reason({"scheduled_at": iso(at)}, "scheduled", moved)
         if kind.about_time == "scheduled_at":
             assert reason == "interview_rescheduled", code
-        elif kind.valid_while is None or "scheduled" in kind.valid_while:
+        else:
             assert reason is None, code
         # same time, seconds dropped by the stored text: not a move
         assert kind.stale_reason({"scheduled_at": iso(at)}, "scheduled",
-                                 at + timedelta(microseconds=999)) in (
-            None, "interview_status_changed"), code
+                                 at + timedelta(microseconds=999)) is None, code
 
 
 def test_messages_about_a_cancellation_fit_a_cancelled_interview():

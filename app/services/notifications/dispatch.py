@@ -49,39 +49,15 @@ from app.services.notifications.transmit import Outcome, transmit
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAX_ATTEMPTS", "Plan", "claim", "claim_due", "plan_batch", "record_sent",
-           "send_one"]
+__all__ = ["MAX_ATTEMPTS", "Plan", "claim", "record_sent", "send_one"]
 
 BACKOFF_BASE_SECONDS = 5
 BACKOFF_CAP_SECONDS = 3600
 
 
-def claim_due(limit: int, worker_id: str | None = None) -> list[int]:
-    """Take up to `limit` due rows for this worker; returns their ids (committed).
-    (Older interface: `claim` also returns the plans.)"""
-    import uuid
-
-    return [p.row_id for p in claim(limit, worker_id or uuid.uuid4().hex)]
-
-
-def plan_batch(ids: list[int], worker_id: str) -> list[Plan]:
-    """Plans for rows this worker claimed (older interface; `claim` returns them)."""
-    try:
-        rows = db.session.scalars(select(OutboxMessage).where(
-            OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.SENDING,
-            OutboxMessage.claimed_by == worker_id)).all()
-        directory = routing.Directory.load(rows)
-        return [Plan(row.id, row.kind, dict(row.context), row.open_token,
-                     routing.resolve(row, set(), directory)) for row in rows]
-    finally:
-        db.session.rollback()
-
-
-def send_one(row_id: int, worker_id: str, plan: Plan | None = None,
-             on_sent=None) -> OutboxStatus | None:
+def send_one(row_id: int, worker_id: str, plan: Plan | None = None) -> OutboxStatus | None:
     """Send one row this worker claimed, trying channels in order; record the result at
-    once. (`on_sent` is accepted for older callers and ignored: sends are never recorded
-    in batches.)"""
+    once (never in batches: see the module docstring)."""
     excluded: set[str] = set(plan.excluded) if plan is not None else set()
     for _ in range(len(routing.CHANNELS) + 1):
         if plan is None:
@@ -260,11 +236,6 @@ def _apply_early_delivery(row_id: int, app_name: str, msgid: str) -> None:
                     exc_info=True)
     finally:
         db.session.rollback()
-
-
-def record_sent_batch(items: list[tuple[Plan, Outcome]], worker_id: str) -> int:
-    """Older interface: records each send at once, one by one."""
-    return sum(record_sent(plan, outcome, worker_id) for plan, outcome in items)
 
 
 # --- every other outcome: retry with backoff, final failure, unreachable --------------
