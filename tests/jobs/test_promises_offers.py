@@ -124,6 +124,30 @@ def test_two_promised_candidates_and_one_place_one_booking_and_one_clear_answer(
             if o.state == OfferState.OPEN] == [more]
 
 
+def test_the_companys_systems_hear_of_the_booking_and_of_a_broken_promise(app):
+    from app.models import WebhookDelivery
+
+    factories.webhook_endpoint(app, "https://ats.example.com/hook",
+                               events=("interview.booked", "promise.broken"))
+    position = factories.position(app)
+    factories.interview_session(app, position_id=position, starts_at=bj(2025, 12, 2, 14))
+    kept, broken = promised(app, position, 2)
+    run(app, NOW)
+    with app.app_context():
+        done = offers.accept(kept.candidate_id, offers_of(app, kept.candidate_id)[0].public_id,
+                             bj(2025, 12, 1, 11))
+    run(app, bj(2025, 12, 5, 0, 0))
+    run(app, bj(2025, 12, 5, 0, 1))
+    with app.app_context():
+        bodies = {d.event_type: d.payload for d in db.session.scalars(select(WebhookDelivery))}
+    assert set(bodies) == {"interview.booked", "promise.broken"}
+    assert bodies["interview.booked"]["interview"]["id"] == done.interview_public_id
+    assert bodies["interview.booked"]["offer"] == {"kind": "promise"}
+    assert bodies["promise.broken"]["promise"] == {"due_at": "2025-12-04T23:59:59+08:00",
+                                                   "state": "broken"}
+    assert bodies["promise.broken"]["interview"]["id"] == broken.public_id
+
+
 def test_another_candidates_offer_is_not_found(app):
     from app.services.backfill.errors import OfferNotFound
 
