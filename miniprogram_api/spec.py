@@ -103,6 +103,43 @@ def _bind_privacy_version(doc: dict) -> None:
     bind["description"] += f"\n- `{extra.code}`: {extra.message}"
 
 
+# --- request guards every route has (app.core.*, issue 12 §1-2) -----------------------------
+
+def _add_errors(op: dict, errors: list) -> None:
+    """Merge errors into an operation's responses (codes and their lines, per status)."""
+    for e in errors:
+        response = op["responses"].get(str(e.status))
+        if response is None:
+            op["responses"][str(e.status)] = openapi.error_response([e])
+            continue
+        codes = response["content"]["application/json"]["schema"]["properties"]["error"][
+            "properties"]["code"]["enum"]
+        if e.code not in codes:
+            codes[:] = sorted({*codes, e.code})
+            response["description"] += f"\n- `{e.code}`: {e.message}"
+        for header in e.headers:
+            response.setdefault("headers", {})[header] = openapi.HEADERS[header]
+
+
+def _request_guards(doc: dict) -> None:
+    """Every write with a session has a per-user rate limit (mp_write unless its own);
+    every body is capped and its JSON depth bounded; query text without NUL."""
+    from app.core.body_limits import PayloadTooLarge
+    from app.core.clean_input import TextInvalid
+    from app.core.json_limits import JsonTooDeep
+
+    for methods in doc["paths"].values():
+        for method, op in methods.items():
+            errors = []
+            if method != "get" and op.get("security") != []:
+                errors.append(RATE_LIMITED)
+            if "requestBody" in op:
+                errors += [err(PayloadTooLarge), err(JsonTooDeep)]
+            if any(p.get("in") == "query" for p in op.get("parameters", ())):
+                errors.append(err(TextInvalid))
+            _add_errors(op, errors)
+
+
 @cache
 def _extended() -> dict:
     doc = openapi.document()
@@ -112,6 +149,7 @@ def _extended() -> dict:
         doc["paths"].update(paths)
         doc["components"]["schemas"].update(schemas)
     _bind_privacy_version(doc)
+    _request_guards(doc)
     doc["tags"].append({"name": "privacy"})
     doc["tags"].append({"name": "offers"})
     return doc
