@@ -91,3 +91,17 @@ def test_hr_answers_a_candidates_message_from_the_feedback_page(app, demo, live_
             if m["api"] == "custom_send"]
     assert [m["content"] for m in sent] == ["可以，已为您改到下午三点。"]
     assert_no_console_errors(page)
+
+
+def test_the_sandbox_oa_phone_talks_to_the_callback(app, demo, live_url, runner, page_at):
+    assert runner.invoke(args=["wechat", "sync-menu"]).exit_code == 0
+    page = page_at("phone")
+    page.goto(f"{live_url}/_sandbox/wechat/oa/phone")
+    page.locator("#openid").fill("sandbox-hr-manager")
+    page.locator("#text").fill("帮助")
+    page.get_by_role("button", name="发送").click()
+    expect(page.locator(".msg.oa").last).to_contain_text("同意 面试编号")
+    page.get_by_role("button", name="HR工作台").click()
+    page.get_by_role("button", name="今日取消").click()
+    expect(page.locator(".msg.oa").last).to_contain_text("待审批的取消申请")
+    assert_no_console_errors(page)
