@@ -97,3 +97,13 @@ def test_the_acknowledge_redirect_stays_in_the_console(app):
     r = tech.post(f"/console/alerts/{alert_id}/acknowledge",
                   data={"csrf_token": token, "next": "https://evil.example.com/"})
     assert r.headers["Location"].endswith("/console/alerts")
+
+
+def test_the_mobile_pages_show_the_banner_too(app):
+    alert_id = _open(app)
+    factories.hr_user(app, "tech", departments=("技术部",))
+    factories.bind_hr_wechat(app, "tech")
+    client = app.test_client()
+    assert factories.mobile_login(client, "sandbox-hr-tech").status_code == 302
+    page = client.get("/console/m/approvals").get_data(as_text=True)
+    assert f'data-alert-id="{alert_id}"' in page and "候选人无法触达" in page
