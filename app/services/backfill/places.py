@@ -145,6 +145,8 @@ def hold_free_places(now: datetime) -> int:
         .order_by(WaitlistEntry.position_id)).all()
     held = 0
     for position_id in positions:
+        # one worker at a time per position: holds and their offers are decided together
+        db.session.execute(_locked(select(Position.id).where(Position.id == position_id)))
         sessions = db.session.scalars(
             select(InterviewSession)
             .where(InterviewSession.position_id == position_id,
@@ -160,11 +162,17 @@ def hold_free_places(now: datetime) -> int:
                 _audit(session.id, "backfill.place_held", "session",
                        {"place_id": place.id, "position_id": position_id})
                 offer_place(place.id, now)
-                db.session.commit()
                 held += 1
+        db.session.commit()  # (and the position's lock goes)
     if held:
         outbox.wake_dispatcher()
     return held
+
+
+def _locked(stmt):
+    """FOR UPDATE on PostgreSQL (SQLite has one writer at a time anyway)."""
+    return stmt.with_for_update() if db.session.get_bind().dialect.name == "postgresql" \
+        else stmt
 
 
 def _hold(session_id: int) -> bool:
@@ -205,7 +213,9 @@ def _next_candidates(position_id: int, session: InterviewSession, limit: int) ->
 def offer_place(place_id: int, now: datetime) -> int:
     """Offer one held place (that has no open offer) to the next waiting candidates, or
     release it when nobody is left (in the caller's transaction). Returns offers made."""
-    place = db.session.get(BackfillPlace, place_id)
+    # the place's row lock: two workers (or a decline and the job) never offer it twice
+    place = db.session.scalars(_locked(select(BackfillPlace).where(
+        BackfillPlace.id == place_id))).first()
     if place is None or place.state != PlaceState.HELD:
         return 0
     if db.session.scalar(select(SlotOffer.id).where(SlotOffer.place_id == place_id,
