@@ -110,3 +110,9 @@ def test_stats_needs_the_reports_permission(app, demo, live_url):
 def test_a_click_on_a_key_of_no_hr_button_gets_no_reply(app, demo, live_url):
     assert hr_phone(live_url, "manager").click("SOMETHING_ELSE") is None
     assert phone_of(live_url, "oa-stranger").click("SOMETHING_ELSE") is None
+
+
+def test_opening_the_mobile_console_from_the_menu_needs_no_reply(app, demo, live_url):
+    base = app.config["PUBLIC_BASE_URL"].rstrip("/")
+    answer = hr_phone(live_url, "manager")._do("view", key=base + menu.MOBILE_CONSOLE_PATH)
+    assert answer["callback_status"] == 200 and answer["reply"] is None
