@@ -123,9 +123,8 @@ def _add_errors(op: dict, errors: list) -> None:
 
 def _request_guards(doc: dict) -> None:
     """Every write with a session has a per-user rate limit (mp_write unless its own);
-    every body is capped and its JSON depth bounded; query text without NUL."""
+    every body is capped and its JSON depth bounded."""
     from app.core.body_limits import PayloadTooLarge
-    from app.core.clean_input import TextInvalid
     from app.core.json_limits import JsonTooDeep
 
     for methods in doc["paths"].values():
@@ -135,8 +134,6 @@ def _request_guards(doc: dict) -> None:
                 errors.append(RATE_LIMITED)
             if "requestBody" in op:
                 errors += [err(PayloadTooLarge), err(JsonTooDeep)]
-            if any(p.get("in") == "query" for p in op.get("parameters", ())):
-                errors.append(err(TextInvalid))
             _add_errors(op, errors)
 
 

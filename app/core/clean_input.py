@@ -2,7 +2,10 @@
 
 - Text the database cannot store: a NUL byte (PostgreSQL rejects it in text: the query
   fails, which used to be a 500) or a lone UTF-16 surrogate. In the path it is 404 (such
-  an id cannot exist); in a query argument or a form field it is 400 `text_invalid`.
+  an id cannot exist); in a query argument or a form field of the console and the other
+  pages it is 400 `text_invalid` (the Chinese error page). The JSON APIs validate their
+  own fields and answer with the codes their OpenAPI documents, so only their paths are
+  checked here.
 - Page numbers: `page` is clamped to 1..MAX_PAGE before any view reads it, so
   999999999999999999999 (an OFFSET past bigint on PostgreSQL, an OverflowError on
   SQLite) or -5 (a negative OFFSET) never reaches a query.
@@ -19,6 +22,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 from app.core.errors import AppError, NotFound
 
 MAX_PAGE = 10**6
+API_PREFIXES = ("/api/",)
 PAGE_ARGS = ("page",)
 
 
@@ -50,6 +54,8 @@ def guard_input():
     """before_request: refuse unusable text, clamp page numbers."""
     if not is_clean_text(request.path):
         raise NotFound()
+    if request.path.startswith(API_PREFIXES):
+        return None  # the APIs check their fields themselves, with documented codes
     for name, value in request.args.items(multi=True):
         if not (is_clean_text(name) and is_clean_text(value)):
             raise TextInvalid(details={"field": name if is_clean_text(name) else None})

@@ -151,10 +151,12 @@ def test_a_nul_in_an_id_in_a_console_url_is_404(app, demo, path):
     _chinese_page(client.get(path), 404)
 
 
-def test_a_nul_in_an_api_query_is_a_json_400(app, client):
-    response = client.get(f"{API}/subscriptions/templates", query_string={"scene": "a\x00"},
-                          headers=bearer("junk"))
-    _api_error(response, 400, "text_invalid")
+def test_a_nul_in_an_api_path_is_a_json_404(app, client):
+    response = client.get("/api/integration/v1/interviews/iv%00x",
+                          headers=bearer("aiik_junk"))
+    assert response.status_code in (401, 404)
+    response = client.get(f"{API}/interviews/iv%00x", headers=bearer("junk"))
+    assert response.status_code in (401, 404) and response.get_json()["error"]["code"]
 
 
 # --- page numbers ---------------------------------------------------------------------------------
