@@ -56,6 +56,9 @@ class JobScheduler:
         self.worker_id = worker_id
         self.outage = outage
         self.stopping = stopping
+        quiet = logging.getLogger("apscheduler")
+        if quiet.level == logging.NOTSET:  # its INFO line per run would drown the log
+            quiet.setLevel(logging.WARNING)
         self.scheduler = BackgroundScheduler(
             timezone=UTC, executors={"default": ThreadPoolExecutor(max_workers=4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60})

@@ -138,8 +138,9 @@ def run_turn(job, worker_id: str, *, now: datetime | None = None,
             log.warning("job %s: run %s superseded by a later one; its record is dropped",
                         job.name, token)
             return TurnResult(job.name, turn, token, result, superseded=True)
-        log.info("job %s turn %s: %s (worker %s, token %s)", job.name, turn, result,
-                 worker_id, token)
+        log.log(logging.INFO if result else logging.DEBUG,
+                "job %s turn %s: %s (worker %s, token %s)", job.name, turn, result,
+                worker_id, token)
         return TurnResult(job.name, turn, token, result)
     finally:
         try:
