@@ -3,7 +3,8 @@ off. Changes need the "cancel" permission (those who schedule and cancel intervi
 admins, recruiting managers and specialists) and the position's department in the actor's
 scope; reading needs "view" and the same scope. Every change is audited.
 
-Trap: a candidate is named by the number of one of their interviews (what HR sees in
+Traps: changes lock the position's row first (two HR users take turns; ranks stay distinct).
+A candidate is named by the number of one of their interviews (what HR sees in
 the console), and that interview must be in the actor's scope too, so nobody can put a
 candidate of another department on a list by guessing numbers.
 """
@@ -55,8 +56,11 @@ def _require(actor: Actor, permission: str) -> None:
         raise Forbidden("您没有管理候补名单的权限", code="waitlist_forbidden")
 
 
-def _position(actor: Actor, position_id: int) -> Position:
-    position = db.session.get(Position, position_id) if 0 < position_id < 2**31 else None
+def _position(actor: Actor, position_id: int, *, lock: bool = False) -> Position:
+    """The position if in the actor's scope; `lock`: its row locked, so two HR users
+    changing one list take turns (ranks stay distinct)."""
+    position = db.session.get(Position, position_id, with_for_update=lock) \
+        if 0 < position_id < 2**31 else None
     if position is None or not actor.sees(position.department, None):
         raise WaitlistPositionNotFound()
     return position
@@ -111,7 +115,7 @@ def add(actor: Actor, position_id: int, interview_number: str) -> WaitlistEntry:
     """Put the candidate of that interview at the end of the position's waiting list."""
     _require(actor, MANAGE)
     try:
-        position = _position(actor, position_id)
+        position = _position(actor, position_id, lock=True)
         number = (interview_number or "").strip()
         if not number or len(number) > NUMBER_MAX_LENGTH:
             raise WaitlistCandidateNotFound(details={"field": "interview_number"})
@@ -142,15 +146,15 @@ def add(actor: Actor, position_id: int, interview_number: str) -> WaitlistEntry:
     return entry
 
 
-def _entry(actor: Actor, entry_id: int, *, lock: bool = True) -> WaitlistEntry:
-    entry = None
-    if 0 < entry_id < 2**31:
-        stmt = select(WaitlistEntry).where(WaitlistEntry.id == entry_id)
-        entry = db.session.scalars(stmt.with_for_update() if lock else stmt).first()
-    if entry is None or entry.state != WaitlistState.WAITING:
+def _entry(actor: Actor, entry_id: int) -> WaitlistEntry:
+    """A waiting entry in the actor's scope, its position's row locked first (the order
+    add() takes too), then the entry re-read under that lock."""
+    entry = db.session.get(WaitlistEntry, entry_id) if 0 < entry_id < 2**31 else None
+    if entry is None:
         raise WaitlistEntryNotFound()
-    position = db.session.get(Position, entry.position_id)
-    if not actor.sees(position.department, None):
+    position = db.session.get(Position, entry.position_id, with_for_update=True)
+    db.session.refresh(entry, with_for_update=True)
+    if entry.state != WaitlistState.WAITING or not actor.sees(position.department, None):
         raise WaitlistEntryNotFound()
     return entry
 
