@@ -8,7 +8,8 @@ trigger fires takes the turn if it is the first to mark it in Redis (SET NX), th
 - records the run in job_runs guarded by the token (`fence < token` to start,
   `fence = token` to finish): a run whose lock expired and was taken over by a later
   token is superseded and records nothing;
-- runs the job with the clock's `now`.
+- runs the job with the clock's `now`; a long job checks between chunks
+  (app.core.fencing.superseded) and stops once a later token has taken over.
 Every job is idempotent anyway (each writes what it does under a unique key), so a turn
 run twice does nothing the second time.
 
@@ -27,7 +28,7 @@ from redis.exceptions import LockError
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.core import clock
+from app.core import clock, fencing
 from app.core.timeutil import SHANGHAI, utcnow
 from app.extensions import db, redis_store
 from app.models import JobRun
@@ -100,6 +101,13 @@ def still_current(name: str, token: int) -> bool:
     return fence == token
 
 
+def _still_current_apart(name: str, token: int) -> bool:
+    """still_current on a connection of its own (the job's session may be mid-work)."""
+    with db.engine.connect() as connection:
+        return connection.execute(select(RUNS.c.fence).where(RUNS.c.name == name)
+                                  ).scalar() == token
+
+
 def run_turn(job, worker_id: str, *, now: datetime | None = None,
              force: bool = False) -> TurnResult | None:
     """Run `job` for the turn `now` falls in, if this worker takes it (None: another
@@ -125,7 +133,8 @@ def run_turn(job, worker_id: str, *, now: datetime | None = None,
             log.warning("job %s: token %s superseded before it started", job.name, token)
             return TurnResult(job.name, turn, token, None, superseded=True)
         try:
-            result = int(job.run(now) or 0)
+            with fencing.running(lambda: _still_current_apart(job.name, token)):
+                result = int(job.run(now) or 0)
         except Exception as exc:
             db.session.rollback()
             _finish(job.name, token, None, f"{type(exc).__name__}: {exc}")

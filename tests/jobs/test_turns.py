@@ -161,3 +161,27 @@ def test_jobs_run_reads_the_clock_it_was_given(app, runner, monkeypatch):
     listed = runner.invoke(args=["jobs", "list"])
     assert "clock_probe" in listed.output and "2026-12-31T23:59:59+08:00 -> 4" in listed.output
     assert "daily from" in listed.output or all(not j.daily_at for j in JOBS)
+
+
+def test_a_long_job_sees_when_a_later_run_took_over(app):
+    """Between its chunks a job asks app.core.fencing.superseded(): false while its token
+    is the job's latest, true once a later run took a newer one (outside a run: false)."""
+    from sqlalchemy import update
+
+    from app.core import fencing
+
+    seen = []
+
+    def run(now):
+        seen.append(fencing.superseded())
+        db.session.execute(update(JobRun).where(JobRun.name == "test_job")
+                           .values(fence=JobRun.fence + 1))   # a later run started
+        db.session.commit()
+        seen.append(fencing.superseded())
+        return 1
+
+    with app.app_context():
+        outcome = turns.run_turn(_job(run), "w", now=T0)
+    assert seen == [False, True]
+    assert outcome.superseded            # and its finish was refused
+    assert fencing.superseded() is False

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select
 
-from app.core import sqlwrite, transaction
+from app.core import fencing, sqlwrite, transaction
 from app.core.errors import AppError
 from app.models import (
     Cancellation,
@@ -85,7 +85,7 @@ def escalate_pending(now: datetime) -> int:
                   ~exists().where(RequestEscalation.cancellation_id == Cancellation.id))
            .order_by(Interview.scheduled_at, Cancellation.id).limit(CHUNK))
     escalated = 0
-    while True:
+    while not fencing.superseded():   # a later run of the job took over
         with transaction.transaction() as connection:
             rows = connection.execute(due).all()
             if not rows:
@@ -134,7 +134,7 @@ def settle_started(now: datetime) -> int:
            .order_by(Interview.scheduled_at, Cancellation.id).limit(CHUNK))
     settled = 0
     skipped: set[int] = set()
-    while True:
+    while not fencing.superseded():
         with transaction.transaction() as connection:
             ids = [r.id for r in connection.execute(
                 due.where(Cancellation.id.not_in(sorted(skipped))) if skipped else due)]

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 
-from app.core import transaction
+from app.core import fencing, transaction
 from app.core.errors import AppError
 from app.core.timeutil import utcnow
 from app.extensions import db
@@ -86,7 +86,7 @@ def auto_cancel_unconfirmed(now: datetime | None = None) -> int:
                       deadline_compare(operator.lt, now, rules))
                .order_by(Interview.scheduled_at, Interview.id).limit(write.CHUNK))
     cancelled = 0
-    while True:
+    while not fencing.superseded():   # a later run of the job took over: it goes on
         with transaction.transaction() as connection:
             ids = list(connection.execute(overdue).scalars())
             if not ids:

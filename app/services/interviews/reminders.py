@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select
 
-from app.core import sqlwrite, transaction
+from app.core import fencing, sqlwrite, transaction
 from app.core.timeutil import iso
 from app.models import ConfirmReminder, Interview, InterviewStatus, Position
 from app.services.cancellation import facts as read
@@ -45,7 +45,7 @@ def send_confirmation_reminders(now: datetime) -> int:
                   deadline_compare(operator.gt, now, rules)))         # deadline not passed
     queued = 0
     after_id = 0
-    while True:
+    while not fencing.superseded():   # a later run of the job took over
         with transaction.transaction() as connection:
             rows = _chunk(connection, due, after_id)
             if not rows:
