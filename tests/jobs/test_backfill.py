@@ -203,6 +203,17 @@ def test_with_a_fanout_the_first_to_accept_wins_and_the_others_hear_offer_taken(
     assert session_booked(app, world) == 2
 
 
+def test_a_position_no_longer_recruiting_offers_nothing(app, world):
+    from app.models import Position
+
+    with factories.committed(app) as session:
+        session.get(Position, world.position).active = False
+    free_one(app, world)
+    run(app, NOW)
+    assert open_offers(app) == {}
+    assert session_booked(app, world) == 1
+
+
 def test_a_held_place_is_released_when_the_session_gets_too_close(app, world):
     free_one(app, world)
     run(app, NOW)

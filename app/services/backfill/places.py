@@ -10,7 +10,7 @@ One pass (`run(now)`), each step idempotent and safe on any number of workers:
    at that time, or holding another open backfill offer; the offer holds the place for
    BACKFILL_OFFER_HOURS (default 12) or until the session gets too close. When nobody is
    left, the place is released;
-4. free capacity of the sessions of positions with waiting candidates is held while
+4. free capacity of the sessions of active positions with waiting candidates is held while
    someone eligible waits for that session (`booked + 1 WHERE booked < capacity`: a hold
    never overfills a session, and a candidate rescheduling at the same moment cannot
    either), and offered at once.
@@ -141,7 +141,8 @@ def hold_free_places(now: datetime) -> int:
     earliest = now + _lead() + timedelta(hours=1)
     positions = db.session.scalars(
         select(WaitlistEntry.position_id).distinct()
-        .where(WaitlistEntry.state == WaitlistState.WAITING)
+        .join(Position, Position.id == WaitlistEntry.position_id)
+        .where(WaitlistEntry.state == WaitlistState.WAITING, Position.active.is_(True))
         .order_by(WaitlistEntry.position_id)).all()
     held = 0
     for position_id in positions:
