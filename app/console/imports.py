@@ -1,5 +1,6 @@
-"""导入: upload a CSV / XLSX file, see every bad row (dry run), then 确认导入; the result
-with the invitations for new candidates (exportable)."""
+"""导入: upload a CSV / XLSX file, see every bad row (dry run), then 确认导入 (the worker
+commits it; the job page shows the progress); the result with the invitations for new
+candidates (exportable)."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -14,8 +15,10 @@ from app.services.integration.upsert import WRITE_PERMISSION
 from app.services.reports import downloads, export
 
 KIND_LABELS = {"position": "岗位", "session": "场次", "candidate": "候选人", "interview": "面试"}
-STATUS_LABELS = {"validated": "检查通过，待确认", "invalid": "有错误", "committed": "已导入",
-                 "failed": "导入失败"}
+STATUS_LABELS = {"validated": "检查通过，待确认", "invalid": "有错误", "queued": "排队等待导入",
+                 "running": "正在导入", "committed": "已导入", "failed": "导入失败"}
+# How often the page of a job being imported reloads itself (a meta refresh: no script).
+REFRESH_SECONDS = 2
 INVITATION_HEADERS = ["行号", "候选人编号", "姓名", "邀请链接（小程序页面）", "小程序码 scene",
                       "有效期至"]
 # What each column takes, shown on the page beside the template.
@@ -101,7 +104,8 @@ def imports_upload():
 @bp.get("/imports/<public_id>")
 @permission_required(WRITE_PERMISSION)
 def import_job(public_id: str):
-    """A dry run's result (every bad row), or a committed import's counts and invitations."""
+    """A dry run's result (every bad row), an import's progress (rows done, reloading
+    itself until the end), or a committed import's counts and invitations."""
     actor = current_actor()
     job = imports.get_job(public_id, actor=actor)
     return render_template("console/imports/job.html", job=job,
@@ -109,26 +113,24 @@ def import_job(public_id: str):
                            kinds=KIND_LABELS, counts=(job.summary or {}).get("counts", {}),
                            invitations=imports.invitations(job, actor=actor)
                            if job.status == "committed" else [],
-                           confirm_form=ConfirmImportForm())
+                           confirm_form=ConfirmImportForm(),
+                           in_progress=job.status in ("queued", "running"),
+                           refresh_seconds=REFRESH_SECONDS)
 
 
 @bp.post("/imports/<public_id>/commit")
 @permission_required(WRITE_PERMISSION)
 def import_commit(public_id: str):
-    """确认导入: commit the stored file, all rows or none."""
+    """确认导入: queue the stored file for the worker (once, however many clicks), then
+    the job page shows its progress."""
     if not ConfirmImportForm().validate_on_submit():
         abort(400)
     try:
-        job = imports.commit_import(public_id, actor=current_actor())
+        imports.queue_import(public_id, actor=current_actor())
     except AppError as exc:
         if exc.status == 404:
             raise
         flash(exc.message, "error")
-    else:
-        if job.status == "committed":
-            flash("导入完成", "success")
-        else:
-            flash("数据在检查后发生了变化，本次未导入任何内容，请查看下方错误", "error")
     return redirect(url_for("console.import_job", public_id=public_id))
 
 

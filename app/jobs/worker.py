@@ -158,9 +158,13 @@ class Worker:
         stops between chunks."""
         from app.services.cancellation import batch
 
+        from app.services.integration.import_runner import run_due_imports
+
         ran = 0
         with self.app.app_context():
             try:
+                # 确认导入 jobs likewise (claimed with a lease in the database, no Redis)
+                ran += run_due_imports(self.worker_id, stop=stop or self.stopping.is_set)
                 for batch_id in batch.due_batch_ids():
                     lock = redis_store.client.lock(redis_store.key("batch-run", batch_id),
                                                    timeout=600, blocking=False)

@@ -41,9 +41,16 @@ class ImportJob(TimestampMixin, db.Model):
     filename: Mapped[str] = mapped_column(String(200))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     content_sha256: Mapped[str] = mapped_column(String(64), index=True)
-    # validated / invalid / committed / failed
+    # validated / invalid (dry run) -> queued (确认导入) -> running (a worker holds it)
+    # -> committed / failed
     status: Mapped[str] = mapped_column(String(16), index=True)
     total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    # The worker's claim: a lease renewed with every chunk; a worker that dies stops
+    # renewing it and another takes the job over once it has run out.
+    claimed_by: Mapped[str | None] = mapped_column(String(40))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Data rows committed so far (committed with each chunk: a restart resumes there).
+    rows_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     summary: Mapped[dict] = mapped_column(JSON, default=dict)
     errors: Mapped[list] = mapped_column(JSON, default=list)
     committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

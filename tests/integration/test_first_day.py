@@ -29,6 +29,7 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.core.timeutil import SHANGHAI, utcnow
+from app.services.integration.import_runner import run_due_imports
 from config.settings import SANDBOX_DEFAULTS
 from tests.conftest import PG_ADMIN_URL, REDIS_URL, REQUIRE_SERVICES, _reachable
 from tests.factories import API, CSRF_RE
@@ -128,7 +129,7 @@ def _first_day(app, way):
     # 3. One interview gets in: by the console's 导入, or by the integration API.
     starts = (utcnow() + timedelta(days=3)).astimezone(SHANGHAI).replace(
         hour=14, minute=0, second=0, microsecond=0)
-    scene = _by_import(console, starts) if way == "import" else _by_api(app, runner, starts)
+    scene = _by_import(app, console, starts) if way == "import" else _by_api(app, runner, starts)
 
     # 4. The candidate: WeChat login (sandbox code), bind with the invitation, cancel.
     mp = app.test_client()
@@ -156,9 +157,9 @@ def _first_day(app, way):
     assert "张三" in listing
 
 
-def _by_import(console, starts) -> str:
-    """导入 a file with one row (position, session, candidate, interview); 确认导入; the
-    new candidate's invitation scene from the result page."""
+def _by_import(app, console, starts) -> str:
+    """导入 a file with one row (position, session, candidate, interview); 确认导入 (the
+    worker commits it); the new candidate's invitation scene from the result page."""
     fmt = "%Y-%m-%d %H:%M"
     buffer = io.StringIO()
     csv.writer(buffer).writerows([
@@ -176,6 +177,8 @@ def _by_import(console, starts) -> str:
     assert "确认导入" in console.get(job_page).get_data(as_text=True)
     response = console.post(job_page + "/commit", data={"csrf_token": _csrf(console, job_page)})
     assert response.status_code == 302
+    with app.app_context():  # the worker's turn (no outbox sends: production settings)
+        assert run_due_imports("worker-1") == 1
     page = console.get(job_page).get_data(as_text=True)
     assert "已导入" in page
     [scene] = re.findall(r"<code data-scene>([^<]+)</code>", page)

@@ -46,6 +46,7 @@ ACTION_LABELS: dict[str, str] = {
     "candidate.reinvited": "重新邀请候选人",
     "feedback.submitted": "候选人提交反馈",
     "import.validated": "导入试运行",
+    "import.queued": "确认导入（后台执行）",
     "import.committed": "导入数据",
     "import.failed": "导入失败",
     # HR users and signing in

@@ -1,6 +1,7 @@
 """File imports (CSV or XLSX): a dry run that checks every row and commits nothing but the
-stored file, then the commit of exactly those stored bytes, in one transaction, through
-the upserts (app.services.integration.upsert).
+stored file, then 确认导入, which queues exactly those stored bytes for the worker; it
+commits them in chunks through the upserts (app.services.integration.upsert), see
+app.services.integration.import_runner.
 
 The file: one row per interview, the first row is the header (COLUMNS: Chinese names,
 English aliases; order free, unknown columns ignored). A row's position part is written
@@ -42,6 +43,7 @@ from app.models import ImportJob
 from app.services import audit
 from app.services.candidates.invitations import Invitation
 from app.services.integration.upsert import CLEANERS, KINDS, UPSERTS, WRITE_PERMISSION
+from app.services.notifications import outbox
 from app.services.users.actor import Actor
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -285,14 +287,14 @@ def run_rows(rows: list[tuple[int, dict]], actor: Actor) -> RunOutcome:
     return out
 
 
-def _database_error(out: RunOutcome) -> None:
+def database_error(out: RunOutcome) -> None:
     out.errors.append({"row": 0, "column": "", "code": "import_database_error",
                        "message": "数据库写入失败，请稍后重试"})
 
 
 # --- the two steps --------------------------------------------------------------------------
 
-def _require(actor: Actor) -> None:
+def require_import(actor: Actor) -> None:
     if not actor.can(WRITE_PERMISSION):
         raise Forbidden("只有系统管理员和招聘经理可以导入数据", code="import_forbidden")
 
@@ -300,13 +302,13 @@ def _require(actor: Actor) -> None:
 def validate_import(filename: str, content: bytes, *, actor: Actor) -> ImportJob:
     """The dry run: check every row as the commit would and store the file with the
     result; nothing else is written. A file that cannot be read raises ImportRefused."""
-    _require(actor)
+    require_import(actor)
     rows = read_rows(filename, content)
     try:
         out = run_rows(rows, actor)
     except SQLAlchemyError:
         out = RunOutcome()
-        _database_error(out)
+        database_error(out)
     finally:
         db.session.rollback()
     digest = hashlib.sha256(content).hexdigest()
@@ -340,50 +342,26 @@ def get_job(public_id: str, *, actor: Actor, for_update: bool = False) -> Import
     return job
 
 
-def commit_import(public_id: str, *, actor: Actor) -> ImportJob:
-    """确认导入: run the stored bytes (exactly what was checked) again and commit them all
-    in one transaction, or nothing when a row fails now (the data changed since the dry
-    run: the job becomes `failed` with the errors)."""
-    _require(actor)
-    # Locked: a second 确认导入 (a double click) waits, then finds the job committed.
+def queue_import(public_id: str, *, actor: Actor) -> ImportJob:
+    """确认导入: queue the stored bytes (exactly what was checked) for the worker
+    (app.services.integration.import_runner), which commits them in chunks. Confirming a
+    job already queued, running or committed returns it: one run, however many clicks."""
+    require_import(actor)
+    # Locked: a second 确认导入 (a double click) waits, then finds the job queued.
     job = get_job(public_id, actor=actor, for_update=True)
     if job.created_by != actor.id:
         raise ImportNotFound()
-    if job.status == "committed":
-        raise Conflict("该文件已导入，无需重复确认", code="import_already_committed")
+    if job.status in ("queued", "running", "committed"):
+        db.session.rollback()
+        return job
     if job.status != "validated":
         raise Conflict("该文件有错误，请修改后重新上传", code="import_has_errors")
-    content = stored_content(job)
-    if hashlib.sha256(content).hexdigest() != job.content_sha256:
-        raise Conflict("导入文件已损坏，请重新上传", code="import_content_changed")
-    job_id = job.id
-    rows = read_rows(job.filename, content)
-    try:
-        out = run_rows(rows, actor)
-    except SQLAlchemyError:
-        db.session.rollback()
-        out = RunOutcome()
-        _database_error(out)
-    if out.errors:
-        db.session.rollback()
-        job = db.session.get(ImportJob, job_id)
-        job.status, job.errors = "failed", out.errors[:MAX_ERRORS_SHOWN]
-        job.summary = {**job.summary, "error_count": len(out.errors)}
-        audit.record(actor_type=actor.type, actor_id=actor.id, action="import.failed",
-                     object_type="import_job", object_id=job.id, ip=actor.ip,
-                     data={"errors": len(out.errors)})
-        db.session.commit()
-        return job
-    job = db.session.get(ImportJob, job_id)
-    job.status, job.committed_at = "committed", utcnow()
-    job.summary = {**job.summary, "counts": out.counts(),
-                   "invitations": len(out.invitations),
-                   "invitation_rows": [_sealed(i) for i in out.invitations]}
-    audit.record(actor_type=actor.type, actor_id=actor.id, action="import.committed",
+    job.status = "queued"
+    audit.record(actor_type=actor.type, actor_id=actor.id, action="import.queued",
                  object_type="import_job", object_id=job.id, ip=actor.ip,
-                 data={"filename": job.filename, "rows": len(rows), "counts": out.counts(),
-                       "invitations": len(out.invitations)})
+                 data={"filename": job.filename, "rows": job.total_rows})
     db.session.commit()
+    outbox.wake_dispatcher()  # the worker's loop: picked up without waiting for a sweep
     return job
 
 
@@ -397,7 +375,7 @@ def stored_content(job: ImportJob) -> bytes:
     return base64.b64decode(crypto.decrypt(job.content.decode("ascii")))
 
 
-def _sealed(invitation: dict) -> dict:
+def sealed_invitation(invitation: dict) -> dict:
     return {**{k: v for k, v in invitation.items() if k not in ("token", "link")},
             "token_encrypted": crypto.encrypt(invitation["token"])}
 
@@ -433,5 +411,5 @@ def template_rows() -> tuple[list[str], list[list[str]]]:
 
 
 __all__ = ["COLUMNS", "HEADERS", "MAX_BYTES", "MAX_ROWS", "ImportRefused", "read_rows",
-           "run_rows", "validate_import", "commit_import", "get_job", "invitations",
+           "run_rows", "validate_import", "queue_import", "get_job", "invitations",
            "recent_jobs", "template_rows"]
