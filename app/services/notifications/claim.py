@@ -34,6 +34,7 @@ from app.models import Interview, OutboxMessage, OutboxStatus
 from app.models.interview import STATUS_LABELS, InterviewStatus
 from app.models.outbox import DUE_STATUSES
 from app.services.notifications import routing
+from app.services.rules.templates import effective_ids as effective_template_ids
 from templates_msg import get_kind
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class Plan:
     open_token: str | None
     route: routing.Route | None
     excluded: set[str] = field(default_factory=set)
+    # the template ids in force (HR's settings over the config), read once per batch
+    template_ids: dict | None = None
 
 
 CLAIMABLE = (*DUE_STATUSES, OutboxStatus.SENDING)
@@ -141,8 +144,10 @@ def _take(rows, worker_id: str, now: datetime, due) -> list[Plan]:
         .returning(m.c.id)))
     rows = [r for r in rows if r.id in taken]
     directory = routing.Directory.load(rows)
+    directory.template_ids = effective_template_ids()
     return [Plan(r.id, r.kind, dict(r.context or {}), r.open_token,
-                 routing.resolve(r, set(), directory)) for r in rows]
+                 routing.resolve(r, set(), directory), template_ids=directory.template_ids)
+            for r in rows]
 
 
 def _fail(row_id: int, reason: str, admins: bool) -> bool:

@@ -67,7 +67,8 @@ def send_one(row_id: int, worker_id: str, plan: Plan | None = None) -> OutboxSta
         if plan.route is None:
             return _record(plan, worker_id, Outcome.unreachable())
         try:
-            outcome = transmit(plan.kind, plan.context, plan.open_token, plan.route, row_id)
+            outcome = transmit(plan.kind, plan.context, plan.open_token, plan.route, row_id,
+                               plan.template_ids)
         except Exception as exc:  # an attempt like any other (see the module docstring)
             log.exception("outbox row %s: %s send raised", row_id, plan.route.channel)
             outcome = Outcome("retry", error=_exception_text(exc))

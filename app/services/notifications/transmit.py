@@ -7,6 +7,7 @@ explanation for HR).
 from __future__ import annotations
 
 import logging
+from collections import ChainMap
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,7 +15,7 @@ from flask import current_app
 from wechatpy.exceptions import WeChatClientException
 
 from app.services.notifications.routing import Route
-from app.services.rules import templates as template_ids
+from app.services.rules import templates as template_ids_service
 from app.wechat.client import WeChatUnavailable, mini_program_client, official_account_client
 from templates_msg import render, render_plain
 
@@ -52,48 +53,58 @@ class Outcome:
                    error="收件人没有可用的通知渠道（未订阅、未关注、无手机号和邮箱）")
 
 
-def transmit(kind: str, context: dict, open_token: str | None, route: Route, row_id: int
-             ) -> Outcome:
+def transmit(kind: str, context: dict, open_token: str | None, route: Route, row_id: int,
+             template_ids: dict | None = None) -> Outcome:
+    """One attempt. `template_ids`: the ids in force (HR's settings over the config), read
+    once per claimed batch; None reads them now."""
     if route.channel in ("subscribe", "oa_template"):
-        return _wechat(kind, context, open_token, route, row_id)
+        return _wechat(kind, context, open_token, route, row_id, template_ids)
     if route.channel == "sms":
         return _sms(kind, context, open_token, route)
     return _email(kind, context, open_token, route)
 
 
-def _wechat(kind, context, open_token, route: Route, row_id: int) -> Outcome:
+def wechat_request(kind: str, context: dict, open_token: str | None, route: Route,
+                   row_id: int, config) -> tuple[str, dict, str]:
+    """(API path under /cgi-bin/, JSON body, template id) of one WeChat send."""
+    msg = render(kind, context, app=route.app, config=config, open_token=open_token)
+    if route.channel == "subscribe":
+        return "message/subscribe/send", {
+            "touser": route.address, "template_id": msg.template_id, "page": msg.page,
+            "data": msg.data, "miniprogram_state": config.get("WECHAT_MP_STATE", "formal"),
+            "lang": "zh_CN"}, msg.template_id
+    # client_msg_id: WeChat itself drops a repeat of this row (e.g. after a crash).
+    payload = {"touser": route.address, "template_id": msg.template_id, "data": msg.data,
+               "client_msg_id": f"outbox-{row_id}"}
+    if msg.url:  # staff: the mobile console page (templates_msg.MOBILE_PAGES)
+        payload["url"] = msg.url
+    else:
+        payload["miniprogram"] = {"appid": config["WECHAT_MP_APPID"], "pagepath": msg.page}
+    return "message/template/send", payload, msg.template_id
+
+
+def _wechat(kind, context, open_token, route: Route, row_id: int,
+            template_ids: dict | None) -> Outcome:
     cfg = current_app.config
     # HR's template ids (settings) in front of the configured ones: a change applies at once.
-    msg = render(kind, context, app=route.app, config=template_ids.config_with_overrides(cfg),
-                 open_token=open_token)
+    config = (ChainMap({k: v for k, v in template_ids.items() if v}, cfg)
+              if template_ids is not None else template_ids_service.config_with_overrides(cfg))
+    path, payload, template_id = wechat_request(kind, context, open_token, route, row_id,
+                                                config)
+    client = mini_program_client() if route.channel == "subscribe" else official_account_client()
     try:
-        if route.channel == "subscribe":
-            payload = {"touser": route.address, "template_id": msg.template_id, "page": msg.page,
-                       "data": msg.data, "miniprogram_state": cfg.get("WECHAT_MP_STATE", "formal"),
-                       "lang": "zh_CN"}
-            result = mini_program_client().call(
-                lambda c: c.post("message/subscribe/send", data=payload))
-        else:
-            # client_msg_id: WeChat itself drops a repeat of this row (e.g. after a crash).
-            payload = {"touser": route.address, "template_id": msg.template_id, "data": msg.data,
-                       "client_msg_id": f"outbox-{row_id}"}
-            if msg.url:  # staff: the mobile console page (templates_msg.MOBILE_PAGES)
-                payload["url"] = msg.url
-            else:
-                payload["miniprogram"] = {"appid": cfg["WECHAT_MP_APPID"], "pagepath": msg.page}
-            result = official_account_client().call(
-                lambda c: c.post("message/template/send", data=payload))
+        result = client.call(lambda c: c.post(path, data=payload))
     except WeChatClientException as exc:
         action, explanation, alert = WECHAT_ERRORS.get(
             exc.errcode, ("retry", "微信返回未知错误", False))
         log.info("outbox %s: %s errcode %s (%s)", row_id, route.channel, exc.errcode, action)
-        return Outcome(action, errcode=exc.errcode, template_id=msg.template_id,
+        return Outcome(action, errcode=exc.errcode, template_id=template_id,
                        error=f"{explanation}（{exc.errcode}：{exc.errmsg}）", alert_admins=alert)
     except WeChatUnavailable as exc:
-        return Outcome("retry", template_id=msg.template_id, error=f"微信接口不可达：{exc}")
+        return Outcome("retry", template_id=template_id, error=f"微信接口不可达：{exc}")
     msgid = result.get("msgid") if isinstance(result, dict) else None
     return Outcome("sent", msgid=str(msgid) if msgid is not None else None,
-                   template_id=msg.template_id)
+                   template_id=template_id)
 
 
 def _open_url(open_token: str | None) -> str | None:
