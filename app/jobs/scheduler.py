@@ -59,8 +59,11 @@ class JobScheduler:
         quiet = logging.getLogger("apscheduler")
         if quiet.level == logging.NOTSET:  # its INFO line per run would drown the log
             quiet.setLevel(logging.WARNING)
+        # SQLite (the embedded default) has one writer at a time: one job at a time there
+        sqlite = str(app.config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite")
         self.scheduler = BackgroundScheduler(
-            timezone=UTC, executors={"default": ThreadPoolExecutor(max_workers=4)},
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(max_workers=1 if sqlite else 4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
 
     def start(self) -> JobScheduler:
