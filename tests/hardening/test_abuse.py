@@ -7,9 +7,18 @@ import uuid
 
 from sqlalchemy import func, select
 
+from app.core.ratelimit import DEFAULT_LIMITS
 from app.extensions import db, redis_store
 from app.models import Subscription
 from tests.factories import API, PASSWORD, bearer, console_login, hr_user, mp_candidate, mp_login
+
+
+def _hour_windows(app, *scopes: str) -> None:
+    """The default limits of these scopes, counted per hour instead of per minute: a run
+    that crosses a minute boundary must not start a fresh window half way."""
+    app.config["RATE_LIMITS"] = {
+        scope: {kind: (limit, 3600) for kind, (limit, _) in DEFAULT_LIMITS[scope].items()}
+        for scope in scopes}
 
 
 def _cancel(client, auth, public_id="nope", **environ):
@@ -20,6 +29,7 @@ def _cancel(client, auth, public_id="nope", **environ):
 
 def test_junk_token_cancels_from_one_ip_do_not_lock_out_a_real_user_on_that_ip(app, client,
                                                                              demo):
+    _hour_windows(app, "cancel")
     cand = next(c for c in demo["candidates"] if not c["position_review"])
     auth = mp_login(client, cand["openid"], bound=True)
     junk = [_cancel(client, bearer(f"{i}.junk{i}")).status_code for i in range(310)]
@@ -30,7 +40,7 @@ def test_junk_token_cancels_from_one_ip_do_not_lock_out_a_real_user_on_that_ip(a
 
 
 def test_a_live_session_spends_its_users_budget_not_the_ips(app, client):
-    app.config["RATE_LIMITS"] = {"cancel": {"ip": (3, 60), "user": (5, 60)}}
+    app.config["RATE_LIMITS"] = {"cancel": {"ip": (3, 3600), "user": (5, 3600)}}
     mp_candidate(app, "sandbox-candidate-001")
     mp_candidate(app, "sandbox-candidate-002")
     first = mp_login(client, "sandbox-candidate-001")
@@ -41,12 +51,12 @@ def test_a_live_session_spends_its_users_budget_not_the_ips(app, client):
 
 
 def test_forwarded_addresses_are_ignored_unless_a_proxy_is_trusted(app, client, make_app):
-    app.config["RATE_LIMITS"] = {"cancel": {"ip": (2, 60)}}
+    app.config["RATE_LIMITS"] = {"cancel": {"ip": (2, 3600)}}
     spoofed = [_cancel(client, bearer("1.junk"), HTTP_X_FORWARDED_FOR=f"10.0.0.{i}").status_code
                for i in range(3)]
     assert spoofed == [401, 401, 429]  # a header anyone can send buys no fresh budget
 
-    behind = make_app(TRUSTED_PROXIES=1, RATE_LIMITS={"cancel": {"ip": (2, 60)}})
+    behind = make_app(TRUSTED_PROXIES=1, RATE_LIMITS={"cancel": {"ip": (2, 3600)}})
     lb = behind.test_client()
     for i in range(3):  # three clients behind one balancer, each with its own budget
         codes = [_cancel(lb, bearer("1.junk"), REMOTE_ADDR="192.0.2.10",
@@ -57,6 +67,7 @@ def test_forwarded_addresses_are_ignored_unless_a_proxy_is_trusted(app, client, 
 
 
 def test_a_never_invited_user_cannot_pile_up_subscription_rows(app, client):
+    _hour_windows(app, "subscriptions")
     auth = mp_login(client, "stranger-never-invited")
     ours = client.get(f"{API}/subscriptions/templates", headers=auth).get_json()["template_ids"]
     codes = []
@@ -79,13 +90,14 @@ def test_a_never_invited_user_cannot_pile_up_subscription_rows(app, client):
 def test_feedback_is_limited_per_minute_and_per_day(app, client):
     from app.models import Feedback
 
+    _hour_windows(app, "feedback", "feedback_daily")
     mp_candidate(app, "sandbox-candidate-001")
     auth = mp_login(client, "sandbox-candidate-001")
     codes = [client.post(f"{API}/feedback", headers=auth,
                          json={"content": f"第{i}条意见"}).status_code for i in range(100)]
     assert codes[:5] == [201] * 5 and set(codes[5:]) == {429}
-    app.config["RATE_LIMITS"] = {"feedback": {"user": (1000, 60)},
-                                 "feedback_daily": {"user": (8, 86400)}}
+    app.config["RATE_LIMITS"] = {"feedback": {"user": (1000, 3600)},  # same windows
+                                 "feedback_daily": {"user": (8, 3600)}}
     more = [client.post(f"{API}/feedback", headers=auth,
                         json={"content": f"追加{i}"}).status_code for i in range(10)]
     assert more[:3] == [201] * 3 and set(more[3:]) == {429}  # 8 a day in all
@@ -94,7 +106,7 @@ def test_feedback_is_limited_per_minute_and_per_day(app, client):
 
 
 def test_every_candidate_write_without_its_own_scope_is_limited_per_user(app, client):
-    app.config["RATE_LIMITS"] = {"mp_write": {"user": (2, 60)}}
+    app.config["RATE_LIMITS"] = {"mp_write": {"user": (2, 3600)}}
     cand = mp_candidate(app, "sandbox-candidate-001")
     auth = mp_login(client, "sandbox-candidate-001")
     path = f"{API}/interviews/{cand['interview_ids'][0]}/confirm"
@@ -114,7 +126,7 @@ def _mp_sessions(app, openid: str) -> int:
 
 
 def test_a_login_refused_with_429_leaves_no_session(app, client):
-    app.config["RATE_LIMITS"] = {"login": {"user": (1, 60)}}
+    app.config["RATE_LIMITS"] = {"login": {"user": (1, 3600)}}
     assert client.post(f"{API}/auth/login", json={"code": "sandbox:u1"}).status_code == 200
     assert _mp_sessions(app, "u1") == 1
     refused = client.post(f"{API}/auth/login", json={"code": "sandbox:u1"})
