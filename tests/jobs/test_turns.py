@@ -185,3 +185,14 @@ def test_a_long_job_sees_when_a_later_run_took_over(app):
     assert seen == [False, True]
     assert outcome.superseded            # and its finish was refused
     assert fencing.superseded() is False
+
+
+def test_production_refuses_a_simulated_clock(monkeypatch):
+    from config import REQUIRED_PRODUCTION_KEYS, ConfigError, ProductionConfig
+
+    for k in REQUIRED_PRODUCTION_KEYS:
+        monkeypatch.setenv(k, "x")
+    monkeypatch.setenv("DATA_ENCRYPTION_KEY", "ZGV2LW9ubHktZGF0YS1lbmNyeXB0aW9uLWtleS0wMDA=")
+    monkeypatch.setenv("CLOCK_SOURCE", "redis")
+    with pytest.raises(ConfigError, match="CLOCK_SOURCE"):
+        ProductionConfig().validate()
