@@ -88,7 +88,8 @@ class JobScheduler:
 
         with self.app.app_context():
             try:
-                turns.run_turn(schedule.get_job(name), self.worker_id)
+                turns.run_turn(schedule.get_job(name), self.worker_id,
+                               stopping=self.stopping.is_set)
                 self.outage.ok()
             except RedisError as exc:
                 self.outage.failed(exc)

@@ -9,7 +9,8 @@ trigger fires takes the turn if it is the first to mark it in Redis (SET NX), th
   `fence = token` to finish): a run whose lock expired and was taken over by a later
   token is superseded and records nothing;
 - runs the job with the clock's `now`; a long job checks between chunks
-  (app.core.fencing.superseded) and stops once a later token has taken over.
+  (app.core.fencing.should_stop) and stops once a later token has taken over or the
+  worker is stopping.
 Every job is idempotent anyway (each writes what it does under a unique key), so a turn
 run twice does nothing the second time.
 
@@ -109,10 +110,11 @@ def _still_current_apart(name: str, token: int) -> bool:
 
 
 def run_turn(job, worker_id: str, *, now: datetime | None = None,
-             force: bool = False) -> TurnResult | None:
+             force: bool = False, stopping=None) -> TurnResult | None:
     """Run `job` for the turn `now` falls in, if this worker takes it (None: another
     worker has or had it). `force` (operators, `flask jobs run`): run whatever the turn,
-    still under the lock and a fresh token."""
+    still under the lock and a fresh token. `stopping()` true (the worker is stopping):
+    a long job ends at its next chunk."""
     now = now or clock.now()
     turn = turn_of(job, now)
     client = redis_store.client
@@ -133,7 +135,7 @@ def run_turn(job, worker_id: str, *, now: datetime | None = None,
             log.warning("job %s: token %s superseded before it started", job.name, token)
             return TurnResult(job.name, turn, token, None, superseded=True)
         try:
-            with fencing.running(lambda: _still_current_apart(job.name, token)):
+            with fencing.running(lambda: _still_current_apart(job.name, token), stopping):
                 result = int(job.run(now) or 0)
         except Exception as exc:
             db.session.rollback()

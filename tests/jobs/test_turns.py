@@ -196,3 +196,22 @@ def test_production_refuses_a_simulated_clock(monkeypatch):
     monkeypatch.setenv("CLOCK_SOURCE", "redis")
     with pytest.raises(ConfigError, match="CLOCK_SOURCE"):
         ProductionConfig().validate()
+
+
+def test_a_stopping_worker_ends_a_long_job_at_its_next_chunk(app):
+    from app.core import fencing
+
+    stopping = []
+    seen = []
+
+    def run(now):
+        seen.append(fencing.should_stop())
+        stopping.append(True)          # SIGTERM arrives
+        seen.append((fencing.should_stop(), fencing.superseded()))
+        return 1
+
+    with app.app_context():
+        outcome = turns.run_turn(_job(run), "w", now=T0, stopping=lambda: bool(stopping))
+    assert seen == [False, (True, False)]
+    assert outcome.result == 1 and not outcome.superseded
+    assert fencing.should_stop() is False

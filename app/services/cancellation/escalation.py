@@ -85,7 +85,7 @@ def escalate_pending(now: datetime) -> int:
                   ~exists().where(RequestEscalation.cancellation_id == Cancellation.id))
            .order_by(Interview.scheduled_at, Cancellation.id).limit(CHUNK))
     escalated = 0
-    while not fencing.superseded():   # a later run of the job took over
+    while not fencing.should_stop():   # a later run took over, or the worker stops
         with transaction.transaction() as connection:
             rows = connection.execute(due).all()
             if not rows:
@@ -134,7 +134,7 @@ def settle_started(now: datetime) -> int:
            .order_by(Interview.scheduled_at, Cancellation.id).limit(CHUNK))
     settled = 0
     skipped: set[int] = set()
-    while not fencing.superseded():
+    while not fencing.should_stop():
         with transaction.transaction() as connection:
             ids = [r.id for r in connection.execute(
                 due.where(Cancellation.id.not_in(sorted(skipped))) if skipped else due)]

@@ -86,7 +86,7 @@ def auto_cancel_unconfirmed(now: datetime | None = None) -> int:
                       deadline_compare(operator.lt, now, rules))
                .order_by(Interview.scheduled_at, Interview.id).limit(write.CHUNK))
     cancelled = 0
-    while not fencing.superseded():   # a later run of the job took over: it goes on
+    while not fencing.should_stop():   # a later run took over, or the worker stops
         with transaction.transaction() as connection:
             ids = list(connection.execute(overdue).scalars())
             if not ids:

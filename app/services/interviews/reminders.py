@@ -45,7 +45,7 @@ def send_confirmation_reminders(now: datetime) -> int:
                   deadline_compare(operator.gt, now, rules)))         # deadline not passed
     queued = 0
     after_id = 0
-    while not fencing.superseded():   # a later run of the job took over
+    while not fencing.should_stop():   # a later run took over, or the worker stops
         with transaction.transaction() as connection:
             rows = _chunk(connection, due, after_id)
             if not rows:
