@@ -61,6 +61,28 @@ def test_a_chunked_body_past_the_cap_is_cut_off_as_it_is_read(app, live_url):
     assert r.json()["error"]["code"] == "payload_too_large"
 
 
+def test_a_chunked_console_form_past_its_cap_gets_the_chinese_page(app, live_url):
+    def chunks():
+        yield b"username=zhaopin&password="
+        for _ in range(20):
+            yield b"x" * 65536  # 1.3 MB in all, no Content-Length
+
+    r = requests.post(f"{live_url}/console/login", data=chunks(), timeout=10,
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413 and "内容过大" in r.text and "Traceback" not in r.text
+
+
+def test_a_chunked_body_within_the_cap_reaches_the_view_whole(app, live_url):
+    def chunks():
+        yield b'{"code": "'
+        yield b"y" * 300
+        yield b'"}'
+
+    r = requests.post(f"{live_url}{API}/auth/login", data=chunks(), timeout=10,
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "field_too_long"
+
+
 def test_a_console_form_past_its_cap_gets_the_chinese_page(app, client):
     hr_user(app)
     token = csrf_token(client)
