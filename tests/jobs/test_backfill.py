@@ -220,3 +220,14 @@ def test_a_held_place_is_released_when_the_session_gets_too_close(app, world):
     run(app, SLOT - timedelta(hours=2))  # the candidates' cancel deadline (2 h)
     assert open_offers(app) == {}
     assert session_booked(app, world) == 1
+
+
+def test_a_run_taken_over_by_a_later_one_stops_before_its_next_step(app, world):
+    from app.core import fencing
+
+    free_one(app, world)
+    with app.app_context(), fencing.running(lambda: False):  # superseded from the start
+        assert job.run(NOW) == 0
+    assert open_offers(app) == {}
+    assert run(app, NOW) >= 1  # the next turn carries on
+    assert list(open_offers(app)) == [world.waiting["A"]]

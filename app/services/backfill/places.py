@@ -268,6 +268,13 @@ def offer_held_places(now: datetime) -> int:
 
 
 def run(now: datetime) -> int:
-    """One pass of the backfill job (see the module docstring)."""
-    return (expire_offers(now) + release_stale(now) + offer_held_places(now)
-            + hold_free_places(now))
+    """One pass of the backfill job (see the module docstring); between steps it stops
+    when a later run took over or the worker is stopping (each step commits its work)."""
+    from app.core import fencing
+
+    done = 0
+    for step in (expire_offers, release_stale, offer_held_places, hold_free_places):
+        if fencing.should_stop():
+            break
+        done += step(now)
+    return done

@@ -325,11 +325,15 @@ def _new_public_id() -> str:
 
 def run(now: datetime) -> int:
     """One pass: open, keep, break, warn, offer (in that order: a promise kept or broken
-    in this pass is neither warned nor offered)."""
-    done = open_promises(now)
-    done += keep_booked(now)
-    done += break_overdue(now)
-    done += warn_at_risk(now)
-    done += offer_slots(now)
+    in this pass is neither warned nor offered). Each step commits its own work; between
+    steps the run stops when a later run took over or the worker is stopping (the next
+    turn carries on)."""
+    from app.core import fencing
+
+    done = 0
+    for step in (open_promises, keep_booked, break_overdue, warn_at_risk, offer_slots):
+        if fencing.should_stop():
+            break
+        done += step(now)
     return done
 
