@@ -152,6 +152,19 @@ def test_two_workers_walk_a_day_and_do_everything_exactly_once(app, backend, liv
     walked_days = {turns.turn_of(schedule.get_job("daily_digest"), WALK_FROM + STEP * k)
                    for k in range(steps)}
 
+    # the turns that did something, as each worker logged them: none twice, both took some
+    import re
+
+    done = Counter()
+    by_worker = Counter()
+    for i in range(2):
+        for job, turn, worker in re.findall(r"job (\w+) turn (\S+): [1-9]\d* \(worker (\S+),",
+                                            (tmp_path / f"worker{i}.log").read_text()):
+            done[(job, turn)] += 1
+            by_worker[worker] += 1
+    assert done and max(done.values()) == 1, done.most_common(3)
+    assert len(by_worker) == 2, by_worker       # both workers shared the day
+
     runs = _runs(app)
     for name in TRACKED:   # each turn once, across both workers
         expected = len(walked_days) if name == "daily_digest" else steps
