@@ -6,6 +6,8 @@
   pages it is 400 `text_invalid` (the Chinese error page). The JSON APIs validate their
   own fields and answer with the codes their OpenAPI documents, so only their paths are
   checked here.
+- Ids in URLs (`<int:...>`): past PostgreSQL's integer (2**31 - 1) they cannot exist, and
+  the query would fail ("integer out of range", a 500): 404 before the view.
 - Page numbers: `page` is clamped to 1..MAX_PAGE before any view reads it, so
   999999999999999999999 (an OFFSET past bigint on PostgreSQL, an OverflowError on
   SQLite) or -5 (a negative OFFSET) never reaches a query.
@@ -22,6 +24,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 from app.core.errors import AppError, NotFound
 
 MAX_PAGE = 10**6
+MAX_ID = 2**31 - 1  # PostgreSQL integer
 API_PREFIXES = ("/api/",)
 PAGE_ARGS = ("page",)
 
@@ -72,9 +75,17 @@ def guard_input():
     return None
 
 
+def reject_impossible_ids(endpoint, values):
+    """url_value_preprocessor: an integer id no row can have is not found."""
+    for value in (values or {}).values():
+        if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= MAX_ID:
+            raise NotFound()
+
+
 def install(app: Flask) -> None:
     """After the body cap (app.core.body_limits), before CSRF and everything else."""
     funcs = app.before_request_funcs.setdefault(None, [])
     from app.core.body_limits import cap_body
 
     funcs.insert(funcs.index(cap_body) + 1 if cap_body in funcs else 0, guard_input)
+    app.url_value_preprocessor(reject_impossible_ids)

@@ -22,8 +22,9 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Content-Security-Policy": CONSOLE_CSP,
 }
-# Blueprints whose pages get PAGE_HEADERS here (the console sets its own, the same).
-PROTECTED_BLUEPRINTS = frozenset({"landing"})
+# Blueprints whose pages get PAGE_HEADERS here (the console's own after_request sets the
+# same; it runs first, and setdefault keeps what it set).
+PROTECTED_BLUEPRINTS = frozenset({"landing", "console"})
 
 
 def apply_page_headers(response):

@@ -181,6 +181,14 @@ def test_a_nul_in_an_api_path_is_a_json_404(app, client):
     assert response.status_code in (401, 404) and response.get_json()["error"]["code"]
 
 
+@pytest.mark.parametrize("path", ["/console/settings/webhooks/3000000000",
+                                  "/console/settings/reasons/3000000000",
+                                  "/console/settings/webhooks/" + "9" * 25])
+def test_an_integer_id_past_any_row_is_404(app, demo, path):
+    client = console_client(app, demo["hr_users"]["admin"]["username"])
+    _chinese_page(client.get(path), 404)
+
+
 # --- page numbers ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("page", ["999999999999999999999", "-5", "0", "abc"])
