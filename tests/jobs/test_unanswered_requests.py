@@ -80,6 +80,12 @@ def test_a_request_open_two_hours_before_the_start_goes_to_the_managers_once(app
     assert _escalate(app, lead) == 1                                 # exactly at the lead
     assert messages(app, iv.id, ESCALATED) == sorted([
         (ESCALATED, "hr_user", people.manager), (ESCALATED, "hr_user", people.manager2)])
+    with app.app_context():   # the manager sees what the candidate asked, and why
+        from app.models import OutboxMessage
+
+        context = db.session.scalars(select(OutboxMessage.context).where(
+            OutboxMessage.kind == ESCALATED)).first()
+        assert (context["reason_label"], context["interview_number"]) == ("时间冲突", "AI-1")
     assert _escalate(app, lead + timedelta(minutes=30)) == 0         # once
     assert len(messages(app, iv.id, ESCALATED)) == 2
     assert audit_count(app, "interview.cancel_request_escalated") == 1

@@ -25,6 +25,7 @@ from app.core.errors import AppError
 from app.models import (
     Cancellation,
     CancellationState,
+    CancelReason,
     HrUser,
     HrUserDepartment,
     Interview,
@@ -47,8 +48,10 @@ CHUNK = 500
 
 
 def _open_requests():
-    return (select(Cancellation.id, Cancellation.interview_id, Position.department)
+    return (select(Cancellation.id, Cancellation.interview_id, Position.department,
+                   CancelReason.label.label("reason_label"))
             .join(Interview, Interview.id == Cancellation.interview_id)
+            .join(CancelReason, CancelReason.id == Cancellation.reason_id)
             .join(Position, Position.id == Interview.position_id)
             .where(Cancellation.state.in_(OPEN_STATES),
                    Interview.status == InterviewStatus.CANCEL_PENDING))
@@ -104,8 +107,9 @@ def escalate_pending(now: datetime) -> int:
                     continue  # another worker escalated it first
                 interview = facts[r.interview_id]
                 event = f"interview.cancel_request_escalated:{r.id}"
+                # the candidate's reason: what the manager decides on
                 context = write.message_context(
-                    interview, reason_label="临近面试仍未审批",
+                    interview, reason_label=r.reason_label,
                     lead_hours=rules.escalation_lead_hours, cancellation_id=r.id)
                 messages += [outbox.message_row(
                     event=event, kind=ESCALATED_KIND, recipient_type="hr_user",
