@@ -32,8 +32,10 @@ def register(app) -> None:
 @click.command("seed-demo")
 @click.option("--candidates", default=50, show_default=True)
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database has data.")
+@click.option("--history/--no-history", default=True, show_default=True,
+              help="Also a month of past interviews, cancellations and messages (reports).")
 @with_appcontext
-def seed_demo_cmd(candidates: int, if_empty: bool):
+def seed_demo_cmd(candidates: int, if_empty: bool, history: bool):
     """Create demo positions, sessions, candidates, reasons and HR users."""
     from app.cli.demo import is_empty, seed_demo
 
@@ -44,7 +46,10 @@ def seed_demo_cmd(candidates: int, if_empty: bool):
             click.echo("database already has data; not seeding")
             return
         raise click.ClickException("database already has data; seed-demo needs an empty one")
-    summary = seed_demo(candidates=candidates)
+    summary = seed_demo(candidates=candidates, history=history)
+    if summary["history"]:
+        click.echo(f"history: {summary['history']['interviews']} past interviews, "
+                   f"{summary['history']['messages']} messages")
     click.echo(f"seeded {len(summary['candidates'])} candidates; HR users "
                f"{', '.join(u['username'] for u in summary['hr_users'].values())} "
                f"(password from DEMO_PASSWORD or the README)")

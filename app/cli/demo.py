@@ -64,9 +64,11 @@ def is_empty() -> bool:
     return db.session.scalar(select(func.count()).select_from(Candidate)) == 0
 
 
-def seed_demo(candidates: int = 50, seed: int = 20240315) -> dict:
+def seed_demo(candidates: int = 50, seed: int = 20240315, history: bool = False) -> dict:
     """Create reasons, HR users, positions, sessions and candidates with interviews;
-    bind candidate i to mini-program openid sandbox-candidate-00i. One transaction."""
+    bind candidate i to mini-program openid sandbox-candidate-00i. One transaction.
+    `history`: then a month of past interviews, cancellations and messages for the
+    reports (app.cli.demo_history; `flask seed-demo` asks for it, the tests do not)."""
     rng = random.Random(seed)
     add_default_reasons()
 
@@ -133,7 +135,13 @@ def seed_demo(candidates: int = 50, seed: int = 20240315) -> dict:
         db.session.add(iv)
         created.append((cand, openid, iv))
     db.session.commit()
+    past = None
+    if history:
+        from app.cli.demo_history import seed_history
+
+        past = seed_history(rng, SURNAMES, GIVEN, now=now)
     return {
+        "history": past,
         "password": password,
         "hr_users": {role.value: {"id": u.id, "username": u.username} for role, u in users.items()},
         "sales_users": {role.value: {"id": u.id, "username": u.username}
