@@ -66,19 +66,22 @@ class JobScheduler:
             executors={"default": ThreadPoolExecutor(max_workers=1 if sqlite else 4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
 
-    def start(self) -> JobScheduler:
+    def start(self, *, with_jobs: bool = True) -> JobScheduler:
+        """Fire the heartbeat, and the jobs unless `with_jobs` is false (a dispatcher-only
+        worker, SCHEDULER_ENABLED=0, still beats)."""
         from app.jobs.schedule import JOBS
 
         tick = self.app.config.get("SCHEDULER_TICK_SECONDS")
         first = datetime.now(UTC)
-        for job in JOBS:
+        for job in JOBS if with_jobs else ():
             self.scheduler.add_job(self.run_job, IntervalTrigger(
                 seconds=float(tick or job.every_seconds)), args=(job.name,),
                 id=f"job:{job.name}", name=job.name, next_run_time=first)
         self.scheduler.add_job(self.beat, IntervalTrigger(seconds=HEARTBEAT_SECONDS),
                                id="heartbeat", next_run_time=first)
         self.scheduler.start()
-        log.info("scheduler of %s started: %d jobs", self.worker_id, len(JOBS))
+        log.info("scheduler of %s started: %d jobs", self.worker_id,
+                 len(JOBS) if with_jobs else 0)
         return self
 
     def run_job(self, name: str) -> None:

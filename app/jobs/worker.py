@@ -89,9 +89,9 @@ class Worker:
         (or the sweep interval) when nothing is due."""
         log.info("worker %s started", self.worker_id)
         pubsub = self._subscribe()
-        if self.app.config.get("SCHEDULER_ENABLED", True):
-            self.scheduler = JobScheduler(self.app, self.worker_id, self.outage,
-                                          self.stopping).start()
+        self.scheduler = JobScheduler(self.app, self.worker_id, self.outage, self.stopping
+                                      ).start(with_jobs=self.app.config.get(
+                                          "SCHEDULER_ENABLED", True))
         in_flight: set[Future] = set()
         hooks: Future | None = None
         next_hooks = 0.0
@@ -157,7 +157,6 @@ class Worker:
         worker per batch at a time (a Redis lock), chunk by chunk; a stopping worker
         stops between chunks."""
         from app.services.cancellation import batch
-
         from app.services.integration.import_runner import run_due_imports
 
         ran = 0

@@ -62,15 +62,21 @@ def test_release_gives_back_only_this_workers_unfinished_claims(app):
         assert rows[sent].status == OutboxStatus.SENT
 
 
-def test_a_running_worker_beats_and_stops_cleanly(app):
-    app.config.update(SCHEDULER_TICK_SECONDS=0.2, WORKER_SWEEP_SECONDS=0.2)
+@pytest.mark.parametrize("jobs", [True, False], ids=["with-jobs", "dispatcher-only"])
+def test_a_running_worker_beats_and_stops_cleanly(app, jobs):
+    app.config.update(SCHEDULER_TICK_SECONDS=0.2, WORKER_SWEEP_SECONDS=0.2,
+                      SCHEDULER_ENABLED=jobs)
     embedded = EmbeddedWorker(app).start()
     worker_id = embedded.worker.worker_id
     try:
         with app.app_context():
             _wait(lambda: worker_id in heartbeat.alive_workers(), 15, "the first heartbeat")
-            _wait(lambda: db.session.scalar(select(func.count()).select_from(JobRun)) > 0
-                  or db.session.rollback(), 15, "a job turn")
+            if jobs:
+                _wait(lambda: db.session.scalar(select(func.count()).select_from(JobRun)) > 0
+                      or db.session.rollback(), 15, "a job turn")
+            else:
+                time.sleep(0.5)
+                assert db.session.scalar(select(func.count()).select_from(JobRun)) == 0
     finally:
         embedded.stop(timeout=30)
     assert not embedded.thread.is_alive()
