@@ -6,5 +6,5 @@ from flask import Blueprint
 
 bp = Blueprint("wechat_handlers", __name__)
 
-from wechat_handlers import events, views  # noqa: E402,F401
-from wechat_handlers import hr  # noqa: E402,F401  (HR binding, commands, menu clicks)
+# events first: its follower handler runs before the HR binding's on subscribe
+from wechat_handlers import events, hr, views  # noqa: E402,F401  (hr: binding, commands, menu)

@@ -34,7 +34,8 @@ def _create_time(raw: dict) -> int:
 
 # --- delivery -----------------------------------------------------------------------
 
-@on_event("oa", "templatesendjobfinish")
+# A delivery result only moves its row forward: running it twice changes nothing.
+@on_event("oa", "templatesendjobfinish", idempotent=True)
 def oa_template_finished(raw: dict, xml: str) -> None:
     status = str(raw.get("Status") or "")
     changed = delivery.record_delivery(
@@ -43,7 +44,7 @@ def oa_template_finished(raw: dict, xml: str) -> None:
     log.debug("oa delivery msgid=%s status=%s rows=%d", raw.get("MsgID"), status, changed)
 
 
-@on_event("mp", "subscribe_msg_sent_event")
+@on_event("mp", "subscribe_msg_sent_event", idempotent=True)
 def mp_subscribe_sent(raw: dict, xml: str) -> None:
     openid = raw.get("FromUserName")
     for item in list_items(raw, "SubscribeMsgSentEvent"):
