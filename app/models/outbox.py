@@ -81,6 +81,8 @@ class OutboxMessage(TimestampMixin, db.Model):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     open_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The request that queued it (X-Request-Id), to follow it in the logs (issue 12 §7).
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
     interview: Mapped[Interview | None] = relationship()
 

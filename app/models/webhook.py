@@ -92,6 +92,8 @@ class WebhookDelivery(TimestampMixin, db.Model):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The request that queued it (X-Request-Id), to follow it in the logs (issue 12 §7).
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
     endpoint: Mapped[WebhookEndpoint] = relationship()
     attempt_log: Mapped[list[WebhookAttempt]] = relationship(
