@@ -47,7 +47,7 @@ from app.services.notifications import outbox
 from app.services.users.actor import Actor
 
 MAX_BYTES = 5 * 1024 * 1024
-MAX_ROWS = 2000  # a dry run and a commit each stay well within a request's time
+MAX_ROWS = 2000  # the dry run runs in the request (the commit in the worker)
 MAX_ERRORS_SHOWN = 1000
 MAX_XLSX_UNPACKED = 100 * 1024 * 1024
 
