@@ -63,6 +63,9 @@ def cap_body():
         if request.content_length > limit:
             refuse(limit)
         return None
+    if "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+        request.max_content_length = limit  # no body (a GET): nothing to read here
+        return None
     # A streamed (chunked) body: Werkzeug stops reading at max_content_length and hands
     # the view the body cut there, without an error. Read one byte more than the cap
     # (kept by the request for the view): one byte more is the sign of a longer body.
