@@ -29,6 +29,7 @@ Traps:
 """
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import random
@@ -36,7 +37,6 @@ import threading
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, exists, func, select, update
-from sqlalchemy.exc import DBAPIError
 
 from app.core.timeutil import SHANGHAI, utcnow
 from app.extensions import db, redis_store
@@ -146,27 +146,39 @@ def _statements(dialect: str):
 
 class SentRecorder:
     """PostgreSQL: one autocommit connection per process and app, shared by the send
-    threads under a lock, for the one-statement record of each accepted send."""
+    threads under a lock, for the one-statement record of each accepted send. The
+    statements are SQLAlchemy Core, compiled once and run on the driver's connection:
+    no compile-cache lookup or result wrapping per send (a third of the CPU)."""
 
     def __init__(self, engine):
         self.engine = engine
         self.pid = os.getpid()
         self.lock = threading.Lock()
-        self.connection = None
+        self.connection = None   # SQLAlchemy Connection (owns the pool checkout)
+        self.raw = None          # its psycopg connection
+        self.compiled = {}       # statement -> (SQL text, constant parameters)
 
     def _connect(self):
-        if self.connection is None:
+        if self.raw is None:
             conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             conn.exec_driver_sql("SET synchronous_commit = off")
-            self.connection = conn
-        return self.connection
+            self.connection, self.raw = conn, conn.connection.driver_connection
+        return self.raw
+
+    def _compile(self, statement):
+        if statement not in self.compiled:
+            compiled = statement.compile(dialect=self.engine.dialect)
+            constants = {k: v.value if isinstance(v, enum.Enum) else v
+                         for k, v in compiled.params.items() if not k.startswith("b_")}
+            self.compiled[statement] = (compiled.string, constants)
+        return self.compiled[statement]
 
     def close(self) -> None:
         with self.lock:
             self._drop()
 
     def _drop(self) -> None:
-        conn, self.connection = self.connection, None
+        conn, self.connection, self.raw = self.connection, None, None
         if conn is not None:
             try:
                 conn.invalidate()
@@ -175,23 +187,27 @@ class SentRecorder:
                 pass
 
     def execute(self, statement, params: dict) -> int:
+        """Run one statement (autocommit); its single scalar."""
+        sql, constants = self._compile(statement)
         with self.lock:
             for attempt in (1, 2):
+                raw = self._connect()
                 try:
-                    return self._connect().execute(statement, params).scalar_one()
-                except DBAPIError as exc:
+                    return raw.execute(sql, {**constants, **params}).fetchone()[0]
+                except Exception:
+                    broken = raw.closed or raw.broken
                     self._drop()  # reconnect once: PostgreSQL may have restarted
-                    if attempt == 2 or not exc.connection_invalidated:
+                    if attempt == 2 or not broken:
                         raise
         raise AssertionError("unreachable")
 
 
-def _recorder() -> SentRecorder:
+def _recorder(engine) -> SentRecorder:
     from flask import current_app
 
     recorder = current_app.extensions.get("outbox_sent_recorder")
-    if recorder is None or recorder.pid != os.getpid() or recorder.engine is not db.engine:
-        recorder = SentRecorder(db.engine)
+    if recorder is None or recorder.pid != os.getpid() or recorder.engine is not engine:
+        recorder = SentRecorder(engine)
         current_app.extensions["outbox_sent_recorder"] = recorder
     return recorder
 
@@ -206,10 +222,11 @@ def record_sent(plan: Plan, outcome: Outcome, worker_id: str) -> bool:
               "b_touser": route.address if route.app else _mask(route.address),
               "b_template": outcome.template_id, "b_openid": route.address}
     spends = route.channel == "subscribe"
-    dialect = db.engine.dialect.name
+    engine = db.engine
+    dialect = engine.dialect.name
     if dialect == "postgresql":
         with_credit, without = _statements(dialect)
-        ours = _recorder().execute(with_credit if spends else without, params) > 0
+        ours = _recorder(engine).execute(with_credit if spends else without, params) > 0
     else:
         mark, spend = _statements(dialect)
         try:
