@@ -2,22 +2,25 @@
 
 A job's periods ("turns") are read off the clock: `every_seconds` slices of the epoch, or,
 for a job with `daily_at`, one per day from that time (Asia/Shanghai). A worker whose
-trigger fires takes the turn if it is the first to mark it in Redis (SET NX), then
-- takes a fencing token (INCR, only ever grows) and the job's run lock (expiring, holding
-  the token), so two runs of one job never overlap while the lock lives;
-- records the run in job_runs guarded by the token (`fence < token` to start,
+trigger fires runs the turn unless it is done (a Redis mark, then job_runs: the turn
+recorded as finished without error):
+- it takes a fencing token (INCR, only ever grows) and the job's run lock (expiring,
+  holding the token), so two runs of one job never overlap while the lock lives; a
+  worker finding the lock taken leaves the turn to its holder;
+- it records the run in job_runs guarded by the token (`fence < token` to start,
   `fence = token` to finish): a run whose lock expired and was taken over by a later
   token is superseded and records nothing;
-- runs the job with the clock's `now`; a long job checks between chunks
+- it runs the job with the clock's `now`; a long job checks between chunks
   (app.core.fencing.should_stop) and stops once a later token has taken over or the
-  worker is stopping.
+  worker is stopping;
+- only a run that finished (no error, not stopped) marks the turn done: a worker that
+  died, failed or stopped mid-turn leaves it to the next tick of any worker.
 Every job is idempotent anyway (each writes what it does under a unique key), so a turn
 run twice does nothing the second time.
 
-Traps: a failed run gives its turn back (the next tick of the same period retries);
-the turn mark outlives the period (its expiry is two periods) so a slow worker cannot
-take a turn already done; Redis errors propagate to the caller (the worker logs an outage
-once and keeps going).
+Traps: the done mark outlives the period (two periods) so a slow worker cannot run a
+turn already done; Redis errors propagate to the caller (the worker logs an outage once
+and keeps going).
 """
 from __future__ import annotations
 
@@ -109,28 +112,46 @@ def _still_current_apart(name: str, token: int) -> bool:
                                   ).scalar() == token
 
 
+def _turn_done(name: str, turn: str) -> bool:
+    """Whether this turn's run finished (without error) according to job_runs."""
+    with db.engine.connect() as connection:
+        row = connection.execute(select(RUNS.c.turn, RUNS.c.finished_at, RUNS.c.error)
+                                 .where(RUNS.c.name == name)).first()
+    return row is not None and row.turn == turn and row.finished_at is not None \
+        and row.error is None
+
+
+STOPPED = "stopped: the worker was stopping (the turn runs again)"
+
+
 def run_turn(job, worker_id: str, *, now: datetime | None = None,
              force: bool = False, stopping=None) -> TurnResult | None:
     """Run `job` for the turn `now` falls in, if this worker takes it (None: another
     worker has or had it). `force` (operators, `flask jobs run`): run whatever the turn,
     still under the lock and a fresh token. `stopping()` true (the worker is stopping):
-    a long job ends at its next chunk."""
+    a long job ends at its next chunk, and its turn is left for another worker."""
     now = now or clock.now()
     turn = turn_of(job, now)
     client = redis_store.client
-    turn_key = redis_store.key("job-turn", job.name, turn)
+    done_key = redis_store.key("job-turn", job.name, turn)
     period = 86400 if job.daily_at else job.every_seconds
-    if not force and not client.set(turn_key, worker_id, nx=True, ex=max(period * 2, 10)):
-        return None
+    if not force and client.exists(done_key):
+        return None      # done already (the cheap check; job_runs is the real one)
     token = int(client.incr(redis_store.key("job-fence", job.name)))
     lock = client.lock(redis_store.key("job-lock", job.name), timeout=lock_seconds(job),
                        blocking=False)
     if not lock.acquire(blocking=False, token=str(token)):
-        if not force:
-            client.delete(turn_key)   # the run before is still going: a later tick retries
-            return None
-        raise JobBusy(job.name)
+        if force:
+            raise JobBusy(job.name)
+        return None      # another worker is running it: a later tick looks again
+
+    def mark_done():
+        client.set(done_key, worker_id, ex=max(period * 2, 10))
+
     try:
+        if not force and _turn_done(job.name, turn):
+            mark_done()  # another worker finished it just before we took the lock
+            return None
         if not _begin(job.name, token, turn, worker_id, now):
             log.warning("job %s: token %s superseded before it started", job.name, token)
             return TurnResult(job.name, turn, token, None, superseded=True)
@@ -140,15 +161,16 @@ def run_turn(job, worker_id: str, *, now: datetime | None = None,
         except Exception as exc:
             db.session.rollback()
             _finish(job.name, token, None, f"{type(exc).__name__}: {exc}")
-            if not force:
-                client.delete(turn_key)
-            raise
+            raise        # not done: the next tick (any worker) runs the turn again
         finally:
             db.session.remove()
-        if not _finish(job.name, token, result, None):
+        stopped = stopping is not None and stopping()
+        if not _finish(job.name, token, result, STOPPED if stopped else None):
             log.warning("job %s: run %s superseded by a later one; its record is dropped",
                         job.name, token)
             return TurnResult(job.name, turn, token, result, superseded=True)
+        if not stopped:
+            mark_done()
         log.log(logging.INFO if result else logging.DEBUG,
                 "job %s turn %s: %s (worker %s, token %s)", job.name, turn, result,
                 worker_id, token)

@@ -215,3 +215,20 @@ def test_a_stopping_worker_ends_a_long_job_at_its_next_chunk(app):
     assert seen == [False, (True, False)]
     assert outcome.result == 1 and not outcome.superseded
     assert fencing.should_stop() is False
+
+
+def test_a_turn_left_by_a_dead_or_stopped_worker_is_run_by_the_next_tick(app):
+    calls = []
+    job = _job(lambda now: calls.append(now) or 1)
+    with app.app_context():
+        # a worker took the turn and died before finishing (its lock expired since)
+        token = int(redis_store.client.incr(redis_store.key("job-fence", "test_job")))
+        assert turns._begin("test_job", token, turns.turn_of(job, T0), "w-dead", T0)
+        assert turns.run_turn(job, "w-alive", now=T0 + timedelta(seconds=10)).result == 1
+        # a worker stopping mid-run: recorded, but the turn is not done
+        later = T0 + timedelta(minutes=1)
+        stopped = turns.run_turn(job, "w-stopping", now=later, stopping=lambda: True)
+        assert stopped.result == 1 and _run_row(app).error == turns.STOPPED
+        assert turns.run_turn(job, "w-alive", now=later + timedelta(seconds=5)).result == 1
+        assert turns.run_turn(job, "w-alive", now=later + timedelta(seconds=6)) is None
+    assert len(calls) == 3
