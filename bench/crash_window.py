@@ -253,6 +253,15 @@ def main() -> int:
           f"{result['window_p99_ms']:.1f} ms, beside the send's round trip "
           f"{LATENCY_MS} ms (baseline): "
           f"{result['window_p99_ms'] / LATENCY_MS:.2f}x at p99")
+    from bench.results import record
+
+    record("crash_window", f"messages lost, {result['rounds']} kills mid-send",
+           result["lost"], "messages", target="0", met=result["lost"] == 0,
+           note=f"of {result['messages']}")
+    record("crash_window", "messages repeated after a kill", result["duplicated"],
+           "messages", baseline=result["in_flight_at_kill"],
+           baseline_label="sends in flight at the kills",
+           target="<= sends in flight", met=result["duplicated"] <= result["in_flight_at_kill"])
     return 0 if result["lost"] == 0 else 1
 
 
