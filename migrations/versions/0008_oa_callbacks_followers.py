@@ -1,5 +1,9 @@
 """callbacks and events: followers, subscription credits (issue 10 §1-2)
 
+No schema change was needed: follower status lives in wechat_accounts.followed and
+.unionid (read by channel routing), subscription credits in subscriptions; dedupe, event
+order and the pairing of subscription reports are short-lived Redis keys.
+
 Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-01 14:00:00
