@@ -67,8 +67,15 @@ def production_env(app, backend, tmp_path, monkeypatch):
         "WECHAT_API_BASE": app.config["LIVE_SERVER_URL"] + "/_sandbox/wechat",
         "PUBLIC_BASE_URL": "https://hr.example.com",
         "SETUP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        # README "First day": the metrics token, the template ids, the SMS channel
+        "METRICS_TOKEN": secrets.token_urlsafe(16),
+        **{key: f"prod-{key.lower()}" for key in (
+            "WECHAT_TPL_INTERVIEW_CANCELLED", "WECHAT_TPL_CANCEL_REQUEST",
+            "WECHAT_TPL_INTERVIEW_CHANGED", "WECHAT_TPL_CONFIRM_REMINDER",
+            "WECHAT_TPL_SLOT_OFFER", "WECHAT_OA_TPL_HR_ALERT")},
+        "SMS_PROVIDER": "disabled",
     }
-    for key in ("CANCEL_DEADLINE_HOURS", "NOTIFY_PROMISE_MINUTES", "SMS_PROVIDER", "TESTING"):
+    for key in ("CANCEL_DEADLINE_HOURS", "NOTIFY_PROMISE_MINUTES", "TESTING"):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
