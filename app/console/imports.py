@@ -15,8 +15,9 @@ from app.services.integration.upsert import WRITE_PERMISSION
 from app.services.reports import downloads, export
 
 KIND_LABELS = {"position": "岗位", "session": "场次", "candidate": "候选人", "interview": "面试"}
-STATUS_LABELS = {"validated": "检查通过，待确认", "invalid": "有错误", "queued": "排队等待导入",
-                 "running": "正在导入", "committed": "已导入", "failed": "导入失败"}
+STATUS_LABELS = {"checking": "正在检查", "validated": "检查通过，待确认", "invalid": "有错误",
+                 "queued": "排队等待导入", "running": "正在导入", "committed": "已导入",
+                 "failed": "导入失败"}
 # How often the page of a job being imported reloads itself (a meta refresh: no script).
 REFRESH_SECONDS = 2
 INVITATION_HEADERS = ["行号", "候选人编号", "姓名", "邀请链接（小程序页面）", "小程序码 scene",
@@ -86,7 +87,8 @@ def imports_template(fmt: str):
 @bp.post("/imports")
 @permission_required(WRITE_PERMISSION)
 def imports_upload():
-    """The dry run: store the file and check every row; nothing else is written."""
+    """The dry run: store the file and check every row (a long file: the worker checks
+    it, the job page waits); nothing else is written."""
     form = UploadForm()
     if not form.validate_on_submit():
         abort(400)
@@ -114,7 +116,7 @@ def import_job(public_id: str):
                            invitations=imports.invitations(job, actor=actor)
                            if job.status == "committed" else [],
                            confirm_form=ConfirmImportForm(),
-                           in_progress=job.status in ("queued", "running"),
+                           in_progress=job.status in ("checking", "queued", "running"),
                            refresh_seconds=REFRESH_SECONDS)
 
 

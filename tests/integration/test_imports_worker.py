@@ -2,7 +2,7 @@
 claims it with a lease and commits it in chunks, each with its progress; a worker that
 crashes mid-run is taken over once its lease runs out, a stopping one hands the job back
 between chunks, and either way the import finishes with every row once; a row failing in
-a later chunk keeps the chunks before it."""
+a later chunk keeps the chunks before it. A long file's dry run is the worker's too."""
 from __future__ import annotations
 
 import threading
@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 
 from app.core.timeutil import utcnow
 from app.extensions import db
+from app.jobs.worker import drain
 from app.models import AuditEntry, Candidate, ImportJob, Interview
 from app.services.integration import import_runner, imports
 from tests import factories
@@ -253,3 +254,65 @@ def test_two_workers_claiming_at_once_never_get_the_same_job(app):
             got.append(job_id)
         every = db.session.scalars(select(ImportJob.id)).all()
     assert sorted(got) == sorted(every)  # each job claimed once, none twice
+
+
+def test_a_long_file_is_checked_by_the_worker_while_the_page_waits(app, monkeypatch):
+    monkeypatch.setattr(imports, "INLINE_CHECK_ROWS", 3)
+    client = login_as(app)
+    bad = rows(6)
+    bad[4][10] = "1380013"  # row 6: a bad phone
+    public_id = dry_run(client, csv_bytes(bad))
+    waiting = job(app, public_id)
+    assert (waiting.status, waiting.total_rows, waiting.claimed_by) == ("checking", 6, None)
+    assert counts(app) == EMPTY
+    page = client.get(f"/console/imports/{public_id}").get_data(as_text=True)
+    assert '<meta http-equiv="refresh"' in page and "正在检查全部 6 行" in page
+    assert "确认导入</button>" not in page and 'id="import-counts"' not in page
+    drain(app)
+    checked = job(app, public_id)
+    assert (checked.status, checked.claimed_by) == ("invalid", None)
+    assert [(e["row"], e["column"]) for e in checked.errors] == [(6, "手机号")]
+    assert counts(app) == EMPTY  # a dry run, in the worker too
+
+    good = dry_run(client, csv_bytes(rows(6)))
+    assert job(app, good).status == "checking"
+    drain(app)
+    assert job(app, good).status == "validated"
+    assert job(app, good).summary["counts"]["interview"]["created"] == 6
+    assert counts(app) == EMPTY
+    assert queue_actions(app, good) == ["import.validated"]
+    confirm(client, good)
+    assert job(app, good).status == "committed" and counts(app) == six_rows()
+
+
+def test_a_check_whose_request_died_is_taken_over_once_its_lease_runs_out(app, monkeypatch):
+    login_as(app)
+    with app.app_context():
+        from app.models import HrUser
+        from app.services.users.actor import Actor
+
+        actor = Actor.hr(db.session.scalar(select(HrUser).where(HrUser.username == "boss")))
+
+        def die(rows_, actor_):
+            raise RuntimeError("request killed")
+
+        monkeypatch.setattr(imports, "run_rows", die)
+        with pytest.raises(RuntimeError):
+            imports.validate_import("面试.csv", csv_bytes(rows(2)), actor=actor)
+        db.session.rollback()
+        monkeypatch.undo()
+        stored = db.session.scalars(select(ImportJob)).one()
+        assert stored.status == "checking" and stored.claimed_by.startswith("request-")
+        assert import_runner.run_due_imports("w-1") == 0  # its lease still runs
+        db.session.execute(update(ImportJob).values(lease_until=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        assert import_runner.run_due_imports("w-1") == 1
+        checked = db.session.scalars(select(ImportJob).execution_options(
+            populate_existing=True)).one()
+        assert (checked.status, checked.claimed_by) == ("validated", None)
+        # the dead request's check, had it been only slow, records nothing now
+        imports.check_rows(checked.id, imports.read_rows("x.csv", csv_bytes(rows(2))), actor,
+                           "request-late")
+        assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "import.validated")) == 1
+    assert counts(app) == EMPTY

@@ -1,7 +1,11 @@
 """确认导入 runs in the worker, not in the request: the request only queues the job
 (app.services.integration.imports.queue_import); a worker claims it and commits the stored
 file in chunks of CHUNK_ROWS rows, each chunk its own transaction, through the same upserts
-as the dry run. The console's job page shows the rows done until the result.
+as the dry run. The console's job page shows the rows done until the result. The dry run
+of a long file (more than imports.INLINE_CHECK_ROWS rows) is the worker's too: a job
+`checking`, run by imports.check_rows in one transaction rolled back, under a lease of
+imports.CHECK_LEASE_SECONDS (not renewed: nothing of a dry run is committed before its
+end; a check that outlives it finds the job taken over and records nothing).
 
 Claiming: queued jobs, and running jobs whose claim is free (released by a stopping
 worker) or whose lease ran out (a dead worker), oldest first; read with FOR UPDATE SKIP
@@ -32,7 +36,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from app.core.errors import AppError
@@ -48,7 +52,7 @@ log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 100
 LEASE_SECONDS = 120
-WAITING = ("queued", "running")
+WAITING = ("checking", "queued", "running")
 
 
 def _claimable(now: datetime):
@@ -66,10 +70,14 @@ def claim_next(worker_id: str, now: datetime | None = None) -> int | None:
         if job_id is None:
             db.session.rollback()
             return None
+        checking = ImportJob.status == "checking"
         taken = db.session.execute(
             update(ImportJob).where(ImportJob.id == job_id, *_claimable(now))
-            .values(status="running", claimed_by=worker_id, updated_at=now,
-                    lease_until=now + timedelta(seconds=LEASE_SECONDS))).rowcount
+            .values(status=case((checking, "checking"), else_="running"),
+                    claimed_by=worker_id, updated_at=now,
+                    lease_until=case(
+                        (checking, now + timedelta(seconds=imports.CHECK_LEASE_SECONDS)),
+                        else_=now + timedelta(seconds=LEASE_SECONDS)))).rowcount
         db.session.commit()
     except OperationalError:  # SQLite: another worker is writing; try again next turn
         db.session.rollback()
@@ -107,7 +115,7 @@ def run(job_id: int, worker_id: str, *, stop: Callable[[], bool] | None = None) 
     """Commit (or resume) a claimed job chunk by chunk, then record the result. `stop()`
     true: release the claim between chunks, the job still running, for any worker."""
     job = db.session.get(ImportJob, job_id, populate_existing=True)
-    if job is None or job.status != "running" or job.claimed_by != worker_id:
+    if job is None or job.status not in ("checking", "running") or job.claimed_by != worker_id:
         db.session.rollback()
         return
     user = db.session.get(HrUser, job.created_by) if job.created_by else None
@@ -123,6 +131,9 @@ def run(job_id: int, worker_id: str, *, stop: Callable[[], bool] | None = None) 
         rows = imports.read_rows(job.filename, content)
     except AppError as exc:
         return _fail(job_id, worker_id, [_error(exc.code, exc.message)])
+    if job.status == "checking":  # a long file's dry run (the request left it to us)
+        imports.check_rows(job_id, rows, actor, worker_id)
+        return
     offset = job.rows_done
     db.session.commit()
     while offset < len(rows):
@@ -221,7 +232,8 @@ def _fail(job_id: int, worker_id: str, errors: list[dict]) -> None:
     summary.update(error_count=len(errors), committed_counts=counts_of(progress))
     now = utcnow()
     done = db.session.execute(
-        update(ImportJob).where(*_mine(job_id, worker_id), ImportJob.status == "running")
+        update(ImportJob).where(*_mine(job_id, worker_id),
+                                ImportJob.status.in_(("checking", "running")))
         .values(status="failed", errors=errors[:imports.MAX_ERRORS_SHOWN], summary=summary,
                 claimed_by=None, lease_until=None, updated_at=now)).rowcount
     if done != 1:
