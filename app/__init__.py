@@ -35,6 +35,10 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     hardening.install(app)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from app.core import json_logs, request_context  # observability (issue 12 §7)
+
+    request_context.register(app)  # X-Request-Id on every response
+    json_logs.install(app)  # LOG_FORMAT=json: one JSON object per line
     return app
 
 

@@ -221,6 +221,10 @@ class BaseConfig:
     HR_BINDING_MAX_FAILURES = 5
     HR_BINDING_LOCK_MINUTES = 15
 
+    # Observability (issue 12 §7, app.core.json_logs): log lines as one JSON object each
+    # ("json", production's default) or as text ("text", elsewhere).
+    LOG_FORMAT = "text"
+
     def __init__(self):
         self.SECRET_KEY = _env("SECRET_KEY")
         self.SQLALCHEMY_DATABASE_URI = database_url(_env("DATABASE_URL"))
@@ -293,6 +297,8 @@ class BaseConfig:
             setattr(self, key, _env_int(key, getattr(self, key)))
         if _env("METRICS_PRIVATE_PORT"):
             self.METRICS_PRIVATE_PORT = int(_env("METRICS_PRIVATE_PORT"))
+        # Observability (issue 12 §7)
+        self.LOG_FORMAT = (_env("LOG_FORMAT") or self.LOG_FORMAT).strip().lower()
 
     @property
     def uses_embedded_redis(self) -> bool:
@@ -373,6 +379,7 @@ class ProductionConfig(BaseConfig):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     HSTS_SECONDS = 365 * 24 * 3600
+    LOG_FORMAT = "json"  # Observability (issue 12 §7)
 
     def validate(self) -> None:
         missing = [key for key in REQUIRED_PRODUCTION_KEYS if not self._value(key)]

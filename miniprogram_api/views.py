@@ -7,6 +7,7 @@ from app.core.clean_input import is_clean_text  # noqa: F401 (integration_api im
 from app.core.errors import ValidationFailed
 from app.core.idempotency import idempotent
 from app.core.ratelimit import RateLimited, client_ip, hit, limited
+from app.core.request_context import current_request_id
 from app.core.timeutil import iso, utcnow
 from app.queries.interviews import candidate as queries
 from app.services import cancellation
@@ -142,7 +143,8 @@ def cancel(public_id: str):
     note = string_field(data, "note", required=False, max_length=2000)
     outcome = cancellation.cancel_by_candidate(
         candidate_id=g.candidate_id, interview_public_id=public_id,
-        reason_code=reason_code, note=note, ip=client_ip())
+        reason_code=reason_code, note=note, ip=client_ip(),
+        request_id=current_request_id())
     return jsonify(status=outcome.status.value,
                    interview=serializers.interview(outcome.interview, utcnow(), outcome.rules),
                    cancellation={"state": outcome.state.value,

@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFError
 from app.console import bp, display
 from app.console.forms import BatchSelectForm, CancelForm, LogoutForm, UnbindWechatForm
 from app.core.errors import AppError
+from app.core.request_context import current_request_id
 from app.models import ActorType, InterviewStatus
 from app.queries.interviews.candidate import company_cancel_reasons
 from app.queries.interviews.console import (
@@ -106,7 +107,8 @@ def app_error(exc: AppError):
 def current_actor() -> Actor:
     """The logged-in HR user as the services' Actor (role, permissions, departments),
     acting from this request's client address (what the audit log records)."""
-    return Actor.hr(current_user._get_current_object()).from_ip(request.remote_addr)
+    return Actor.hr(current_user._get_current_object()).from_ip(
+        request.remote_addr).in_request(current_request_id())
 
 
 def _date_arg(name: str) -> date | None:

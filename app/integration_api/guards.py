@@ -13,6 +13,7 @@ from flask import current_app, g, request
 
 from app.core import ratelimit
 from app.core.errors import AppError, Forbidden, Unauthorized
+from app.core.request_context import current_request_id
 from app.integration_api import bp
 from app.services.integration import keys
 from app.services.interviews.errors import InterviewNotFound
@@ -66,7 +67,8 @@ def key_required(scope: str, *, write: bool = False):
             if scope not in (key.scopes or ()):
                 raise ScopeMissing(f"该接口密钥没有 {scope} 权限范围",
                                    details={"scope": scope})
-            g.actor = Actor.integration(key).from_ip(ratelimit.client_ip())
+            g.actor = Actor.integration(key).from_ip(ratelimit.client_ip()).in_request(
+                current_request_id())
             g.idempotency_owner = f"apikey:{key.id}"
             keys.touch(key)
             return view(*args, **kwargs)

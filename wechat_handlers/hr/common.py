@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from app.core.errors import AppError
+from app.core.request_context import current_request_id
 from app.extensions import db
 from app.models import HrUser
 from app.services.users.actor import Actor
@@ -42,7 +43,7 @@ def hr_sender(openid: str | None) -> tuple[HrUser, Actor] | None:
     user = bound_user(openid)
     if user is None:
         return None
-    return user, Actor.hr(user)
+    return user, Actor.hr(user).in_request(current_request_id())
 
 
 def fit(text: str) -> str:

@@ -270,7 +270,9 @@ def confirm(actor: Actor, token: str, now: datetime | None = None) -> CancelBatc
                      object_type="cancel_batch", object_id=batch.id,
                      data={"batch_id": batch.public_id, "criteria": batch.criteria,
                            "total": batch.total, "reason_id": batch.reason_id,
-                           "note": batch.note}, ip=actor.ip)
+                           "note": batch.note,
+                           **({"request_id": actor.request_id} if actor.request_id else {})},
+                     ip=actor.ip)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -304,14 +306,15 @@ def _shares_department(actor: Actor, batch: CancelBatch) -> bool:
     return owner is not None and bool(set(owner.departments) & (actor.departments or set()))
 
 
-def _created_from(batch: CancelBatch) -> str | None:
-    """The client address the batch was confirmed from (its batch.created entry): the
-    worker's cancels are recorded as made from there."""
+def _created_from(batch: CancelBatch) -> tuple[str | None, str | None]:
+    """The client address and request id the batch was confirmed from (its batch.created
+    entry): the worker's cancels are recorded as made from there, in that request."""
     from app.models import AuditEntry
 
-    return db.session.scalar(select(AuditEntry.ip).where(
+    row = db.session.execute(select(AuditEntry.ip, AuditEntry.data).where(
         AuditEntry.object_type == "cancel_batch", AuditEntry.object_id == batch.id,
-        AuditEntry.action == "batch.created").limit(1))
+        AuditEntry.action == "batch.created").limit(1)).first()
+    return (row.ip, (row.data or {}).get("request_id")) if row else (None, None)
 
 
 def due_batch_ids() -> list[int]:
@@ -335,7 +338,9 @@ def run(batch_id: int, *, actor: Actor | None = None, now: datetime | None = Non
     if actor is None:
         from app.models import HrUser
 
-        actor = Actor.hr(db.session.get(HrUser, batch.actor_id)).from_ip(_created_from(batch))
+        ip, request_id = _created_from(batch)
+        actor = Actor.hr(db.session.get(HrUser, batch.actor_id)).from_ip(ip).in_request(
+            request_id)
     if batch.status == BatchStatus.QUEUED:
         batch.status = BatchStatus.RUNNING
         batch.started_at = utcnow()
@@ -420,7 +425,8 @@ def _finish(batch_id: int, actor: Actor, reason, scope: str) -> None:
         outbox.write(connection, [outbox.message_row(
             event=f"batch.cancelled:{batch.public_id}", kind="staff_batch_cancelled",
             recipient_type="hr_user", recipient_id=user_id, interview_id=None,
-            context={**context, "yours": n}, now=now) for user_id, n in counts.items()])
+            context={**context, "yours": n}, now=now, request_id=actor.request_id)
+            for user_id, n in counts.items()])
         audit.write(connection, [audit.entry_row(
             actor_type="hr", actor_id=actor.id, action="batch.finished",
             object_type="cancel_batch", object_id=batch.id,

@@ -69,12 +69,13 @@ def _serial_sequence(driver_connection, table: str) -> str:
 
 def cancel_by_candidate(*, candidate_id: int, interview_public_id: str, reason_code: str,
                         note: str | None = None, now: datetime | None = None,
-                        ip: str | None = None) -> CancelOutcome:
+                        ip: str | None = None, request_id: str | None = None
+                        ) -> CancelOutcome:
     """A candidate cancels their interview: cancelled at once, or a request for HR review
     when the position requires review (or, as configured, when the self-service deadline
     has passed). Refused after the deadline otherwise."""
     now = now or utcnow()
-    actor = Actor.candidate(candidate_id).from_ip(ip)
+    actor = Actor.candidate(candidate_id).from_ip(ip).in_request(request_id)
     dialect = db.engine.dialect
     query = {"q_candidate_id": candidate_id, "q_public_id": interview_public_id,
              "q_reason_code": reason_code}

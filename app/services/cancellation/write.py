@@ -90,6 +90,8 @@ def audit_data(decision: CancelDecision, cancellation_id: int | None) -> dict:
         data["batch_id"] = decision.batch_id
     if decision.actor.rule:
         data["rule"] = decision.actor.rule
+    if decision.actor.request_id:  # in the data: the chain's hash covers it
+        data["request_id"] = decision.actor.request_id
     return data
 
 
@@ -201,10 +203,12 @@ def apply_one(conn, dialect, decision: CancelDecision, *, endpoint_ids: list[int
             data=audit_data(decision, cancellation_id), ip=actor.ip))
         values.update(outbox.fanout_params(
             event, context,
-            [(r.kind, r.recipient_type, r.recipient_id) for r in decision.recipients]))
+            [(r.kind, r.recipient_type, r.recipient_id) for r in decision.recipients],
+            request_id=actor.request_id))
         if endpoint_ids:
             values.update(webhooks.delivery_params(
-                decision.event_type, event, webhook_payload(decision), endpoint_ids))
+                decision.event_type, event, webhook_payload(decision), endpoint_ids,
+                request_id=actor.request_id))
         return values
 
     if combined is not None:  # PostgreSQL: one round trip
@@ -280,13 +284,15 @@ def apply_chunk(connection, decisions: list[CancelDecision], *, endpoints, conte
         messages += [outbox.message_row(event=event, kind=r.kind,
                                         recipient_type=r.recipient_type,
                                         recipient_id=r.recipient_id,
-                                        interview_id=d.interview.id, context=context, now=now)
+                                        interview_id=d.interview.id, context=context, now=now,
+                                        request_id=actor.request_id)
                      for r in d.recipients]
         endpoint_ids = webhooks.endpoints_subscribed(endpoints, d.event_type)
         if endpoint_ids:
             body = webhooks.event_body(d.event_type, event, webhook_payload(d))
             deliveries += [webhooks.delivery_row(endpoint_id=e, event_type=d.event_type,
-                                                 event_id=event, body=body, now=now)
+                                                 event_id=event, body=body, now=now,
+                                                 request_id=actor.request_id)
                            for e in endpoint_ids]
     audit.write(connection, audit_rows)
     outbox.write(connection, messages)
@@ -355,11 +361,13 @@ def apply_approval(connection, outcome: ApprovalOutcome, *, context: dict,
               "comment": outcome.comment, "number": interview.number,
               "before": {"status": InterviewStatus(interview.status).value},
               "after": {"status": InterviewStatus(outcome.new_status).value},
-              **({"rule": actor.rule} if actor.rule else {})}, ip=actor.ip,
+              **({"rule": actor.rule} if actor.rule else {}),
+              **({"request_id": actor.request_id} if actor.request_id else {})}, ip=actor.ip,
         at=now)])
     outbox.write(connection, [outbox.message_row(
         event=step, kind=r.kind, recipient_type=r.recipient_type,
-        recipient_id=r.recipient_id, interview_id=interview.id, context=context, now=now)
+        recipient_id=r.recipient_id, interview_id=interview.id, context=context, now=now,
+        request_id=actor.request_id)
         for r in outcome.recipients])
     if endpoint_ids and outcome.final:
         payload = webhooks.interview_payload(
@@ -368,7 +376,8 @@ def apply_approval(connection, outcome: ApprovalOutcome, *, context: dict,
         payload["comment"] = outcome.comment
         body = webhooks.event_body(outcome.event_type, step, payload)
         webhooks.write(connection, [webhooks.delivery_row(
-            endpoint_id=e, event_type=outcome.event_type, event_id=step, body=body, now=now)
+            endpoint_id=e, event_type=outcome.event_type, event_id=step, body=body, now=now,
+            request_id=actor.request_id)
             for e in endpoint_ids])
 
 

@@ -64,6 +64,9 @@ class Plan:
     excluded: set[str] = field(default_factory=set)
     # the template ids in force (HR's settings over the config), read once per batch
     template_ids: dict | None = None
+    # for the send's log line (app.services.notifications.send_log)
+    request_id: str | None = None
+    interview_id: int | None = None
 
 
 CLAIMABLE = (*DUE_STATUSES, OutboxStatus.SENDING)
@@ -82,7 +85,8 @@ def claim(limit: int, worker_id: str, now: datetime | None = None) -> list[Plan]
     m, iv = OutboxMessage.__table__, Interview.__table__
     due = _due(now)
     stmt = (select(m.c.id, m.c.kind, m.c.context, m.c.open_token, m.c.recipient_type,
-                   m.c.recipient_id, m.c.status, m.c.attempts,
+                   m.c.recipient_id, m.c.status, m.c.attempts, m.c.request_id,
+                   m.c.interview_id,
                    iv.c.status.label("interview_status"),
                    iv.c.scheduled_at.label("interview_scheduled_at"))
             .select_from(m.outerjoin(iv, iv.c.id == m.c.interview_id))
@@ -146,7 +150,8 @@ def _take(rows, worker_id: str, now: datetime, due) -> list[Plan]:
     directory = routing.Directory.load(rows)
     directory.template_ids = effective_template_ids()
     return [Plan(r.id, r.kind, dict(r.context or {}), r.open_token,
-                 routing.resolve(r, set(), directory), template_ids=directory.template_ids)
+                 routing.resolve(r, set(), directory), template_ids=directory.template_ids,
+                 request_id=r.request_id, interview_id=r.interview_id)
             for r in rows]
 
 

@@ -41,7 +41,7 @@ from sqlalchemy import bindparam, exists, func, select, update
 from app.core.timeutil import SHANGHAI, utcnow
 from app.extensions import db, redis_store
 from app.models import OutboxMessage, OutboxStatus, Subscription
-from app.services.notifications import routing
+from app.services.notifications import routing, send_log
 from app.services.notifications.alerts import alert_failed_notification
 from app.services.notifications.claim import MAX_ATTEMPTS, Plan, claim
 from app.services.notifications.receipts import apply_pending_delivery, pending_delivery_key
@@ -94,7 +94,8 @@ def _plan(row_id: int, worker_id: str, excluded: set[str]) -> Plan | None:
         if row is None or row.status != OutboxStatus.SENDING or row.claimed_by != worker_id:
             return None
         route = routing.resolve(row, excluded)
-        return Plan(row.id, row.kind, dict(row.context), row.open_token, route, set(excluded))
+        return Plan(row.id, row.kind, dict(row.context), row.open_token, route, set(excluded),
+                    request_id=row.request_id, interview_id=row.interview_id)
     finally:
         db.session.rollback()
 
@@ -236,6 +237,7 @@ def record_sent(plan: Plan, outcome: Outcome, worker_id: str) -> bool:
             db.session.commit()
         finally:
             db.session.rollback()
+    send_log.result(plan, worker_id, OutboxStatus.SENT if ours else None)
     if ours and outcome.msgid and route.app:
         _apply_early_delivery(plan.row_id, route.app, outcome.msgid)
     return ours
@@ -291,6 +293,7 @@ def _record(plan: Plan, worker_id: str, outcome: Outcome) -> OutboxStatus | None
         from app.services.notifications.outbox import wake_dispatcher
 
         wake_dispatcher()  # the alerts just queued
+    send_log.result(plan, worker_id, row.status, errcode=outcome.errcode)
     return row.status
 
 

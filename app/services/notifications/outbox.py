@@ -38,15 +38,17 @@ DEDUPE = ("dedupe_key",)  # (event, recipient, kind) is written once, on every p
 
 
 def message_row(*, event: str, kind: str, recipient_type: str, recipient_id: int,
-                interview_id: int | None, context: dict, now=None) -> dict:
-    """The row builder: the column values of one queued message."""
+                interview_id: int | None, context: dict, now=None,
+                request_id: str | None = None) -> dict:
+    """The row builder: the column values of one queued message (`request_id`: the
+    request that queued it, Actor.request_id)."""
     now = now or utcnow()
     return dict(
         dedupe_key=dedupe_key(event, recipient_type, recipient_id, kind),
         event=event, kind=kind, recipient_type=recipient_type, recipient_id=recipient_id,
         interview_id=interview_id, context=context, status=OutboxStatus.QUEUED,
         next_attempt_at=now, open_token=new_token(18), attempts=0, open_count=0,
-        created_at=now, updated_at=now)
+        created_at=now, updated_at=now, request_id=request_id)
 
 
 message_values = message_row  # older name
@@ -81,11 +83,13 @@ def fanout_rows(count: int) -> list:
         shared={"event": "event", "interview_id": "iv_id", "context": "message_context",
                 "status": sqlwrite.constant(OutboxStatus.QUEUED),
                 "attempts": sqlwrite.constant(0), "open_count": sqlwrite.constant(0),
-                "next_attempt_at": "now", "created_at": "now", "updated_at": "now"},
+                "next_attempt_at": "now", "created_at": "now", "updated_at": "now",
+                "request_id": "trail_request_id"},
         conflict=DEDUPE)
 
 
-def fanout_params(event: str, context: dict, recipients) -> dict:
+def fanout_params(event: str, context: dict, recipients, request_id: str | None = None
+                  ) -> dict:
     """The parameters of fanout_rows() for recipients (kind, recipient_type, recipient_id),
     built by message_row() like every other path."""
     rows = [message_row(event=event, kind=kind, recipient_type=recipient_type,
@@ -96,6 +100,7 @@ def fanout_params(event: str, context: dict, recipients) -> dict:
                              "open_token")} for row in rows])
     params["event"] = event
     params["message_context"] = context
+    params["trail_request_id"] = request_id
     return params
 
 

@@ -40,6 +40,7 @@ class Actor:
     rule: str | None = None                     # the rule a system job applies
     name: str | None = None
     ip: str | None = None                       # where the request came from (audit log)
+    request_id: str | None = None               # the request acting (X-Request-Id): on rows
 
     @classmethod
     def candidate(cls, candidate_id: int) -> Actor:
@@ -69,6 +70,11 @@ class Actor:
     def from_ip(self, ip: str | None) -> Actor:
         """This actor acting from that client address (what audit entries record)."""
         return replace(self, ip=ip)
+
+    def in_request(self, request_id: str | None) -> Actor:
+        """This actor acting in that request: the rows it queues (outbox messages, webhook
+        deliveries) and its audit entries carry the id, so one grep follows it."""
+        return replace(self, request_id=request_id)
 
     @property
     def is_hr(self) -> bool:

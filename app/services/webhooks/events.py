@@ -69,12 +69,13 @@ DEDUPE = ("endpoint_id", "event_id")  # an event reaches an endpoint once, on ev
 
 
 def delivery_row(*, endpoint_id: int, event_type: str, event_id: str, body: dict,
-                 now=None) -> dict:
-    """The row builder: one queued delivery of an event's body to an endpoint."""
+                 now=None, request_id: str | None = None) -> dict:
+    """The row builder: one queued delivery of an event's body to an endpoint
+    (`request_id`: the request that queued it, Actor.request_id)."""
     now = now or utcnow()
     return dict(endpoint_id=endpoint_id, event_id=event_id, event_type=event_type,
                 payload=body, status=DeliveryStatus.QUEUED, attempts=0,
-                next_attempt_at=now, created_at=now, updated_at=now)
+                next_attempt_at=now, created_at=now, updated_at=now, request_id=request_id)
 
 
 def write(connection, rows: list[dict]) -> int:
@@ -137,15 +138,16 @@ def delivery_rows(count: int) -> list:
         shared={"event_id": "event", "event_type": "webhook_event_type",
                 "payload": "webhook_payload", "status": sqlwrite.constant(DeliveryStatus.QUEUED),
                 "attempts": sqlwrite.constant(0), "next_attempt_at": "now",
-                "created_at": "now", "updated_at": "now"},
+                "created_at": "now", "updated_at": "now", "request_id": "trail_request_id"},
         conflict=DEDUPE)
 
 
-def delivery_params(event_type: str, event_id: str, payload: dict, endpoint_ids: list[int]
-                    ) -> dict:
+def delivery_params(event_type: str, event_id: str, payload: dict, endpoint_ids: list[int],
+                    request_id: str | None = None) -> dict:
     params = sqlwrite.rows_params("w", [dict(endpoint_id=e) for e in endpoint_ids])
     params.update(event=event_id, webhook_event_type=event_type,
-                  webhook_payload=event_body(event_type, event_id, payload))
+                  webhook_payload=event_body(event_type, event_id, payload),
+                  trail_request_id=request_id)
     return params
 
 
