@@ -55,20 +55,6 @@ def inject_logout_form():
     return {"logout_form": LogoutForm()}
 
 
-@bp.after_request
-def security_headers(response):
-    """Console responses: no caching, no framing, own resources only."""
-    # Pages carry personal data (names, phone fragments), so nothing may be cached.
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-    return response
-
-
 @bp.errorhandler(CSRFError)
 def csrf_error(exc):
     """Missing or expired CSRF token: a Chinese page instead of a bare 400."""

@@ -22,8 +22,8 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Content-Security-Policy": CONSOLE_CSP,
 }
-# Blueprints whose pages get PAGE_HEADERS here (the console's own after_request sets the
-# same; it runs first, and setdefault keeps what it set).
+# Blueprints whose pages get PAGE_HEADERS (nested ones too: the mobile console is
+# "console.mobile"). A view may set a header of its own first: setdefault keeps it.
 PROTECTED_BLUEPRINTS = frozenset({"landing", "console"})
 
 
@@ -34,7 +34,7 @@ def apply_page_headers(response):
 
 
 def add_headers(response):
-    if request.blueprint in PROTECTED_BLUEPRINTS:
+    if PROTECTED_BLUEPRINTS.intersection(request.blueprints):
         apply_page_headers(response)
     seconds = int(current_app.config.get("HSTS_SECONDS") or 0)
     if seconds > 0:

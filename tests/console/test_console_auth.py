@@ -137,3 +137,17 @@ def test_console_pages_send_security_headers(hr_client):
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_mobile_console_pages_send_the_same_security_headers(app):
+    from tests import factories
+
+    factories.hr_user(app, "tech", departments=("技术部",))
+    factories.bind_hr_wechat(app, "tech")
+    client = app.test_client()
+    assert factories.mobile_login(client, "sandbox-hr-tech").status_code == 302
+    response = client.get("/console/m/approvals")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
