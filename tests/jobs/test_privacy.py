@@ -117,6 +117,17 @@ def test_a_candidate_with_an_open_interview_is_never_anonymised(app):
     assert _run(app, NOW) == 0
 
 
+def test_a_candidate_still_on_a_waiting_list_is_never_anonymised(app):
+    iv = _ended(app, NOW - timedelta(days=400))
+    entry = factories.waitlist_entry(app, iv.position_id, iv.candidate_id, rank=1)
+    assert _run(app, NOW) == 0
+    with factories.committed(app) as session:
+        from app.models import WaitlistEntry, WaitlistState
+
+        session.get(WaitlistEntry, entry).state = WaitlistState.REMOVED
+    assert _run(app, NOW) == 1
+
+
 def test_the_retention_rule_is_hr_configurable(app):
     _ended(app, NOW - timedelta(days=40))
     assert _run(app, NOW) == 0

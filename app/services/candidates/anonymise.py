@@ -19,7 +19,8 @@ Traps:
   refuses the second writer's commit, and the job retries its batch);
 - a candidate is due once the end of their last interview (its cancellation time, or its
   start) lies MORE than retention_days in the past and nothing is still open (scheduled,
-  confirmed, cancel request pending); exactly retention_days ago is not yet due.
+  confirmed, cancel request pending; nor on a waiting list, holding a slot offer or
+  waiting for a promised new slot); exactly retention_days ago is not yet due.
 """
 from __future__ import annotations
 
@@ -44,6 +45,14 @@ from app.models import (
     Subscription,
     WebhookDelivery,
     WechatAccount,
+)
+from app.models.backfill import (
+    OfferState,
+    PromiseState,
+    ReschedulePromise,
+    SlotOffer,
+    WaitlistEntry,
+    WaitlistState,
 )
 from app.services import audit
 
@@ -162,11 +171,19 @@ def due_for_retention(now: datetime, retention_days: int, limit: int) -> list[in
         iv.candidate_id == Candidate.id,
         or_(iv.status.in_(OPEN_STATUSES),
             func.coalesce(iv.cancelled_at, iv.scheduled_at) >= cutoff)).correlate(Candidate)
+    # Still waiting for a place or a promised slot: the process has not ended.
+    waiting = or_(
+        exists().where(WaitlistEntry.candidate_id == Candidate.id,
+                       WaitlistEntry.state == WaitlistState.WAITING).correlate(Candidate),
+        exists().where(ReschedulePromise.candidate_id == Candidate.id,
+                       ReschedulePromise.state == PromiseState.OPEN).correlate(Candidate),
+        exists().where(SlotOffer.candidate_id == Candidate.id,
+                       SlotOffer.state == OfferState.OPEN).correlate(Candidate))
     had_one = exists().where(iv.candidate_id == Candidate.id).correlate(Candidate)
     done = exists().where(CandidateAnonymisation.candidate_id == Candidate.id) \
         .correlate(Candidate)
     stmt = (select(Candidate.id)
-            .where(~done, ~not_over, or_(had_one, Candidate.created_at < cutoff))
+            .where(~done, ~not_over, ~waiting, or_(had_one, Candidate.created_at < cutoff))
             .order_by(Candidate.id).limit(limit))
     return list(db.session.scalars(stmt))
 
