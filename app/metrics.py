@@ -72,4 +72,7 @@ def metrics():
     registry = CollectorRegistry()
     registry.register(OutboxCollector())
     registry.register(WorkerCollector())
+    from app.observability import ObservabilityCollector  # cancellations, callbacks, jobs
+
+    registry.register(ObservabilityCollector())
     return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from flask import current_app, jsonify, request
 from wechatpy.replies import TextReply
 
+from app.core import counters
 from app.core.errors import error_body
 from app.extensions import redis_store
 from app.wechat import callbacks
@@ -70,6 +71,7 @@ def _text(body: str, status: int = 200):
 
 def _refused(app: str, refusal: Refused):
     log.warning("%s callback refused: %s", app, refusal.code)
+    counters.callback(app, counters.refusal_outcome(refusal.code))  # /metrics
     return jsonify(error_body(refusal.code, refusal.message)), refusal.status
 
 
@@ -87,6 +89,7 @@ def _callback(app: str):
     try:
         if request.method == "GET":
             check_plain_signature(app)
+            counters.callback(app, "echo")
             return _text(request.args.get("echostr", ""))
         xml, encrypted = verified_message(app)
         try:
@@ -101,6 +104,7 @@ def _callback(app: str):
         seen_key = redis_store.key("wechat", "callback-seen", app, dedupe_id(raw))
         ttl = current_app.config["WECHAT_CALLBACK_DEDUPE_SECONDS"]
         if not redis_store.client.set(seen_key, "1", nx=True, ex=ttl):
+            counters.callback(app, "duplicate")
             return _text("success")  # WeChat's retry (or a replay) of a handled message
     started = time.monotonic()
     try:
@@ -109,8 +113,10 @@ def _callback(app: str):
         if seen_key is not None:
             redis_store.client.delete(seen_key)  # let WeChat's retry try again
         log.exception("%s callback handling failed", app)
+        counters.callback(app, "error")
         return _text("error", 500)
     took = time.monotonic() - started
+    counters.callback(app, "accepted")
     if took > SLOW_SECONDS:  # a handler doing slow work inline: move it to the outbox
         log.warning("%s callback %s took %.1f s (WeChat gives up after 5 s)", app,
                     _event_name(raw), took)

@@ -32,7 +32,7 @@ from redis.exceptions import LockError
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.core import clock, fencing
+from app.core import clock, counters, fencing
 from app.core.timeutil import SHANGHAI, utcnow
 from app.extensions import db, redis_store
 from app.models import JobRun
@@ -92,10 +92,13 @@ def _begin(name: str, token: int, turn: str, worker_id: str, now: datetime) -> b
 
 def _finish(name: str, token: int, result: int | None, error: str | None) -> bool:
     with db.engine.begin() as connection:
-        return bool(connection.execute(update(RUNS).where(
+        recorded = bool(connection.execute(update(RUNS).where(
             RUNS.c.name == name, RUNS.c.fence == token).values(
             finished_at=utcnow(), result=result, error=error[:500] if error else None,
             runs=RUNS.c.runs + 1)).rowcount)
+    counters.job_run(name, "superseded" if not recorded else "stopped" if error == STOPPED
+                     else "error" if error else "ok")  # /metrics: aiic_job_runs_total
+    return recorded
 
 
 def still_current(name: str, token: int) -> bool:
