@@ -8,7 +8,7 @@ its received_at is what WeChat's 48-hour customer-service window counts from.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -61,3 +61,16 @@ class FeedbackReply(TimestampMixin, db.Model):
     errcode: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    # A reply still `sending` this long after it was written: the process that sent it
+    # died between WeChat's answer and our record (the send is not repeated by itself:
+    # a customer-service message has no dedupe id, so HR decides whether to send again).
+    SENDING_UNKNOWN_AFTER = timedelta(minutes=2)
+
+    @property
+    def status_label(self) -> str:
+        if self.status == "sending" and self.created_at is not None \
+                and self.created_at < utcnow() - self.SENDING_UNKNOWN_AFTER:
+            return "发送结果未知，请确认候选人是否收到，必要时重新回复"
+        return {"sent": "已发送", "failed": "发送失败", "sending": "发送中"}.get(
+            self.status, self.status)

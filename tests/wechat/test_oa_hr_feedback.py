@@ -176,3 +176,40 @@ def test_mini_program_feedback_has_no_reply_form(app, demo, client, mp_login):
     [item] = _feedback(app)
     html = _reply(hr, item.id, "您好").get_data(as_text=True)
     assert "该反馈来自小程序" in html
+
+
+def test_an_unexpected_error_while_sending_leaves_a_failed_reply_not_a_sending_one(
+        app, candidate, live_url, monkeypatch):
+    from app.wechat import client as wechat_client
+
+    _, phone = candidate
+    phone.send("请问面试可以改到下午吗？")
+    [item] = _feedback(app)
+    client = factories.console_client(app, "manager")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(wechat_client, "official_account_client", broken)
+    _reply(client, item.id, "可以，已为您改到下午三点。")
+    with app.app_context():
+        reply = db.session.scalars(select(FeedbackReply)).one()
+        assert reply.status == "failed" and "RuntimeError" in reply.error
+    assert "发送失败" in client.get("/console/feedback").get_data(as_text=True)
+
+
+def test_a_reply_left_sending_by_a_dead_process_reads_as_unknown(app, candidate, live_url):
+    _, phone = candidate
+    phone.send("请问面试可以改到下午吗？")
+    [item] = _feedback(app)
+    client = factories.console_client(app, "manager")
+    with factories.committed(app) as session:
+        session.add(FeedbackReply(feedback_id=item.id, hr_user_id=1, content="稍后回复您",
+                                  status="sending"))
+    assert "发送中" in client.get("/console/feedback").get_data(as_text=True)
+    with app.app_context():
+        db.session.execute(update(FeedbackReply).values(
+            created_at=utcnow() - timedelta(minutes=3)))
+        db.session.commit()
+    page = client.get("/console/feedback").get_data(as_text=True)
+    assert "发送结果未知" in page and "稍后回复您" in page

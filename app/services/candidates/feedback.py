@@ -191,6 +191,10 @@ def _send(reply: FeedbackReply, openid: str, now: datetime) -> None:
     except WeChatUnavailable as exc:
         reply.status, reply.error = "failed", f"微信接口不可达：{exc}"
         error = ReplyFailed()
+    except Exception as exc:  # any other failure is a failed send, never a row left sending
+        log.exception("feedback reply %s: unexpected error while sending", reply.id)
+        reply.status, reply.error = "failed", f"发送出错：{type(exc).__name__}"
+        error = ReplyFailed()
     else:
         reply.status, reply.sent_at = "sent", now
     db.session.commit()
