@@ -59,6 +59,9 @@ def test_a_delivery_event_that_came_before_the_record_is_applied_after_it(app):
         assert record_delivery(app="mp", msgid="9001", openid="o-1", template_id=TPL,
                                ok=True, errcode=None, status_text="success") == 0
     assert record(app, rid) is True
+    assert factories.detached(app, OutboxMessage, rid).status == OutboxStatus.SENT
+    with app.app_context():  # looked for in batches: at the latest before the next claim
+        assert dispatch.claim(10, "w-1") == []
     row = factories.detached(app, OutboxMessage, rid)
     assert row.status == OutboxStatus.DELIVERED and row.delivered_at is not None
 
