@@ -128,6 +128,8 @@ class Worker:
 
         with self.app.app_context():
             try:
+                # the last sends' early delivery results (looked for in batches)
+                dispatch.apply_early_deliveries()
                 self.released = release_claims(self.worker_id)
                 if any(self.released.values()):
                     log.info("worker %s released %s", self.worker_id, self.released)

@@ -26,9 +26,9 @@ Traps:
   failure with the reason; a row never stays `sending` past its lease for that.
 - A delivery event may arrive before the msgid is committed (receipts keeps it in Redis):
   it is looked for AFTER the commit, so an event arriving meanwhile is not missed; in
-  batches (`apply_early_deliveries`: every 64 sends or 0.2 s, and before each claim), so
-  a worker killed within that time leaves such a row `sent` instead of `delivered` (the
-  result itself waits in Redis for a day).
+  batches (`apply_early_deliveries`: every 64 sends or 0.2 s, before each claim and when
+  the worker stops), so a worker killed within that time leaves such a row `sent` instead
+  of `delivered` (the result itself waits in Redis for a day).
 """
 from __future__ import annotations
 
