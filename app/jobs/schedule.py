@@ -1,7 +1,8 @@
 """The scheduled jobs, in one list. `flask worker` runs each on an APScheduler trigger;
-each period ("turn") runs once across all workers (app.jobs.turns: a Redis turn mark, a
-lock with expiry holding a fencing token, the run recorded in job_runs under that token)
-and every job is idempotent anyway. Each reads time from the `now` it is given, taken
+each period ("turn") runs once across all workers (app.jobs.turns: a lock with expiry
+holding a fencing token, the run recorded in job_runs under that token, the turn marked
+done only when a run finished) and every job is idempotent anyway. A long job checks
+app.core.fencing.should_stop() between chunks (superseded, or the worker stopping). Each reads time from the `now` it is given, taken
 from the one injectable clock (app.core.clock; operators and tests run a job at any
 clock with `flask jobs run NAME --now ISO-8601`).
 
