@@ -23,11 +23,13 @@ from app.queries.interviews.console import (
     get_interview_detail,
     list_interviews,
 )
+from app.queries.interviews.deliveries import deliveries_of
 from app.services import cancellation
 from app.services.cancellation import batch
 from app.services.candidates import binding
 from app.services.interviews.recipients import STAFF_ROLE_LABELS, STAFF_ROLES
 from app.services.users.actor import Actor
+from app.services.webhooks.events import EVENT_LABELS
 
 NOTIFY_ROLES = [(role, STAFF_ROLE_LABELS[role]) for role in STAFF_ROLES]
 
@@ -153,6 +155,7 @@ def interview_detail(public_id: str):
     form.reason_code.choices = [(r.code, r.label) for r in company_cancel_reasons()]
     return render_template("console/interview_detail.html", detail=detail,
                            interview=detail.interview,
+                           deliveries=deliveries_of(public_id), event_labels=EVENT_LABELS,
                            wechat_bound=binding.bound_account(
                                detail.interview.candidate_id) is not None,
                            unbind_form=UnbindWechatForm(),

@@ -22,9 +22,11 @@ from app.models import CancellationState
 from app.queries.interviews.approvals import approval_queue, request_facts
 from app.queries.interviews.candidate import company_cancel_reasons
 from app.queries.interviews.console import get_interview_detail
+from app.queries.interviews.deliveries import deliveries_of
 from app.services import cancellation
 from app.services.cancellation.policy import may_decide, pending_level
 from app.services.interviews.recipients import STAFF_ROLES
+from app.services.webhooks.events import EVENT_LABELS
 from templates_msg.catalogue import TITLES as MESSAGE_TITLES
 
 # What the phone offers of the desktop's decisions (要求补充说明 stays on the desktop).
@@ -88,6 +90,7 @@ def interview_detail(public_id: str):
             requests_open.append((c, pending_level(facts), may_decide(facts, actor)))
     return render_template("console/m/interview.html", detail=detail,
                            interview=detail.interview, open_requests=requests_open,
+                           deliveries=deliveries_of(public_id), event_labels=EVENT_LABELS,
                            can_cancel=cancellation.hr_can_cancel(actor, detail.interview),
                            cancel_form=CancelForm(), decision_form=DecisionForm(),
                            reasons=company_cancel_reasons(), notify_roles=NOTIFY_ROLES,

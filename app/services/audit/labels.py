@@ -146,6 +146,8 @@ RULE_LABELS: dict[str, str] = {"auto_cancel_unconfirmed": "逾期未确认自动
                                "unanswered_request_at_start": "面试开始时未审批申请自动处理"}
 
 FIELD_LABELS: dict[str, str] = {
+    # the request that acted (issue 12 §7, app.core.request_context)
+    "request_id": "请求编号",
     # rescheduling promises, waiting lists and slot offers (issue 11 §4-5)
     "interview_id": "面试", "kept_by_interview_id": "兑现的面试",
     # requests escalated to recruiting managers (issue 11 §3)

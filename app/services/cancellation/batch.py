@@ -432,7 +432,9 @@ def _finish(batch_id: int, actor: Actor, reason, scope: str) -> None:
             object_type="cancel_batch", object_id=batch.id,
             data={"batch_id": batch.public_id, "cancelled": batch.cancelled,
                   "skipped": len(batch.skipped or []), "total": batch.total,
-                  "summaries": len(counts)}, ip=actor.ip, at=now)])
+                  "summaries": len(counts),
+                  **({"request_id": actor.request_id} if actor.request_id else {})},
+            ip=actor.ip, at=now)])
         batch.status = BatchStatus.DONE
         batch.finished_at = now
     outbox.wake_dispatcher()
