@@ -17,8 +17,8 @@ from pathlib import Path
 from bench import results
 
 # In the order they run; each is `python -m bench.NAME`.
-BENCHES = ("cancel_endpoint", "dispatch", "batch_cancel", "callbacks", "list_and_reports",
-           "export_xlsx")
+BENCHES = ("cancel_endpoint", "dispatch", "crash_window", "batch_cancel", "auto_cancel",
+           "callbacks", "list_and_reports", "export_xlsx", "imports_commit")
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_SECONDS = int(os.environ.get("BENCH_TIMEOUT_SECONDS", "1800"))
 
