@@ -168,3 +168,36 @@ def test_the_workers_send_log_lines_carry_the_rows_request_id(app, client, caplo
         assert rec.request_id == "trail-send-9" and rec.interview_id == interview_id
         assert rec.worker_id and rec.status in ("sent", "failed", "unreachable", "retrying")
         assert "trail-send-9" in rec.getMessage()  # a grep finds it in text logs too
+
+
+def test_an_integration_api_cancel_carries_its_request_id(app, client):
+    from app.models import ReasonActor
+    from app.services.integration import keys
+
+    factories.cancel_reason(app, "position_filled", label="岗位已招满",
+                            category="position_change", actor=ReasonActor.COMPANY)
+    iv = factories.interview(app, "AI-2026-12-02-101", external_id="ext-trail-1")
+    with app.app_context():
+        secret = keys.create_key(name="ATS", scopes=["interviews:read", "interviews:write"],
+                                 departments=[]).secret
+    r = client.post("/api/integration/v1/interviews/ext-trail-1/cancel",
+                    headers={**factories.bearer(secret), "X-Request-Id": "ats-call-5"},
+                    json={"reason_code": "position_filled"})
+    assert r.status_code == 200, r.get_json()
+    assert r.headers["X-Request-Id"] == "ats-call-5"
+    messages, _deliveries, audit = _rows(app, iv.id)
+    assert messages and set(messages) == {"ats-call-5"} and audit == ["ats-call-5"]
+
+
+def test_an_official_account_cancel_carries_its_callbacks_request_id(app, demo, live_url):
+    from tests.wechat.oa_hr_helpers import hr_phone, plain
+
+    public_id, number = plain(app, demo)
+    reply = hr_phone(live_url, "specialist").send(f"取消 {number} 岗位已招满")
+    assert f"已取消面试 {number}" in reply
+    with app.app_context():
+        interview_id = db.session.scalar(select(Interview.id).where(
+            Interview.public_id == public_id))
+    messages, _deliveries, audit = _rows(app, interview_id)
+    # the callback's own id (the sandbox sends none): one id on all of them
+    assert messages and len(set(messages) | set(audit)) == 1 and audit[0]
