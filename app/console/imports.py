@@ -107,14 +107,15 @@ def imports_upload():
 @permission_required(WRITE_PERMISSION)
 def import_job(public_id: str):
     """A dry run's result (every bad row), an import's progress (rows done, reloading
-    itself until the end), or a committed import's counts and invitations."""
+    itself until the end), or a committed import's counts and invitations (a failed one's
+    too: the candidates its chunks committed before the failing row have theirs)."""
     actor = current_actor()
     job = imports.get_job(public_id, actor=actor)
     return render_template("console/imports/job.html", job=job,
                            status_label=STATUS_LABELS.get(job.status, job.status),
                            kinds=KIND_LABELS, counts=(job.summary or {}).get("counts", {}),
                            invitations=imports.invitations(job, actor=actor)
-                           if job.status == "committed" else [],
+                           if job.status in ("committed", "failed") else [],
                            confirm_form=ConfirmImportForm(),
                            in_progress=job.status in ("checking", "queued", "running"),
                            refresh_seconds=REFRESH_SECONDS)

@@ -194,7 +194,8 @@ def test_a_stopping_worker_hands_the_job_back_between_chunks_and_another_finishe
     assert job(app, public_id).status == "committed" and counts(app) == six_rows()
 
 
-def test_a_row_failing_in_a_later_chunk_keeps_the_chunks_before_it(app, small_chunks):
+def test_a_row_failing_in_a_later_chunk_keeps_the_chunks_before_it_and_their_invitations(
+        app, small_chunks):
     client = login_as(app)
     content = csv_bytes([[*r, ""] for r in rows(3)] + [[*rows(4)[3], "AI-CLAIMED-1"]],
                         [*HEADER, "面试编号"])
@@ -210,6 +211,8 @@ def test_a_row_failing_in_a_later_chunk_keeps_the_chunks_before_it(app, small_ch
     assert counts(app)["Interview"] == before["Interview"] + 2  # not row 4 (its chunk)
     page = client.get(f"/console/imports/{public_id}").get_data(as_text=True)
     assert "导入失败" in page and "前 2 行数据已导入" in page
+    # the two candidates committed before the failing row: their invitations are there
+    assert len(page.split("<code data-scene>")) == 3
     assert "import.failed" in queue_actions(app, public_id)
 
 
