@@ -13,8 +13,9 @@ each message sent). The other context fields appear when the call passes them
 Traps:
 - Redaction happens when the record is MADE (app.core.log_redaction, a record factory):
   this formatter formats the already redacted message and exception text. Values passed
-  in `extra` are set on the record after the factory ran, so string extras are redacted
-  here again.
+  in `extra` are set on the record after the factory ran: the request id (it may come
+  from a client) is redacted here; the other context fields are ids and names our code
+  passes (redacting each would cost more than the rest of the line).
 - Only handlers that are plain logging.StreamHandler on the root logger get the
   formatter (logging.basicConfig's, in gunicorn workers and `flask worker`): pytest's
   capture handlers and anything else a host installed keep their own format.
@@ -58,7 +59,9 @@ class JsonFormatter(logging.Formatter):
         for name in CONTEXT_FIELDS:
             value = getattr(record, name, None)
             if value is not None:
-                entry[name] = redact(value) if isinstance(value, str) else value
+                entry[name] = value
+        if isinstance(entry.get("request_id"), str):  # may come from a client (the proxy)
+            entry["request_id"] = redact(entry["request_id"])
         if "request_id" not in entry:
             request_id = _request_id()
             if request_id:
