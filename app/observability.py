@@ -9,7 +9,9 @@
     aiic_job_last_run_ok{job}                         job_runs: 1 ok, 0 failed or stopped
 
 Registered by app/metrics.py beside its own collectors (its access rules apply).
-Trap: Redis unreachable leaves out the Redis families (logged), never the whole page.
+Traps: Redis unreachable leaves out the Redis families (logged), never the whole page;
+other processes' counts arrive up to a second late (app.core.counters flushes each
+process's counts within FLUSH_SECONDS; this process's are flushed before the read).
 """
 from __future__ import annotations
 
