@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,10 +40,16 @@ def start_worker(app, backend, **env_extra):
                # dispatcher only: the scheduled jobs would queue messages of their own
                # (a digest of the demo data) beside the ones these tests count
                SCHEDULER_ENABLED="0", **env_extra)
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True,
-                            preexec_fn=_die_with_parent)
+    # stderr into a file, not a pipe nobody reads: the worker logs a line per send, and a
+    # full pipe (64 KB, about 400 sends) would block it mid-run
+    log = tempfile.NamedTemporaryFile(prefix="aiic-worker-", suffix=".log", delete=False)
+    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
+                            start_new_session=True, preexec_fn=_die_with_parent)
+    log.close()
+    proc.stderr = open(log.name, "rb")  # noqa: SIM115 (read after the worker stopped)
+    os.unlink(log.name)
+    return proc
 
 
 def _die_with_parent() -> None:
