@@ -14,13 +14,8 @@ from app.models import ActorType
 from app.queries.interviews.console import CANCEL_STATUSES, iter_interviews
 from app.services.reports import export, figures
 from app.services.reports.downloads import record_export
+from app.services.rules.reasons import CATEGORY_LABELS
 
-CATEGORY_LABELS = {
-    "candidate_initiated": "候选人原因",
-    "position_change": "岗位变动",
-    "candidate_mismatch": "候选人与岗位不匹配",
-    "technical": "技术故障",
-}
 INITIATOR_LABELS = {"candidate": "候选人", "company": "公司（HR）", "system": "系统"}
 
 

@@ -138,3 +138,23 @@ def test_the_export_is_a_generator_reading_a_cursor_in_chunks(app, interviews):
     assert not isinstance(response.response, list | tuple | bytes)
     chunks = list(response.response)
     assert len(chunks) >= 2          # the BOM + header chunk, then the rows
+
+
+def test_every_reason_category_reads_as_the_settings_page_names_it(app, client):
+    """The system's own reason (超时未确认) is of category "system": the report's 按原因类别
+    table names it 系统规则, as the settings page does, never the code."""
+    tech = factories.position(app, "Java工程师", department="技术部")
+    at = datetime(2026, 3, 5, 2, 0, tzinfo=UTC)
+    iv = factories.interview(app, "AI-2026-03-05-009", "孙七", position_id=tech,
+                             status=InterviewStatus.CANCELLED, scheduled_at=at)
+    reason = factories.cancel_reason(app, "unconfirmed_timeout", label="超时未确认",
+                                     category="system")
+    factories.cancellation(app, iv.id, reason_id=reason, actor_type="system",
+                           state=CancellationState.EFFECTIVE, requested_at=at, decided_at=at)
+    hr_user(app, "boss", role=Role.ADMIN)
+    console_login(client, "boss")
+    export = client.get("/console/reports/cancellations/export/categories.csv",
+                        query_string={"date_from": "2026-03-01", "date_to": "2026-03-31"})
+    assert export.status_code == 200, export.get_data(as_text=True)[:300]
+    rows = read_back(export.get_data(), "csv")
+    assert ["系统规则", "1"] == rows[1][:2], rows
