@@ -201,3 +201,41 @@ def test_an_official_account_cancel_carries_its_callbacks_request_id(app, demo, 
     messages, _deliveries, audit = _rows(app, interview_id)
     # the callback's own id (the sandbox sends none): one id on all of them
     assert messages and len(set(messages) | set(audit)) == 1 and audit[0]
+
+
+def test_the_webhook_post_and_its_log_line_carry_the_deliverys_request_id(app, client,
+                                                                          caplog):
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from tests.webhooks.conftest import Receiver  # the webhook tests' receiver
+
+    rec = Receiver()
+    server = make_server("127.0.0.1", 0, rec.wsgi, threaded=True)
+    rec.url = f"http://127.0.0.1:{server.port}/hooks/aiic"
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    try:
+        factories.cancel_reason(app, "time_conflict")
+        factories.webhook_endpoint(app, rec.url)
+        cand = factories.mp_candidate(app, openid="o-trail-hook")
+        auth = mp_login(client, cand["openid"], bound=True)
+        r = client.post(f"{API}/interviews/{cand['interview_ids'][0]}/cancel",
+                        headers={**auth, "Idempotency-Key": str(uuid.uuid4()),
+                                 "X-Request-Id": "trail-hook-3"},
+                        json={"reason_code": "time_conflict"})
+        assert r.status_code == 200
+        from app.services.webhooks import sender
+
+        with caplog.at_level(logging.INFO, logger=sender.log.name), app.app_context():
+            assert sender.dispatch_due("w-hooks") == 1
+        [posted] = rec.requests
+        assert posted.headers.get("X-Request-Id") == "trail-hook-3"
+        [line] = [rec_ for rec_ in caplog.records if getattr(rec_, "delivery_id", None)]
+        assert (line.request_id, line.status, line.worker_id) == ("trail-hook-3",
+                                                                  "delivered", "w-hooks")
+        assert "trail-hook-3" in line.getMessage()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -31,6 +31,7 @@ import requests
 from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 
+from app.core.json_logs import log_fields
 from app.core.timeutil import iso, utcnow
 from app.extensions import db
 from app.models import HrUser, Role
@@ -160,6 +161,7 @@ class _Job:
     body: bytes
     attempt: int
     first_attempt_at: datetime
+    request_id: str | None = None  # the request that queued it (sent as X-Request-Id)
 
 
 @dataclass
@@ -211,7 +213,7 @@ def _load_jobs(ids: list[int], worker_id: str) -> list[_Job]:
             secret = None  # recorded as a failed attempt (key rotated without re-encryption)
         jobs.append(_Job(delivery.id, endpoint.id, endpoint.url, secret, delivery.event_type,
                          encode_body(delivery.payload), delivery.attempts,
-                         delivery.first_attempt_at or utcnow()))
+                         delivery.first_attempt_at or utcnow(), delivery.request_id))
     db.session.rollback()  # read-only: end the transaction before calling receivers
     return jobs
 
@@ -231,6 +233,8 @@ def _post(job: _Job, worker_id: str) -> _Result:
         "X-AIIC-Timestamp": str(timestamp),
         "X-AIIC-Signature": sign(job.secret, timestamp, job.body),
     }
+    if job.request_id:  # the receiver can quote the request that caused the event
+        headers["X-Request-Id"] = job.request_id
     timeout = float(_cfg("WEBHOOK_TIMEOUT"))
     # SSRF guard (app.services.webhooks.urlguard): the host is resolved again now, and
     # the connection refuses a non-public peer address.
@@ -317,6 +321,11 @@ def _record(job: _Job, result: _Result, worker_id: str) -> bool:
                            .values(last_failure_at=now)
                            .execution_options(synchronize_session=False))
     db.session.commit()
+    status = getattr(values.get("status"), "value", None) if owned else "lease_lost"
+    log.info("webhook delivery %s to endpoint %s %s (request %s, worker %s)", job.delivery_id,
+             job.endpoint_id, status, job.request_id or "-", worker_id,
+             extra=log_fields(request_id=job.request_id, worker_id=worker_id,
+                              delivery_id=job.delivery_id, status=status))
     return disabled
 
 
