@@ -15,7 +15,7 @@ Traps:
   this formatter formats the already redacted message and exception text. Values passed
   in `extra` are set on the record after the factory ran: the request id (it may come
   from a client) is redacted here; the other context fields are ids and names our code
-  passes (redacting each would cost more than the rest of the line).
+  passes (nothing in them to redact, and each redaction runs every pattern again).
 - Only handlers that are plain logging.StreamHandler on the root logger get the
   formatter (logging.basicConfig's, in gunicorn workers and `flask worker`): pytest's
   capture handlers and anything else a host installed keep their own format.
