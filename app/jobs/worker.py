@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from flask import Flask
@@ -47,6 +48,7 @@ class Worker:
         self.outage = Outage()
         self.scheduler: JobScheduler | None = None
         self.released: dict[str, int] = {}
+        self.buffer: deque = deque()  # claimed plans waiting for a free send thread
 
     def run_once(self) -> int:
         """Claim one batch and send it; returns how many rows were handled."""
@@ -201,20 +203,24 @@ class Worker:
                 db.session.remove()
 
     def _claim_into(self, in_flight: set) -> int:
-        free = self.concurrency - len(in_flight)
-        # Claim in chunks: one claim (and one batch of routing queries) per several rows,
-        # not one per finished send.
-        if free <= 0 or (in_flight and free < max(1, self.concurrency // 4)):
+        """Start sends on the free threads, from claimed plans. Claims take full batches
+        (WORKER_BATCH_SIZE) into a buffer: one claim and one set of routing queries per
+        batch, not per few finished sends. Buffered rows are ours (leased) until sent or
+        released when the worker stops."""
+        if len(in_flight) >= self.concurrency:
             return 0
-        try:
-            plans = self._claim(min(free, self.batch))
-        except Exception:
-            log.exception("outbox worker: claiming failed; retrying after a pause")
-            self.stopping.wait(self.sweep)
-            return 0
-        for plan in plans:
-            in_flight.add(self.pool.submit(self._send, plan))
-        return len(plans)
+        if not self.buffer:
+            try:
+                self.buffer.extend(self._claim(self.batch))
+            except Exception:
+                log.exception("outbox worker: claiming failed; retrying after a pause")
+                self.stopping.wait(self.sweep)
+                return 0
+        started = 0
+        while self.buffer and len(in_flight) < self.concurrency:
+            in_flight.add(self.pool.submit(self._send, self.buffer.popleft()))
+            started += 1
+        return started
 
     def _poll(self, pubsub, timeout: float):
         """Wait for a wake-up (or the sweep); returns the channel to use next (None while

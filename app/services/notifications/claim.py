@@ -12,8 +12,9 @@ share the work), then
   conditional UPDATE that matches only rows still due, and routed in a few queries.
 
 Traps:
-- The check runs at claim time, milliseconds before the send: a cancel committed in that
-  window does not stop a message already handed to a send thread.
+- The check runs at claim time, before the send: a claimed batch waits in the worker's
+  buffer for free send threads (up to a batch's sending time, well under a second at full
+  speed), and a cancel committed in that window does not stop a message already claimed.
 - `attempts` counts claims: a row reclaimed after its lease expired has used an attempt
   although its send may never have reached WeChat (or may have: see dispatch's docstring).
 - PostgreSQL refuses FOR UPDATE on the nullable side of an outer join: lock `OF` the
