@@ -89,7 +89,8 @@ def write(connection, rows: list[dict]) -> int:
 def active_endpoints(connection) -> list[tuple[int, list[str]]]:
     table = WebhookEndpoint.__table__
     return [(r.id, r.events or []) for r in connection.execute(
-        select(table.c.id, table.c.events).where(table.c.active.is_(True)))]
+        select(table.c.id, table.c.events).where(table.c.active.is_(True))
+        .order_by(table.c.id))]  # deliveries are queued in the endpoints' order
 
 
 def enqueue_event(event_type: str, event_id: str, payload: dict, connection=None) -> int:
