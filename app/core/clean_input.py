@@ -25,7 +25,10 @@ from app.core.errors import AppError, NotFound
 
 MAX_PAGE = 10**6
 MAX_ID = 2**31 - 1  # PostgreSQL integer
-API_PREFIXES = ("/api/",)
+# Routes that check their own input: the APIs (each field, with documented codes) and the
+# WeChat callbacks (signature first, then their XML; reading a form here would also
+# consume a callback's body before the pipeline sees it).
+API_PREFIXES = ("/api/", "/wechat/")
 PAGE_ARGS = ("page",)
 
 
@@ -58,7 +61,7 @@ def guard_input():
     if not is_clean_text(request.path):
         raise NotFound()
     if request.path.startswith(API_PREFIXES):
-        return None  # the APIs check their fields themselves, with documented codes
+        return None  # they check their fields themselves
     for name, value in request.args.items(multi=True):
         if not (is_clean_text(name) and is_clean_text(value)):
             raise TextInvalid(details={"field": name if is_clean_text(name) else None})

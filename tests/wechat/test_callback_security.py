@@ -82,6 +82,16 @@ def test_a_genuine_encrypted_delivery_is_applied(app, oa, oa_row):
         assert db.session.get(OutboxMessage, oa_row).last_error == "用户拒收消息"
 
 
+def test_a_push_labelled_as_a_form_still_reaches_the_pipeline_whole(app, client, oa, oa_row):
+    """The callbacks read their own body: no earlier hook parses it as a form first."""
+    query, body = oa.encrypted(template_finished("oa-hr", 9001, "failed:user block"))
+    res = client.post(oa.url, query_string=query, data=body,
+                      content_type="application/x-www-form-urlencoded")
+    assert res.status_code == 200 and res.get_data(as_text=True) == "success"
+    with app.app_context():
+        assert db.session.get(OutboxMessage, oa_row).last_error == "用户拒收消息"
+
+
 def test_forged_msg_signature_is_refused_and_changes_nothing(app, oa, oa_row, handled):
     before = _snapshot(app)
     query, body = oa.encrypted(template_finished("oa-hr", 9001, "failed:user block"))
