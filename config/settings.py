@@ -249,6 +249,8 @@ class BaseConfig:
             self.SMTP_PORT = int(_env("SMTP_PORT"))
         for key in ("WEBHOOK_DISABLE_AFTER", "WEBHOOK_RETRY_WINDOW_HOURS"):
             setattr(self, key, _env_int(key, getattr(self, key)))
+        self.OUTAGE_RETRY_AFTER_SECONDS = _env_int("OUTAGE_RETRY_AFTER_SECONDS",
+                                                   self.OUTAGE_RETRY_AFTER_SECONDS)
         self.WEBHOOK_ALLOW_PRIVATE_HOSTS = _env_bool("WEBHOOK_ALLOW_PRIVATE_HOSTS",
                                                      self.WEBHOOK_ALLOW_PRIVATE_HOSTS)
         self.CANCEL_DEADLINE_HOURS = _env_int("CANCEL_DEADLINE_HOURS", self.CANCEL_DEADLINE_HOURS)
