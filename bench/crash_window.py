@@ -245,9 +245,9 @@ def main() -> int:
           f"worker killed (SIGKILL) mid-send each round, PostgreSQL + Redis, sandbox "
           f"answering after {LATENCY_MS} ms")
     print(f"  lost:        {result['lost']} of {result['messages']} (target 0)")
-    print(f"  duplicated:  {result['duplicated']} of {result['in_flight_at_kill']} sends in "
-          f"flight at the kills ({result['duplicated'] / max(result['rounds'], 1):.2f} "
-          f"per kill)")
+    print(f"  duplicated:  {result['duplicated']} of {result['in_flight_at_kill']} rows "
+          f"sending (in flight or buffered) at the kills "
+          f"({result['duplicated'] / max(result['rounds'], 1):.2f} per kill)")
     print(f"  accept -> sent stamped (its commit follows in one round trip): "
           f"p50 {result['window_p50_ms']:.1f} ms, p99 "
           f"{result['window_p99_ms']:.1f} ms, beside the send's round trip "
