@@ -186,7 +186,7 @@ def _schemas() -> dict:
             "recipient_type": string(examples=["candidate", "hr_user"]),
             "channel": nullable(string("subscribe / oa_template / sms / email / ...")),
             "status": string(enum=["queued", "sending", "sent", "delivered", "read",
-                                   "retrying", "failed", "unreachable"]),
+                                   "retrying", "failed", "unreachable", "skipped"]),
             "status_label": string(),
             "queued_at": date_time(), "sent_at": date_time(nullable=True),
             "delivered_at": date_time(nullable=True), "read_at": date_time(nullable=True)}),

@@ -192,6 +192,26 @@ def test_an_unsent_message_inside_the_promise_is_not_yet_counted(app, make_inter
     assert report.promise.percent == 50.0
 
 
+def test_a_message_withdrawn_at_dispatch_counts_nowhere(app, make_interview, make_message):
+    """Skipped (the interview changed before it went out): never owed, so neither queued,
+    due, missed nor overdue."""
+    from app.queries.notifications.promise import promise_stats
+
+    actor = actor_of(app, "boss", Role.ADMIN)
+    iv = make_interview()
+    now = datetime.now(UTC)
+    make_message(iv.id, status=OutboxStatus.SKIPPED, sent_at=None,
+                 created_at=now - timedelta(minutes=90))
+    make_message(iv.id, status=OutboxStatus.SENT, created_at=now - timedelta(minutes=30),
+                 sent_at=now - timedelta(minutes=29))
+    with app.app_context():
+        report = figures.notification_report(actor, figures.report_filters(), now=now)
+        stats = promise_stats(actor=actor, now=now)
+    assert report.total.queued == 1
+    assert (report.promise.due, report.promise.kept) == (1, 1)
+    assert stats.overdue == []
+
+
 # --- scope and access ---------------------------------------------------------------------
 
 def test_a_sales_manager_never_sees_tech_figures(app, client, seeded):

@@ -14,7 +14,9 @@ from app.queries.reports.filters import scoped
 from app.services.rules import get_rules
 from app.services.users.actor import Actor, interview_scope
 
-DONE = (OutboxStatus.SENT, OutboxStatus.DELIVERED, OutboxStatus.READ)
+# Not owed any more: sent, or withdrawn at dispatch because the interview changed
+# (skipped: such a message must never go out, so it is never overdue).
+DONE = (OutboxStatus.SENT, OutboxStatus.DELIVERED, OutboxStatus.READ, OutboxStatus.SKIPPED)
 
 
 @dataclass

@@ -35,8 +35,10 @@ CANDIDATE = "candidate"
 
 
 def _scoped(actor: Actor, f: ReportFilters, *extra):
-    """(source, where): the outbox rows of the period in the actor's scope."""
+    """(source, where): the outbox rows of the period in the actor's scope, without the
+    messages withdrawn at dispatch (skipped: they were never meant to reach anyone)."""
     where = [*f.in_period(OutboxMessage.created_at), *extra,
+             OutboxMessage.status != OutboxStatus.SKIPPED,
              *scoped(f.conditions(actor), via=OutboxMessage.interview_id)]
     return OutboxMessage.__table__, where
 
