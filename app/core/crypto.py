@@ -53,7 +53,13 @@ def token_hash(token: str) -> str:
 
 
 def new_token(nbytes: int = 24) -> str:
-    return secrets.token_urlsafe(nbytes)
+    """A random URL-safe token that never starts with "-": one in 64 would, and an export
+    then neutralises it as a formula (a leading "'" in the CSV cell HR copies into a
+    message), and a shell reads it as an option."""
+    while True:
+        token = secrets.token_urlsafe(nbytes)
+        if not token.startswith("-"):
+            return token
 
 
 def mask_phone(phone: str | None) -> str:

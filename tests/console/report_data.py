@@ -59,8 +59,10 @@ class Seeded:
                 and c["department"] in departments]
 
     def period_messages(self, departments=DEPARTMENTS):
+        """The messages the notification report counts: those of the period, without the
+        ones withdrawn at dispatch (skipped: never meant to reach anyone)."""
         return [m for m in self.messages if in_period(m["created_at"])
-                and m["department"] in departments]
+                and m["department"] in departments and m["status"] != OutboxStatus.SKIPPED]
 
 
 def _at(rng: random.Random, start: date, days: int) -> datetime:

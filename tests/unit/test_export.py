@@ -75,3 +75,17 @@ def test_the_download_response_is_a_generator(app):
         response.headers["Content-Disposition"]
     with pytest.raises(ValueError):
         export.download("pdf", "x", ["a"], [])
+
+
+def test_tokens_never_start_like_a_formula(monkeypatch):
+    """Invitation tokens go into exported cells: one starting with "-" would be exported
+    neutralised (a leading "'"), and the link HR copies from it would not work."""
+    import secrets
+
+    from app.core import crypto
+
+    drawn = iter(["-starts-like-a-formula", "AbC-fine"])
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda n: next(drawn))
+    assert crypto.new_token() == "AbC-fine"
+    monkeypatch.undo()
+    assert not any(crypto.new_token(6).startswith("-") for _ in range(2000))

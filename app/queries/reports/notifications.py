@@ -213,7 +213,7 @@ def _latest_unreachable(f: ReportFilters, where: list, limit: int) -> list[int]:
     got_through = exists().where(
         other.interview_id == OutboxMessage.interview_id,
         other.recipient_type == CANDIDATE,
-        other.status.notin_(FINAL_FAILURES),
+        other.status.notin_((*FINAL_FAILURES, OutboxStatus.SKIPPED)),
         *f.in_period(other.created_at))
     latest: dict[int, datetime] = {}
     after: tuple | None = None
