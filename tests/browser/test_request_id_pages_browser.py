@@ -12,7 +12,6 @@ from app.models import HrUser, Interview, Position
 from app.services.cancellation import commands
 from app.services.users.actor import Actor
 from tests import factories
-from tests.browser.conftest import artifacts_dir, chromium  # noqa: F401 (fixtures)
 from tests.browser.test_console_hr import console_login, shot
 from tests.browser.test_mobile_browser import DESKTOP, PHONE_390, open_from_wechat
 from tests.factories import DEMO_PASSWORD
