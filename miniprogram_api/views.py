@@ -6,7 +6,7 @@ from flask import g, jsonify, request
 from app.core.clean_input import is_clean_text  # noqa: F401 (integration_api imports it here)
 from app.core.errors import ValidationFailed
 from app.core.idempotency import idempotent
-from app.core.ratelimit import RateLimited, client_ip, hit, limited
+from app.core.ratelimit import client_ip, hit, limited
 from app.core.request_context import current_request_id
 from app.core.timeutil import iso, utcnow
 from app.queries.interviews import candidate as queries
@@ -63,14 +63,10 @@ def _candidate_json(candidate) -> dict | None:
 @limited("login")
 def login():
     code = string_field(json_body(), "code", max_length=128)
-    session = mp_login.login(code)
-    try:
-        hit("login", "user", session.account_id)
-    except RateLimited:
-        # WeChat names the account only once the code is exchanged: a login refused
-        # for its account's limit leaves no session behind.
-        mp_login.logout(session.token)
-        raise
+    # WeChat names the account only once the code is exchanged: its limit is counted
+    # then, and a login refused by it never gets a session.
+    session = mp_login.login(code, before_session=lambda account_id: hit(
+        "login", "user", account_id))
     return jsonify(token=session.token, expires_in=session.expires_in,
                    bound=session.candidate is not None,
                    candidate=_candidate_json(session.candidate))

@@ -135,6 +135,20 @@ def test_a_login_refused_with_429_leaves_no_session(app, client):
     assert _mp_sessions(app, "u1") == 1  # only the first login's
 
 
+def test_a_login_refused_with_429_never_issues_a_session(app, client, monkeypatch):
+    """Not created and deleted again: never created (nothing for a second to read)."""
+    from app.services.candidates import sessions
+
+    issued = []
+    real = sessions.issue_session
+    monkeypatch.setattr(sessions, "issue_session",
+                        lambda account_id: issued.append(account_id) or real(account_id))
+    app.config["RATE_LIMITS"] = {"login": {"user": (1, 3600)}}
+    assert client.post(f"{API}/auth/login", json={"code": "sandbox:u1"}).status_code == 200
+    assert client.post(f"{API}/auth/login", json={"code": "sandbox:u1"}).status_code == 429
+    assert len(issued) == 1
+
+
 def test_a_locked_console_login_opens_no_session(app, client):
     from app.services.users.console_sessions import _index_key
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app
@@ -42,8 +43,12 @@ class MpSession:
     candidate: Candidate | None
 
 
-def login(code: str) -> MpSession:
-    """Exchange a wx.login code for a session of ours; session_key stays server side."""
+def login(code: str, before_session: Callable[[int], None] | None = None) -> MpSession:
+    """Exchange a wx.login code for a session of ours; session_key stays server side.
+
+    `before_session(account_id)` runs once WeChat has named the account and before any
+    session exists (the caller's per-account rate limit): if it raises, no session is
+    issued."""
     try:
         result = code_to_session(code)
     except WeChatClientException as exc:
@@ -69,6 +74,8 @@ def login(code: str) -> MpSession:
     account.last_login_at = utcnow()
     db.session.commit()
 
+    if before_session is not None:
+        before_session(account.id)
     token, ttl = issue_session(account.id)
     return MpSession(token, ttl, account.id, account.candidate)
 
