@@ -142,7 +142,9 @@ def render(figures: list[Figure], started: datetime, seconds: float,
         + (f"; missed: {', '.join(f'{f.bench}: {f.case}' for f in missed)}" if missed else ""),
     ]
     if failures:
-        head.append(f"- benchmarks that failed to run: {', '.join(failures)}")
+        head.append("- benchmarks that exited non-zero (a crash, or their own missed-target "
+                    f"status; their figures are above if they recorded any): "
+                    f"{', '.join(failures)}")
     return "\n".join(head) + "\n\n" + table(figures) + "\n"
 
 

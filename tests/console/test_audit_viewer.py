@@ -239,7 +239,7 @@ def test_export_streams_the_filtered_entries_and_is_audited(app, world):
     assert len(rows) == 3 and rows[1][3] == "取消面试"
     with app.app_context():
         exports = db.session.scalars(select(AuditEntry).where(
-            AuditEntry.action == "audit.exported")).all()
+            AuditEntry.action == "audit.exported").order_by(AuditEntry.id)).all()
         assert [e.data["format"] for e in exports] == ["csv", "xlsx"]
         assert exports[0].actor_id == world["ids"]["tech_manager"] and exports[0].ip
         assert exports[0].data["filters"] == {"action": "interview.cancelled"}
