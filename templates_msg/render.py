@@ -29,16 +29,18 @@ class PlainMessage:
 SMS_PARAM_MAX = fields.SMS_PARAM_MAX  # Tencent Cloud SMS: characters per template variable
 
 # The variables of each kind's approved SMS template, in order ({1}, {2}, ...): a
-# context key and how it is fitted (fields.sms_time / fields.sms_text). Kinds not listed
-# use SMS_DEFAULT. The README's SMS table lists the same order per kind.
-SMS_DEFAULT = (("candidate_name", "text"), ("position_title", "text"),
+# context key and how it is fitted (fields.sms_time / fields.sms_text, or
+# fields.sms_title: the position title takes TWO variables, {2}{3}, written together in
+# the template). Kinds not listed use SMS_DEFAULT. The README's SMS table lists the same
+# order per kind.
+SMS_DEFAULT = (("candidate_name", "text"), ("position_title", "title"),
                ("scheduled_at", "time"), ("reason_label", "text"))
 SMS_PARAMS: dict[str, tuple[tuple[str, str], ...]] = {
-    "candidate_rescheduled": (("candidate_name", "text"), ("position_title", "text"),
+    "candidate_rescheduled": (("candidate_name", "text"), ("position_title", "title"),
                               ("previous_scheduled_at", "time"), ("scheduled_at", "time")),
-    "candidate_confirm_reminder": (("candidate_name", "text"), ("position_title", "text"),
+    "candidate_confirm_reminder": (("candidate_name", "text"), ("position_title", "title"),
                                    ("scheduled_at", "time"), ("confirm_by", "time")),
-    "candidate_slot_offer": (("candidate_name", "text"), ("position_title", "text"),
+    "candidate_slot_offer": (("candidate_name", "text"), ("position_title", "title"),
                              ("slot_starts_at", "time")),
 }
 
@@ -48,8 +50,12 @@ def sms_params(kind_code: str, ctx: dict) -> list[str]:
     params = []
     for key, how in SMS_PARAMS.get(kind_code, SMS_DEFAULT):
         value = ctx.get(key)
-        params.append(fields.sms_time(value if isinstance(value, datetime) else None)
-                      if how == "time" else fields.sms_text(value or ""))
+        if how == "title":
+            params.extend(fields.sms_title(value or ""))
+        elif how == "time":
+            params.append(fields.sms_time(value if isinstance(value, datetime) else None))
+        else:
+            params.append(fields.sms_text(value or ""))
     return params
 
 
