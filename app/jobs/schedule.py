@@ -2,9 +2,10 @@
 each period ("turn") runs once across all workers (app.jobs.turns: a lock with expiry
 holding a fencing token, the run recorded in job_runs under that token, the turn marked
 done only when a run finished) and every job is idempotent anyway. A long job checks
-app.core.fencing.should_stop() between chunks (superseded, or the worker stopping). Each reads time from the `now` it is given, taken
-from the one injectable clock (app.core.clock; operators and tests run a job at any
-clock with `flask jobs run NAME --now ISO-8601`).
+app.core.fencing.should_stop() between chunks (superseded, or the worker stopping). Each
+reads time from the `now` it is given, taken from the one injectable clock
+(app.core.clock; operators and tests run a job at any clock with
+`flask jobs run NAME --now ISO-8601`).
 
 A job: `Job(name, every_seconds, description, run)`, `run(now: datetime) -> int` (how
 many things it did). Optional: `daily_at="08:00"` (Asia/Shanghai) makes the turn a day

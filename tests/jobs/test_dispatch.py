@@ -183,6 +183,7 @@ def test_staff_get_oa_then_email(app, demo, queue, row, sandbox, smtp_server):
         db.session.execute(update(WechatAccount).where(WechatAccount.hr_user_id == manager)
                            .values(followed=False))
         db.session.commit()
-    rid2 = queue("staff_interview_cancelled", credit=False, recipient="hr_user", recipient_id=manager)
+    rid2 = queue("staff_interview_cancelled", credit=False, recipient="hr_user",
+                 recipient_id=manager)
     drain(app)
     assert row(rid2).channel == "email" and len(server.received) == 1

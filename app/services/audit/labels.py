@@ -193,10 +193,12 @@ SIGN_IN_REFUSED_LABELS = {"invalid_credentials": "用户名或密码错误", "lo
                           "account_disabled": "账号已停用"}
 BOOL_TEXT = {True: "是", False: "否"}
 # How an HR user's WeChat binding was made or removed (issue 10 §3)
-VIA_LABELS = {"code": "公众号发送绑定码", "qr_scene": "扫描绑定二维码", "oa_command": "公众号发送解绑",
-              "self": "本人在后台解除", "rebound_code": "该微信改绑其他账号（绑定码）",
+VIA_LABELS = {"code": "公众号发送绑定码", "qr_scene": "扫描绑定二维码",
+              "oa_command": "公众号发送解绑", "self": "本人在后台解除",
+              "rebound_code": "该微信改绑其他账号（绑定码）",
               "rebound_qr_scene": "该微信改绑其他账号（二维码）",
-              "replaced_code": "改绑新的微信（绑定码）", "replaced_qr_scene": "改绑新的微信（二维码）"}
+              "replaced_code": "改绑新的微信（绑定码）",
+              "replaced_qr_scene": "改绑新的微信（二维码）"}
 EMPTY = "（空）"
 # Keys that describe the change itself (shown as before -> after, not as details).
 CHANGE_KEYS = frozenset({"before", "after", "from", "to", "from_text", "to_text"})

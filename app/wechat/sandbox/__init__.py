@@ -5,12 +5,17 @@ from flask import Blueprint
 
 bp = Blueprint("sandbox", __name__, template_folder="templates", static_folder="static")
 
-from app.wechat.sandbox import routes  # noqa: E402,F401
-from app.wechat.sandbox import oauth  # noqa: E402,F401  (OA web OAuth: mobile console)
 # QR scenes, customer-service messages, and the user's side of the OA (HR binding, replies)
-from app.wechat.sandbox import oa_inbound, oa_phone, oa_service  # noqa: E402,F401
 # The candidate's subscription popup and settings, pushed as WeChat's mp events
-from app.wechat.sandbox import mp_inbound, user_info  # noqa: E402,F401  (+ OA user/info)
+from app.wechat.sandbox import (  # noqa: E402,F401  # noqa: E402,F401  (+ OA user/info)
+    mp_inbound,
+    oa_inbound,
+    oa_phone,
+    oa_service,
+    oauth,  # noqa: E402,F401  (OA web OAuth: mobile console)
+    routes,  # noqa: E402,F401
+    user_info,
+)
 
 # The phone simulator (another module, same blueprint) registers its routes when present.
 if find_spec("app.wechat.sandbox.simulator") is not None:
