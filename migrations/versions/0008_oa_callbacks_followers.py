@@ -1,6 +1,6 @@
 """callbacks and events: followers, subscription credits (issue 10 §1-2)
 
-No schema change was needed: follower status lives in wechat_accounts.followed and
+Kept, empty, so the revision chain stays continuous. No schema change was needed: follower status lives in wechat_accounts.followed and
 .unionid (read by channel routing), subscription credits in subscriptions; dedupe, event
 order and the pairing of subscription reports are short-lived Redis keys.
 

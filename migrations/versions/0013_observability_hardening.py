@@ -1,4 +1,10 @@
-"""request ids on rows, worker heartbeats, send records (issue 12)
+"""the send path's hardening: no schema change
+
+A revision reserved for it while several parts were built at once, kept so the chain
+stays continuous (databases already stamped 0013 and later). Nothing was needed: the new
+outbox status `skipped` is a value of a non-native enum (a VARCHAR without a CHECK),
+each accepted send is recorded in the existing columns, worker heartbeats live in Redis,
+and the request ids on rows came with 0015.
 
 Revision ID: 0013
 Revises: 0012
