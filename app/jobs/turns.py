@@ -127,6 +127,26 @@ def _turn_done(name: str, turn: str) -> bool:
 STOPPED = "stopped: the worker was stopping (the turn runs again)"
 
 
+# The next fencing token, never below `floor` (ARGV[1]): the counter only grows.
+_NEXT_TOKEN = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local floor = tonumber(ARGV[1])
+if current < floor then redis.call('SET', KEYS[1], floor) end
+return redis.call('INCR', KEYS[1])
+"""
+
+
+def _take_token(name: str) -> int:
+    """A fencing token above every one job_runs has recorded for the job. The Redis counter
+    alone is not enough: a Redis that lost its data (or the in-process store of another
+    process, under the embedded default) starts it at 1 again, and every run would then be
+    refused as superseded by the last recorded token, for as many ticks as it had."""
+    with db.engine.connect() as connection:
+        fence = connection.execute(select(RUNS.c.fence).where(RUNS.c.name == name)).scalar()
+    return int(redis_store.script(_NEXT_TOKEN)(keys=[redis_store.key("job-fence", name)],
+                                               args=[fence or 0]))
+
+
 def run_turn(job, worker_id: str, *, now: datetime | None = None,
              force: bool = False, stopping=None) -> TurnResult | None:
     """Run `job` for the turn `now` falls in, if this worker takes it (None: another
@@ -140,7 +160,7 @@ def run_turn(job, worker_id: str, *, now: datetime | None = None,
     period = 86400 if job.daily_at else job.every_seconds
     if not force and client.exists(done_key):
         return None      # done already (the cheap check; job_runs is the real one)
-    token = int(client.incr(redis_store.key("job-fence", job.name)))
+    token = _take_token(job.name)
     lock = client.lock(redis_store.key("job-lock", job.name), timeout=lock_seconds(job),
                        blocking=False)
     if not lock.acquire(blocking=False, token=str(token)):

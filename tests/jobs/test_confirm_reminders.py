@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from app.core.timeutil import iso
+from app.core.timeutil import iso, utcnow
 from app.extensions import db
 from app.jobs.worker import drain
 from app.models import InterviewStatus, OutboxMessage, OutboxStatus
@@ -119,6 +119,12 @@ def test_a_reminder_queued_before_a_cancel_is_never_sent(app, demo):
 
         admin = db.session.get(HrUser, demo["hr_users"]["admin"]["id"])
         commands.cancel_by_hr(Actor.hr(admin), public_id, reason_code="position_paused")
+        # The job ran at a clock that may be ahead of the real one (after Beijing midnight
+        # "tomorrow" moves): make the reminder due now, so the dispatcher does see it.
+        db.session.execute(update(OutboxMessage).where(
+            OutboxMessage.interview_id == iv_id, OutboxMessage.kind == REMINDER)
+            .values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
         db.session.remove()
     drain(app)
     with app.app_context():

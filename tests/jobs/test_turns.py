@@ -232,3 +232,20 @@ def test_a_turn_left_by_a_dead_or_stopped_worker_is_run_by_the_next_tick(app):
         assert turns.run_turn(job, "w-alive", now=later + timedelta(seconds=5)).result == 1
         assert turns.run_turn(job, "w-alive", now=later + timedelta(seconds=6)) is None
     assert len(calls) == 3
+
+
+def test_a_redis_that_lost_its_counters_still_runs_the_jobs(app):
+    """The fencing counter restarts at 1 when Redis loses its data (or in another process's
+    embedded store): the next token still goes above the last one job_runs recorded."""
+    calls = []
+    job = _job(lambda now: calls.append(now) or 1)
+    with app.app_context():
+        for minute in range(5):
+            turns.run_turn(job, "worker-a", now=T0 + timedelta(minutes=minute))
+        assert _run_row(app).fence == 5
+        redis_store.clear_namespace()          # Redis restarted without its data
+        result = turns.run_turn(job, "worker-a", now=T0 + timedelta(minutes=5))
+    assert result is not None and not result.superseded and result.result == 1
+    assert result.token == 6 and _run_row(app).fence == 6
+    assert len(calls) == 6
+
