@@ -1,6 +1,7 @@
 """Personal data at rest: Fernet encryption plus a keyed hash for equality lookups."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -60,6 +61,18 @@ def new_token(nbytes: int = 24) -> str:
         token = secrets.token_urlsafe(nbytes)
         if not token.startswith("-"):
             return token
+
+
+def new_tokens(count: int, nbytes: int = 24) -> list[str]:
+    """`count` tokens as new_token(nbytes) makes them, from one read of the system's
+    randomness (a batch queues thousands of messages, each with its own token: one
+    token_urlsafe call each was a tenth of its Python time)."""
+    if nbytes % 3:  # base64 of a multiple of 3 bytes splits into whole tokens only
+        return [new_token(nbytes) for _ in range(count)]
+    width = nbytes // 3 * 4
+    text = base64.urlsafe_b64encode(secrets.token_bytes(nbytes * count)).decode("ascii")
+    return [token if token[0] != "-" else new_token(nbytes)
+            for token in (text[i:i + width] for i in range(0, len(text), width))]
 
 
 def mask_phone(phone: str | None) -> str:

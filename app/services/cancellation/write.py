@@ -82,8 +82,8 @@ def audit_data(decision: CancelDecision, cancellation_id: int | None) -> dict:
             "before": {"status": InterviewStatus(decision.interview.status).value},
             "after": {"status": InterviewStatus(decision.after.status).value}}
     if decision.actor.is_hr:
-        data["notified"] = sorted({r.recipient_type + ":" + r.kind
-                                   for r in decision.recipients})
+        data["notified"] = _notified(tuple((r.recipient_type, r.kind)
+                                           for r in decision.recipients))
     if decision.reschedule_by is not None:
         data["reschedule_by"] = iso(decision.reschedule_by)
     if decision.batch_id:
@@ -93,6 +93,16 @@ def audit_data(decision: CancelDecision, cancellation_id: int | None) -> dict:
     if decision.actor.request_id:  # in the data: the chain's hash covers it
         data["request_id"] = decision.actor.request_id
     return data
+
+
+@lru_cache(maxsize=64)
+def _notified_sorted(kinds: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    return tuple(sorted({recipient_type + ":" + kind for recipient_type, kind in kinds}))
+
+
+def _notified(kinds: tuple[tuple[str, str], ...]) -> list[str]:
+    """Who was told, as "recipient_type:kind" sorted (a batch's rows share a few)."""
+    return list(_notified_sorted(kinds))
 
 
 # --- one decision ----------------------------------------------------------------------
@@ -273,6 +283,7 @@ def apply_chunk(connection, decisions: list[CancelDecision], *, endpoints, conte
          for d in decisions], returning=("id", "interview_id"))
     cancellation_ids = {interview_id: cid for cid, interview_id in rows}
     audit_rows, messages, deliveries = [], [], []
+    tokens = iter(outbox.open_tokens(sum(len(d.recipients) for d in decisions)))
     for d in decisions:
         cid = cancellation_ids[d.interview.id]
         event = f"{d.event_type}:{cid}"
@@ -285,7 +296,7 @@ def apply_chunk(connection, decisions: list[CancelDecision], *, endpoints, conte
                                         recipient_type=r.recipient_type,
                                         recipient_id=r.recipient_id,
                                         interview_id=d.interview.id, context=context, now=now,
-                                        request_id=actor.request_id)
+                                        request_id=actor.request_id, open_token=next(tokens))
                      for r in d.recipients]
         endpoint_ids = webhooks.endpoints_subscribed(endpoints, d.event_type)
         if endpoint_ids:
@@ -295,7 +306,7 @@ def apply_chunk(connection, decisions: list[CancelDecision], *, endpoints, conte
                                                  request_id=actor.request_id)
                            for e in endpoint_ids]
     audit.write(connection, audit_rows)
-    outbox.write(connection, messages)
+    outbox.write(connection, messages, ids=False)
     webhooks.write(connection, deliveries)
     return cancellation_ids
 

@@ -7,7 +7,7 @@ import time
 from functools import cache
 
 from app.core import sqlwrite
-from app.core.crypto import new_token
+from app.core.crypto import new_token, new_tokens
 from app.core.timeutil import iso, utcnow
 from app.extensions import db, redis_store
 from app.models import Interview, OutboxMessage, OutboxStatus
@@ -37,28 +37,39 @@ def dedupe_key(event: str, recipient_type: str, recipient_id: int, kind: str) ->
 DEDUPE = ("dedupe_key",)  # (event, recipient, kind) is written once, on every path
 
 
+OPEN_TOKEN_BYTES = 18
+
+
+def open_tokens(count: int) -> list[str]:
+    """Open tokens for `count` messages at once (what message_row() draws one by one)."""
+    return new_tokens(count, OPEN_TOKEN_BYTES)
+
+
 def message_row(*, event: str, kind: str, recipient_type: str, recipient_id: int,
                 interview_id: int | None, context: dict, now=None,
-                request_id: str | None = None) -> dict:
+                request_id: str | None = None, open_token: str | None = None) -> dict:
     """The row builder: the column values of one queued message (`request_id`: the
-    request that queued it, Actor.request_id)."""
+    request that queued it, Actor.request_id; `open_token`: one of open_tokens(), for a
+    writer queueing thousands)."""
     now = now or utcnow()
     return dict(
         dedupe_key=dedupe_key(event, recipient_type, recipient_id, kind),
         event=event, kind=kind, recipient_type=recipient_type, recipient_id=recipient_id,
         interview_id=interview_id, context=context, status=OutboxStatus.QUEUED,
-        next_attempt_at=now, open_token=new_token(18), attempts=0, open_count=0,
-        created_at=now, updated_at=now, request_id=request_id)
+        next_attempt_at=now, open_token=open_token or new_token(OPEN_TOKEN_BYTES),
+        attempts=0, open_count=0, created_at=now, updated_at=now, request_id=request_id)
 
 
 message_values = message_row  # older name
 
 
-def write(connection, rows: list[dict]) -> list[int]:
+def write(connection, rows: list[dict], *, ids: bool = True) -> list[int]:
     """The writer: insert these rows on the caller's connection (in its transaction),
-    skipping any whose dedupe key exists. Returns the new rows' ids."""
-    return [r[0] for r in sqlwrite.insert_set(connection, OutboxMessage.__table__, rows,
-                                              conflict=DEDUPE, returning=("id",))]
+    skipping any whose dedupe key exists. Returns the new rows' ids (`ids=False`: nothing,
+    for a batch that does not use them: 3,000 ids fewer to send back per chunk)."""
+    written = sqlwrite.insert_set(connection, OutboxMessage.__table__, rows,
+                                  conflict=DEDUPE, returning=("id",) if ids else ())
+    return [r[0] for r in written]
 
 
 def enqueue(*, event: str, kind: str, recipient_type: str, recipient_id: int,
