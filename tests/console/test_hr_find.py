@@ -118,3 +118,58 @@ def test_a_broad_search_finds_the_same_rows_and_caps_its_count(app, demo, monkey
     html = page.get_data(as_text=True)
     assert "超过 3 条" in html and 'data-testid="count-capped"' in html
     assert len(NUMBER_RE.findall(html)) == min(len(numbers), 20)
+
+
+def test_a_title_broad_only_outside_the_users_departments_keeps_the_narrow_plan(
+        app, demo, monkeypatch):
+    """Whether a search is broad is judged in the user's departments: a title matching
+    many interviews of 销售部 does not make the specialist's search (技术部, AI实验室)
+    broad, which walked every interview to find none of theirs; the admin's is broad.
+    Both find exactly the rows the narrow plan finds."""
+    from app.queries.interviews import console as listing
+
+    everything = _interviews(app)
+    with app.app_context():
+        sales = db.session.scalars(select(Position).where(Position.department == "销售部")
+                                   ).first()
+        title = sales.title
+        specialist = Actor.hr(db.session.scalars(
+            select(HrUser).where(HrUser.username == "specialist")).one())
+        admin = Actor.hr(db.session.scalars(
+            select(HrUser).where(HrUser.username == "admin")).one())
+        in_sales = [n for n, _s, dept, pid, *_ in everything if pid == sales.id]
+        monkeypatch.setattr(listing, "BROAD_MATCHES", max(1, len(in_sales) - 1))
+        assert listing.text_plan(title, admin).broad
+        assert not listing.text_plan(title, specialist).broad
+        mine = listing.list_interviews(actor=specialist, filters=listing.Filters(q=title))
+        assert [r.interview.number for r in mine.rows] == [] and not mine.capped
+        found = {r.interview.number for r in listing.list_interviews(
+            actor=admin, filters=listing.Filters(q=title), per_page=1000).rows}
+        assert set(in_sales) <= found
+
+
+def test_a_broad_name_search_matches_the_joined_name_and_counts_in_scope(
+        app, demo, monkeypatch):
+    """Many matching names: the name is matched on the joined candidate (no id set of
+    them all); the rows, their order and the count are those of the narrow plan, in the
+    user's scope."""
+    from app.queries.interviews import console as listing
+
+    with app.app_context():
+        specialist = Actor.hr(db.session.scalars(
+            select(HrUser).where(HrUser.username == "specialist")).one())
+        names = [c["name"] for c in demo["candidates"]]
+        fragment = max({ch for n in names for ch in n},
+                       key=lambda ch: sum(ch in n for n in names))
+        assert sum(fragment in n for n in names) > 1
+        narrow = listing.list_interviews(actor=specialist, filters=listing.Filters(q=fragment),
+                                         per_page=1000)
+        assert narrow.rows and not listing.text_plan(fragment, specialist).broad
+        monkeypatch.setattr(listing, "BROAD_MATCHES", 1)
+        plan = listing.text_plan(fragment, specialist)
+        assert plan.broad and plan.many_names
+        broad = listing.list_interviews(actor=specialist, filters=listing.Filters(q=fragment),
+                                        per_page=1000)
+        assert [r.interview.number for r in broad.rows] == \
+            [r.interview.number for r in narrow.rows]
+        assert broad.capped == (narrow.total > 1) and broad.total == min(narrow.total, 1)

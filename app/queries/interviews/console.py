@@ -24,7 +24,7 @@ from app.models import (
     OutboxMessage,
     Position,
 )
-from app.services.users.actor import Actor, interview_scope
+from app.services.users.actor import Actor, department_scope, interview_scope
 
 PER_PAGE = 20
 MAX_QUERY_LENGTH = 100
@@ -113,7 +113,7 @@ class Filters:
 
 
 def _filters(q: str | None, status: InterviewStatus | None, f: Filters | None = None,
-             broad: bool | None = None) -> list:
+             plan: TextPlan | None = None, actor: Actor | None = None) -> list:
     conditions = []
     if f is not None:
         if f.date_from:
@@ -141,7 +141,7 @@ def _filters(q: str | None, status: InterviewStatus | None, f: Filters | None = 
                                 later.id > mine.id))))
     q = (q or "").strip()[:MAX_QUERY_LENGTH]
     if q:
-        conditions.append(_text_match(q, is_broad_search(q) if broad is None else broad))
+        conditions.append(_text_match(q, plan or text_plan(q, actor), actor))
     if status is not None:
         conditions.append(Interview.status == status)
     return conditions
@@ -151,46 +151,79 @@ def _like_pattern(q: str) -> str:
     return q.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
-def is_broad_search(q: str) -> bool:
-    """Whether the text matches more than BROAD_MATCHES interviews, probed from the
-    indexes with a limit (a few ms): more number, candidate or position matches than that
-    make the search broad."""
+@dataclass(frozen=True)
+class TextPlan:
+    """How a text search runs (see _text_match), decided by text_plan."""
+    broad: bool = False        # more than BROAD_MATCHES matches: the OR plan, count capped
+    many_names: bool = False   # more than BROAD_MATCHES candidates' names match
+
+
+def text_plan(q: str, actor: Actor | None = None) -> TextPlan:
+    """Probe each field's matches from its index with a limit (a few ms): numbers
+    starting with q, candidates whose name contains it, and interviews of positions whose
+    title contains it in the actor's departments (a title broad elsewhere, in departments
+    the actor cannot see, must not make the search broad: that walked a million
+    interviews to find none). More than BROAD_MATCHES matches in all make the search
+    broad."""
     pattern = _like_pattern(q)
-    candidate, position = aliased(Candidate), aliased(Position)
+    candidate = aliased(Candidate)
     probes = (
         select(Interview.id).where(
             func.lower(Interview.number).like(pattern.lower() + "%", escape="/")),
         select(candidate.id).where(candidate.name.ilike(f"%{pattern}%", escape="/")),
-        select(Interview.id).where(Interview.position_id.in_(
-            select(position.id).where(position.title.ilike(f"%{pattern}%", escape="/")))),
+        select(Interview.id).where(Interview.position_id.in_(_titles(pattern, actor))),
     )
-    found = 0
-    for probe in probes:
-        found += db.session.scalar(select(func.count()).select_from(
-            probe.limit(BROAD_MATCHES + 1 - found).subquery())) or 0
-        if found > BROAD_MATCHES:
-            return True
-    return False
+    found, names = 0, 0
+    for index, probe in enumerate(probes):
+        count = db.session.scalar(select(func.count()).select_from(
+            probe.limit(BROAD_MATCHES + 1).subquery())) or 0
+        if index == 1:
+            names = count
+        found += count
+    return TextPlan(broad=found > BROAD_MATCHES, many_names=names > BROAD_MATCHES)
 
 
-def _text_match(q: str, broad: bool):
+def _titles(pattern: str, actor: Actor | None):
+    """The ids of the positions whose title contains the pattern, in the actor's
+    departments (a title matching 50,000 interviews in other departments made the id
+    set of a manager's search, and then found none of them)."""
+    position = aliased(Position)
+    ids = select(position.id).where(position.title.ilike(f"%{pattern}%", escape="/"))
+    return ids if actor is None else ids.where(department_scope(actor, position))
+
+
+def is_broad_search(q: str, actor: Actor | None = None) -> bool:
+    """Whether the text matches more than BROAD_MATCHES interviews (text_plan)."""
+    return text_plan(q, actor).broad
+
+
+def _text_match(q: str, plan: TextPlan, actor: Actor | None = None):
     """Number starts with q, or candidate name or position title contains it (any case).
 
     Narrow (few matches): one id set per field, united, so that each field uses its own
     index (lower(number) text_pattern_ops; the candidate name's pg_trgm index, which
     serves ILIKE; positions are few), where an OR over the joined tables read every
-    interview. Broad (a fragment matching a tenth of all interviews): that id set is the
-    cost (1.4 s for 111,112 matches), so the match is an OR over the interview's own
-    columns with hashed subplans, and PostgreSQL walks the time index and stops at the
-    page (about 100 ms). The subqueries use aliases so that they never correlate with
-    the outer query."""
+    interview. The subqueries use aliases so that they never correlate with the outer
+    query.
+
+    Broad (more than BROAD_MATCHES matches): an id set that large is the cost (1.4 s
+    united for 111,112 matches), so the match is an OR tested row by row while
+    PostgreSQL walks the time index and stops at the page, or at the count's cap: the
+    number, the position ids of matching titles (positions are few: a hashed subplan),
+    and the candidate's name: the ids of the matching candidates when they are few (a
+    hashed subplan), the joined candidate's name when they are many (the query must
+    join candidates: see _count). Hashing 111,112 candidate ids cost 90 ms, built once
+    for the count and once for the page; hashing a million (a fragment every name has)
+    took 38 s; a few thousand primary-key lookups take 15-30 ms."""
     pattern = _like_pattern(q)
-    candidate, position = aliased(Candidate), aliased(Position)
+    candidate = aliased(Candidate)
     by_name = select(candidate.id).where(candidate.name.ilike(f"%{pattern}%", escape="/"))
-    by_title = select(position.id).where(position.title.ilike(f"%{pattern}%", escape="/"))
-    if broad:
+    by_title = _titles(pattern, actor)
+    if plan.broad:
         return or_(func.lower(Interview.number).like(pattern.lower() + "%", escape="/"),
-                   Interview.candidate_id.in_(by_name), Interview.position_id.in_(by_title))
+                   Candidate.name.ilike(f"%{pattern}%", escape="/") if plan.many_names
+                   else Interview.candidate_id.in_(by_name),
+                   Interview.position_id.in_(by_title))
     by_number, by_candidate, by_position = (aliased(Interview) for _ in range(3))
     return Interview.id.in_(union(
         select(by_number.id).where(
@@ -201,17 +234,19 @@ def _text_match(q: str, broad: bool):
 
 
 def _count(conditions: list, filters: Filters | None, actor: Actor | None,
-           cap: int | None = None) -> int:
+           cap: int | None = None, plan: TextPlan | None = None) -> int:
     """How many interviews match (with `cap`: at most cap + 1), joining positions only
-    when a condition needs them (a department filter or a department scope): counting a
-    million rows through joins that cannot change the count took most of the list's
-    time."""
+    when a condition needs them (a department filter or a department scope) and
+    candidates only when a broad search matches the joined name: counting a million
+    rows through joins that cannot change the count took most of the list's time."""
     needs_position = bool(filters is not None and filters.department) or (
         actor is not None and Position.__table__ in find_tables(interview_scope(actor),
                                                                check_columns=True))
     ids = select(Interview.id)
     if needs_position:
         ids = ids.join(Interview.position)
+    if plan is not None and plan.broad and plan.many_names:
+        ids = ids.join(Interview.candidate)
     ids = ids.where(*conditions)
     if cap is not None:
         ids = ids.limit(cap + 1)
@@ -226,16 +261,16 @@ def list_interviews(q: str | None = None, status: InterviewStatus | None = None,
     if filters is not None:
         q, status = filters.q, filters.status
     text = (q or "").strip()[:MAX_QUERY_LENGTH]
-    broad = bool(text) and is_broad_search(text)
-    conditions = _filters(q, status, filters, broad)
+    plan = text_plan(text, actor) if text else TextPlan()
+    conditions = _filters(q, status, filters, plan, actor)
     if actor is not None:
         conditions.append(interview_scope(actor))
     ascending = filters is not None and filters.sort == "asc"
     order = ((Interview.scheduled_at.asc(), Interview.id.asc()) if ascending
              else (Interview.scheduled_at.desc(), Interview.id.desc()))
-    total = _count(conditions, filters, actor, BROAD_MATCHES if broad else None)
-    capped = broad and total > BROAD_MATCHES
-    total = min(total, BROAD_MATCHES) if broad else total
+    total = _count(conditions, filters, actor, BROAD_MATCHES if plan.broad else None, plan)
+    capped = plan.broad and total > BROAD_MATCHES
+    total = min(total, BROAD_MATCHES) if plan.broad else total
     pages = max(1, math.ceil(total / per_page))
     page = min(max(1, page), pages)
     interviews = db.session.scalars(
@@ -349,7 +384,8 @@ def iter_interviews(actor: Actor, filters: Filters, chunk: int = EXPORT_CHUNK_RO
 
     from app.models import CancelReason
 
-    conditions = [*_filters(filters.q, filters.status, filters), interview_scope(actor)]
+    conditions = [*_filters(filters.q, filters.status, filters, actor=actor),
+                  interview_scope(actor)]
     later = aliased(Cancellation)
     latest = (select(func.max(later.id)).where(later.interview_id == Interview.id)
               .correlate(Interview).scalar_subquery())

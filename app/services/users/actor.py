@@ -104,14 +104,21 @@ class Actor:
 
 def interview_scope(actor: Actor):
     """The SQL condition (over Interview joined with Position) equal to Actor.sees."""
+    if actor.is_company and actor.permissions and actor.role == Role.INTERVIEWER:
+        return Interview.interviewer_id == actor.id
+    return department_scope(actor)
+
+
+def department_scope(actor: Actor, position=Position):
+    """The department part of interview_scope, over `position` (Position or an alias of
+    it): the positions whose interviews the actor may see any of. An interviewer's scope
+    is by interviewer, not department: every position (interview_scope narrows further)."""
     if not actor.is_company:
         return true()
     if not actor.permissions:
         return false()
-    if actor.role == Role.INTERVIEWER:
-        return Interview.interviewer_id == actor.id
-    if actor.departments is None:
+    if actor.role == Role.INTERVIEWER or actor.departments is None:
         return true()
     if not actor.departments:
         return false()
-    return Position.department.in_(sorted(actor.departments))
+    return position.department.in_(sorted(actor.departments))
