@@ -271,6 +271,8 @@ class BaseConfig:
         self.CLOCK_SOURCE = _env("CLOCK_SOURCE", self.CLOCK_SOURCE)
         self.DB_POOL_SIZE = _env_int("DB_POOL_SIZE", 10)
         self.DB_MAX_OVERFLOW = _env_int("DB_MAX_OVERFLOW", 30)
+        # extra connections a report may read on at once (app.queries.reports.sql)
+        self.REPORT_READERS = _env_int("REPORT_READERS", 3)
         self.DB_PING_AFTER_IDLE_SECONDS = float(_env("DB_PING_AFTER_IDLE_SECONDS",
                                                      self.DB_PING_AFTER_IDLE_SECONDS))
         self.WECHAT_HTTP_TIMEOUT = float(_env("WECHAT_HTTP_TIMEOUT", self.WECHAT_HTTP_TIMEOUT))

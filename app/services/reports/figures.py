@@ -128,7 +128,12 @@ def notification_report(actor: Actor, filters: ReportFilters, now: datetime | No
     """Messages of the period: the funnel per channel, time to notify and to open, the
     notification promise kept, and the candidates nobody could reach."""
     authorize(actor)
+    found = {}
+
+    def unreachable():
+        found["unreachable"] = notifications.unreachable(actor, filters, unreachable_limit)
+
     channels, total, kept = notifications.funnel(
-        actor, filters, get_rules().notify_promise_minutes, now or utcnow())
-    return NotificationReport(filters, channels, total, kept,
-                              notifications.unreachable(actor, filters, unreachable_limit))
+        actor, filters, get_rules().notify_promise_minutes, now or utcnow(),
+        while_waiting=unreachable)
+    return NotificationReport(filters, channels, total, kept, found["unreachable"])
