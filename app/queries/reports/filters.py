@@ -69,6 +69,13 @@ class ReportFilters:
         return found
 
 
+def narrows(conditions: list) -> bool:
+    """Whether the conditions (ReportFilters.conditions) select some interviews only (a
+    department scope or filter, a position), not every one or none."""
+    tables = {t for c in conditions for t in find_tables(c, check_columns=True)}
+    return bool(tables & {Interview.__table__, Position.__table__})
+
+
 def scoped(conditions: list, *, via) -> list:
     """The conditions over interviews and positions (scope, department, position) as one
     `via IN (SELECT interviews.id ...)`, `via` being the report table's interview id.
@@ -78,9 +85,9 @@ def scoped(conditions: list, *, via) -> list:
     where joins made PostgreSQL read the whole interviews table. Conditions that name no
     table (everything / nothing) stay as they are. A row without an interview (a staff
     summary) matches no IN: only those who see every department count it."""
-    tables = {t for c in conditions for t in find_tables(c, check_columns=True)}
-    if not tables & {Interview.__table__, Position.__table__}:
+    if not narrows(conditions):
         return conditions
+    tables = {t for c in conditions for t in find_tables(c, check_columns=True)}
     ids = select(Interview.id)
     if Position.__table__ in tables:
         ids = ids.join(Position, Position.id == Interview.position_id)

@@ -26,8 +26,14 @@ from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import Candidate, Interview, OutboxMessage, OutboxStatus, Position
-from app.queries.reports.filters import ReportFilters, scoped
-from app.queries.reports.sql import concurrently, dialect, percentiles, seconds_between
+from app.queries.reports.filters import ReportFilters, narrows, scoped
+from app.queries.reports.sql import (
+    concurrently,
+    dialect,
+    percentiles,
+    seconds_between,
+    sort_in_memory,
+)
 from app.services.notifications import routing
 from app.services.users.actor import Actor
 
@@ -73,11 +79,12 @@ def funnel(actor: Actor, f: ReportFilters, promise_minutes: int | None = None,
     promise_minutes) the promise kept. `while_waiting()` runs in the session while the
     figures are read (the report reads its unreachable candidates meanwhile).
 
-    PostgreSQL: three statements at once (sql.concurrently, in one snapshot): the counts
-    per channel, and each latency's p50 / p95 per channel and overall (_quantile_stmts).
-    SQLite: the counts, then the
-    percentiles per channel and overall (app.queries.reports.sql), one after another;
-    the tests hold both to the same figures."""
+    PostgreSQL over every department: three statements at once (sql.concurrently, in one
+    snapshot): the counts per channel, and each latency's p50 / p95 per channel and
+    overall (_quantile_stmts); over some departments or positions: one statement
+    (_in_one_statement). SQLite: the counts, then the percentiles per channel and overall
+    (app.queries.reports.sql), one after another. The tests hold all three to the same
+    figures."""
     source, where = _scoped(actor, f)
     delivered = or_(OutboxMessage.delivered_at.is_not(None), OutboxMessage.read_at.is_not(None))
     counts = [func.count().label("queued"), func.count(OutboxMessage.sent_at).label("sent"),
@@ -93,7 +100,11 @@ def funnel(actor: Actor, f: ReportFilters, promise_minutes: int | None = None,
     count_stmt = (select(OutboxMessage.channel, *counts).select_from(source).where(*where)
                   .group_by(OutboxMessage.channel))
     nothing = [(None, None), (None, None)]
-    if dialect() == "postgresql":
+    if dialect() == "postgresql" and narrows(f.conditions(actor)):
+        count_rows, per_channel, overall = _in_one_statement(source, where, counts, latencies)
+        if while_waiting:
+            while_waiting()
+    elif dialect() == "postgresql":
         (count_rows, *quantile_rows), _ = concurrently(
             [count_stmt, *_quantile_stmts(source, where, latencies)], while_waiting)
         per_channel: dict = {}
@@ -130,6 +141,30 @@ def funnel(actor: Actor, f: ReportFilters, promise_minutes: int | None = None,
 
 
 KNOWN_CHANNELS = routing.CHANNELS
+
+
+def _in_one_statement(source, where: list, counts: list, latencies: list):
+    """PostgreSQL, some departments or positions only: (count rows per channel, quantiles
+    per channel, overall quantiles) from one statement (GROUPING SETS: per channel and
+    overall, counts and percentile_cont together). The scope's semi-join is the cost
+    there, built once; three statements at once built it three times (a manager's year:
+    370 ms in one, 640 ms in three)."""
+    quantiles = [func.percentile_cont(postgresql.array([0.5, 0.95])).within_group(v)
+                 .label(name) for v, name in zip(latencies, ("notify", "open"), strict=True)]
+    sort_in_memory()
+    stmt = (select(OutboxMessage.channel, func.grouping(OutboxMessage.channel).label("all"),
+                   *counts, *quantiles)
+            .select_from(source).where(*where)
+            .group_by(func.grouping_sets(tuple_(OutboxMessage.channel), tuple_())))
+    count_rows, per_channel, overall = [], {}, [(None, None), (None, None)]
+    for r in db.session.execute(stmt):
+        pairs = [_pair(r.notify), _pair(r.open)]
+        if r.all:
+            overall = pairs
+        else:
+            count_rows.append(r)
+            per_channel[r.channel] = pairs
+    return count_rows, per_channel, overall
 
 
 def _pair(value) -> tuple:
