@@ -41,8 +41,12 @@ def privacy_page():
 @bp.post("/privacy/requests/<int:request_id>/erase")
 @permission_required(service.PRIVACY_PERMISSION)
 def privacy_erase(request_id: int):
-    service.erase_by_hr(current_actor(), request_id, utcnow())
-    flash("已删除该候选人的个人信息（面试与取消记录保留，报表数量不变）。", "success")
+    try:
+        service.erase_by_hr(current_actor(), request_id, utcnow())
+    except service.ErasureWithOpenInterviews as exc:
+        flash(exc.message, "error")
+    else:
+        flash("已删除该候选人的个人信息（面试与取消记录保留，报表数量不变）。", "success")
     return redirect(url_for("console.privacy_page"))
 
 

@@ -10,15 +10,25 @@ from sqlalchemy import select
 
 from app.core.timeutil import utcnow
 from app.extensions import db
-from app.models import AuditEntry, Candidate, ErasureRequest, ErasureStatus, Role
+from app.models import (
+    AuditEntry,
+    Candidate,
+    ErasureRequest,
+    ErasureStatus,
+    HrUser,
+    Interview,
+    InterviewStatus,
+    Role,
+)
 from app.services.candidates import privacy
+from app.services.users.actor import Actor
 from tests import factories
 
 
-def _request(app, department="技术部"):
+def _request(app, department="技术部", status=InterviewStatus.SCHEDULED):
     pos = factories.position(app, department=department)
     iv = factories.interview(app, f"AI-P-{department}", position_id=pos,
-                             scheduled_at=utcnow() + timedelta(days=3))
+                             scheduled_at=utcnow() + timedelta(days=3), status=status)
     with app.app_context():
         request, _ = privacy.request_erasure(iv.candidate_id, utcnow())
         return request.id, iv.candidate_id
@@ -49,7 +59,7 @@ def test_a_manager_sees_their_departments_requests_with_the_deadline(app):
 
 
 def test_erasing_now_anonymises_and_is_audited(app):
-    request_id, candidate_id = _request(app)
+    request_id, candidate_id = _request(app, status=InterviewStatus.CANCELLED)
     client = _client(app, "mgr", Role.RECRUITING_MANAGER)
     token = factories.csrf_token(client, "/console/privacy")
     r = client.post(f"/console/privacy/requests/{request_id}/erase",
@@ -127,3 +137,32 @@ def test_a_request_of_a_candidate_with_open_interviews_warns_to_cancel_them_firs
     html = _client(app, "mgr", Role.RECRUITING_MANAGER).get("/console/privacy").get_data(
         as_text=True)
     assert "还有1场未结束的面试，删除前请先取消" in html
+
+
+def test_erasing_a_candidate_whose_interview_is_still_open_is_refused(app):
+    """Erased first, the interview would stay scheduled for a person who no longer has a
+    name, and nobody would be told: refused (409, a stable code), nothing changed; once
+    HR has cancelled it, the erasure goes through."""
+    request_id, candidate_id = _request(app)
+    client = _client(app, "mgr", Role.RECRUITING_MANAGER)
+    token = factories.csrf_token(client, "/console/privacy")
+    r = client.post(f"/console/privacy/requests/{request_id}/erase",
+                    data={"csrf_token": token}, follow_redirects=True)
+    assert "该候选人还有1场未结束的面试，请先取消这些面试" in r.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(ErasureRequest, request_id).status == ErasureStatus.PENDING
+        assert db.session.get(Candidate, candidate_id).name != "已匿名化"
+        assert not db.session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "candidate.anonymised")).all()
+        manager = Actor.hr(db.session.scalars(select(HrUser).where(
+            HrUser.username == "mgr")).one())
+        with pytest.raises(privacy.ErasureWithOpenInterviews) as refused:
+            privacy.erase_by_hr(manager, request_id, utcnow())
+        assert refused.value.code == "erasure_open_interviews" and refused.value.status == 409
+        db.session.rollback()
+        interview = db.session.scalars(select(Interview).where(
+            Interview.candidate_id == candidate_id)).one()
+        interview.status = InterviewStatus.CANCELLED
+        db.session.commit()
+        privacy.erase_by_hr(manager, request_id, utcnow())
+        assert db.session.get(Candidate, candidate_id).name == "已匿名化"

@@ -263,6 +263,13 @@ class ErasureRequestNotFound(NotFound):
     message = "未找到该删除申请"
 
 
+class ErasureWithOpenInterviews(AppError):
+    status = 409
+    code = "erasure_open_interviews"
+    message = ("该候选人还有未结束的面试，请先取消这些面试（候选人和面试团队会收到通知），"
+               "再删除个人信息")
+
+
 class ErasureAlreadyDone(AppError):
     status = 409
     code = "erasure_already_done"
@@ -288,7 +295,8 @@ def list_requests(actor, *, limit: int = 200) -> list[ErasureRequest]:
 
 
 def erase_by_hr(actor, request_id: int, now: datetime) -> ErasureRequest:
-    """HR carries out an erasure request now (same anonymisation as the retention job)."""
+    """HR carries out an erasure request now (same anonymisation as the retention job);
+    refused while the candidate has interviews not over yet: HR cancels them first."""
     from app.services.candidates.anonymise import anonymise
 
     require_privacy(actor)
@@ -297,6 +305,12 @@ def erase_by_hr(actor, request_id: int, now: datetime) -> ErasureRequest:
         raise ErasureRequestNotFound()
     if request.status == ErasureStatus.DONE:
         raise ErasureAlreadyDone()
+    still_open = open_interviews([request.candidate_id]).get(request.candidate_id, 0)
+    if still_open:
+        # Erased first, the interview would stay scheduled for nobody, and nobody told.
+        raise ErasureWithOpenInterviews(
+            f"该候选人还有{still_open}场未结束的面试，请先取消这些面试（候选人和面试团队会"
+            "收到通知），再删除个人信息", details={"open_interviews": still_open})
     anonymise(request.candidate_id, now, trigger="request", request=request,
               actor_type="hr", actor_id=actor.id, ip=actor.ip)
     db.session.commit()
