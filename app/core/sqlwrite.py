@@ -205,19 +205,20 @@ def _shared_columns(table: Table, rows: list, names: list[str]
     if len(rows) < 2:
         return [], []
     shared, pooled = [], []
+    last = rows[-1]
     for n in names:
         first = rows[0][n]
-        for row in rows:
-            value = row[n]
-            if value is not first and value != first:
-                break
-        else:
-            shared.append(n)
-            continue
-        if isinstance(table.c[n].type, JSON) \
-                and all(isinstance(row[n], (dict, list)) for row in rows) \
-                and len({id(row[n]) for row in rows}) * 2 <= len(rows):
-            pooled.append(n)  # (a JSON null stays a row's own: it is written as NULL)
+        if last[n] is first or last[n] == first:
+            column = [row[n] for row in rows]
+            if column.count(first) == len(column):  # (C loop: identity, then ==)
+                shared.append(n)
+                continue
+        if isinstance(table.c[n].type, JSON):
+            column = [row[n] for row in rows]
+            # (a JSON null stays a row's own: it is written as NULL)
+            if {type(v) for v in column} <= {dict, list} \
+                    and len(set(map(id, column))) * 2 <= len(column):
+                pooled.append(n)
     return shared, pooled
 
 

@@ -186,7 +186,7 @@ def preview(actor: Actor, criteria: Criteria, *, reason_code: str | None,
     connection = db.session.connection()
     # Counted in SQL: a preview of 10,000 interviews reads a few rows, not 10,000 facts.
     selection = [[i, v] for i, v in connection.execute(
-        _selection(actor, criteria, now, Interview.id, Interview.version))]
+        _selection(actor, criteria, now, Interview.id, Interview.version)).all()]
     if not selection:
         raise BatchEmpty()
     if len(selection) > MAX_BATCH:

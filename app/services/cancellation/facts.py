@@ -88,10 +88,12 @@ class InterviewFacts:
               ) -> InterviewFacts:
         """The same interview in a new status, one version on (a cheap copy: a batch makes
         thousands of them)."""
-        after = object.__new__(InterviewFacts)
-        after.__dict__.update(self.__dict__, status=status,
-                              status_before_request=status_before_request,
-                              version=self.version + 1)
+        values = self.__dict__.copy()
+        values["status"] = status
+        values["status_before_request"] = status_before_request
+        values["version"] = self.version + 1
+        after = _new(InterviewFacts)
+        object.__setattr__(after, "__dict__", values)
         return after
 
 
@@ -236,7 +238,8 @@ def read_interviews(connection, *, ids: Iterable[int] | None = None,
         stmt = stmt.where(INTERVIEWS.c.candidate_id == candidate_id)
     stmt = stmt.order_by(INTERVIEWS.c.scheduled_at, INTERVIEWS.c.id)
     positions: dict = {}
-    return [interview_from_row(row, positions) for row in connection.execute(stmt)]
+    # .all(): one fetch of the whole set (iterating the result fetches row by row)
+    return [interview_from_row(row, positions) for row in connection.execute(stmt).all()]
 
 
 def read_interview(connection, public_id: str, candidate_id: int | None = None

@@ -88,7 +88,7 @@ def auto_cancel_unconfirmed(now: datetime | None = None) -> int:
     cancelled = 0
     while not fencing.should_stop():   # a later run took over, or the worker stops
         with transaction.transaction() as connection:
-            ids = list(connection.execute(overdue).scalars())
+            ids = connection.execute(overdue).scalars().all()
             if not ids:
                 break
             decisions = []

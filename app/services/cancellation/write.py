@@ -57,12 +57,22 @@ def message_context(interview: InterviewFacts, *, reason_label: str = "", note: 
 
 
 def decision_context(decision: CancelDecision, hr_contact: str, reschedule_days: int) -> dict:
-    extra = {"actor_type": decision.actor.type.value, "hr_contact": hr_contact,
+    context = outbox.interview_context(decision.after, reason_label=decision.reason.label,
+                                       note=decision.note or "")
+    context.update(_decision_extra(decision.actor.type, hr_contact, reschedule_days,
+                                   decision.reschedule_by))
+    return context
+
+
+@lru_cache(maxsize=256)
+def _decision_extra(actor_type, hr_contact: str, reschedule_days: int, reschedule_by) -> dict:
+    """What a decision's message context adds, the same for every decision of a batch
+    (cached: read only, merged into each context)."""
+    extra = {"actor_type": actor_type.value, "hr_contact": hr_contact,
              "reschedule_days": reschedule_days}
-    if decision.reschedule_by is not None:
-        extra["reschedule_by"] = iso(decision.reschedule_by)
-    return message_context(decision.after, reason_label=decision.reason.label,
-                           note=decision.note or "", **extra)
+    if reschedule_by is not None:
+        extra["reschedule_by"] = iso(reschedule_by)
+    return extra
 
 
 def webhook_payload(decision: CancelDecision) -> dict:
@@ -76,11 +86,16 @@ def webhook_payload(decision: CancelDecision) -> dict:
     return payload
 
 
+# A status -> its value: InterviewStatus(x).value without the enum machinery, twice per
+# row of a batch (a str enum: its value finds the same entry).
+_STATUS_VALUE = {m: m.value for m in InterviewStatus}
+
+
 def audit_data(decision: CancelDecision, cancellation_id: int | None) -> dict:
     data = {"reason": decision.reason.code, "note": decision.note,
             "cancellation_id": cancellation_id, "number": decision.interview.number,
-            "before": {"status": InterviewStatus(decision.interview.status).value},
-            "after": {"status": InterviewStatus(decision.after.status).value}}
+            "before": {"status": _STATUS_VALUE[decision.interview.status]},
+            "after": {"status": _STATUS_VALUE[decision.after.status]}}
     if decision.actor.is_hr:
         data["notified"] = _notified(tuple((r.recipient_type, r.kind)
                                            for r in decision.recipients))
@@ -273,10 +288,11 @@ def apply_chunk(connection, decisions: list[CancelDecision], *, endpoints, conte
     free_places(connection, Counter(d.interview.session_id for d in decisions
                                     if d.frees_place), now)
     actor = first.actor
+    actor_type = actor.type.value  # (an enum's .value is a slow property: once per chunk)
     # The rows come back in any order: matched by interview id (each once per chunk).
     rows = sqlwrite.insert_set(
         connection, CANCELLATIONS,
-        [dict(interview_id=d.interview.id, actor_type=actor.type.value, actor_id=actor.id,
+        [dict(interview_id=d.interview.id, actor_type=actor_type, actor_id=actor.id,
               actor_rule=actor.rule, reason_id=d.reason.id, note=d.note, state=d.state,
               requested_at=now, decided_at=now, batch_id=d.batch_id,
               reschedule_by=d.reschedule_by, created_at=now, updated_at=now)
@@ -284,11 +300,12 @@ def apply_chunk(connection, decisions: list[CancelDecision], *, endpoints, conte
     cancellation_ids = {interview_id: cid for cid, interview_id in rows}
     audit_rows, messages, deliveries = [], [], []
     tokens = iter(outbox.open_tokens(sum(len(d.recipients) for d in decisions)))
+    subscribed: dict[str, list[int]] = {}  # event type -> endpoint ids (the chunk's same few)
     for d in decisions:
         cid = cancellation_ids[d.interview.id]
         event = f"{d.event_type}:{cid}"
         audit_rows.append(audit.entry_row(
-            actor_type=actor.type.value, actor_id=actor.id, action=d.event_type,
+            actor_type=actor_type, actor_id=actor.id, action=d.event_type,
             object_type="interview", object_id=d.interview.id, data=audit_data(d, cid),
             ip=actor.ip, at=now))
         context = contexts(d)
@@ -298,7 +315,10 @@ def apply_chunk(connection, decisions: list[CancelDecision], *, endpoints, conte
                                         interview_id=d.interview.id, context=context, now=now,
                                         request_id=actor.request_id, open_token=next(tokens))
                      for r in d.recipients]
-        endpoint_ids = webhooks.endpoints_subscribed(endpoints, d.event_type)
+        endpoint_ids = subscribed.get(d.event_type)
+        if endpoint_ids is None:
+            endpoint_ids = subscribed[d.event_type] = webhooks.endpoints_subscribed(
+                endpoints, d.event_type)
         if endpoint_ids:
             body = webhooks.event_body(d.event_type, event, webhook_payload(d))
             deliveries += [webhooks.delivery_row(endpoint_id=e, event_type=d.event_type,

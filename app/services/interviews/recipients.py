@@ -6,6 +6,7 @@ asks here; nothing else names recipients. Pure: it reads the facts it is given.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 
@@ -75,7 +76,33 @@ def recipients(event: str, interview: _Interview, candidate_id: int, *,
     if candidate_kind and (notify is None or "candidate" in notify):
         out.append(Recipient(candidate_kind, "candidate", candidate_id))
     if staff_kind and staff:
-        chosen = [r for r in roles if notify is None or r in notify]
-        out += [Recipient(staff_kind, "hr_user", user_id)
-                for user_id in staff_of(interview, chosen) if user_id != exclude_user]
+        position = interview.position
+        out += _staff(event, None if notify is None else frozenset(notify), exclude_user,
+                      position.recruiter_id, position.hiring_manager_id,
+                      interview.interviewer_id)
     return out
+
+
+@lru_cache(maxsize=1024)
+def _staff(event: str, notify: frozenset[str] | None, exclude_user: int | None,
+           recruiter_id: int | None, hiring_manager_id: int | None,
+           interviewer_id: int | None) -> tuple[Recipient, ...]:
+    """The staff messages of `event` for one team (cached: the interviews of a batch or a
+    job share a few teams; Recipient is immutable)."""
+    _candidate_kind, staff_kind, roles = EVENTS[event]
+    chosen = [r for r in roles if notify is None or r in notify]
+    team = _Team(interviewer_id, _TeamPosition(recruiter_id, hiring_manager_id))
+    return tuple(Recipient(staff_kind, "hr_user", user_id)
+                 for user_id in staff_of(team, chosen) if user_id != exclude_user)
+
+
+@dataclass(frozen=True)
+class _TeamPosition:
+    recruiter_id: int | None
+    hiring_manager_id: int | None
+
+
+@dataclass(frozen=True)
+class _Team:
+    interviewer_id: int | None
+    position: _TeamPosition
