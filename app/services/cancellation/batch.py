@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import func, select, update
 
-from app.core import transaction
+from app.core import collector, transaction
 from app.core.errors import AppError, NotFound, ValidationFailed
 from app.core.timeutil import SHANGHAI, cn_datetime, iso, utcnow
 from app.extensions import db, redis_store
@@ -369,7 +369,7 @@ def run(batch_id: int, *, actor: Actor | None = None, now: datetime | None = Non
 def _run_chunk(batch_id, chunk, actor, reason, rules, now) -> None:
     now = now or utcnow()
     versions = dict((interview_id, version) for interview_id, version in chunk)
-    with transaction.transaction() as connection:
+    with collector.paused(), transaction.transaction() as connection:
         table = CancelBatch.__table__
         batch = connection.execute(  # not the selection: it is large and read once per run
             select(table.c.public_id, table.c.note, table.c.reschedule, table.c.processed,

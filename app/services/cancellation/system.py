@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 
-from app.core import fencing, transaction
+from app.core import collector, fencing, transaction
 from app.core.errors import AppError
 from app.core.timeutil import utcnow
 from app.extensions import db
@@ -87,7 +87,7 @@ def auto_cancel_unconfirmed(now: datetime | None = None) -> int:
                .order_by(Interview.scheduled_at, Interview.id).limit(write.CHUNK))
     cancelled = 0
     while not fencing.should_stop():   # a later run took over, or the worker stops
-        with transaction.transaction() as connection:
+        with collector.paused(), transaction.transaction() as connection:
             ids = connection.execute(overdue).scalars().all()
             if not ids:
                 break
