@@ -199,7 +199,8 @@ def _shared_columns(table: Table, rows: list, names: list[str]
                     ) -> tuple[list[str], list[str]]:
     """Of many rows: the columns whose value is the same in every row (sent once, not
     once per row: a chunk's messages share their time, status, counters, ...), and the
-    JSON columns whose values are shared by several rows (the same object), numbered.
+    JSON columns whose values are shared by several rows (the same object, in rows next to
+    each other: the first two share it), numbered.
     A chunk of a batch sent each of them with every row: a third of the JSON PostgreSQL
     parsed."""
     if len(rows) < 2:
@@ -213,7 +214,8 @@ def _shared_columns(table: Table, rows: list, names: list[str]
             if column.count(first) == len(column):  # (C loop: identity, then ==)
                 shared.append(n)
                 continue
-        if isinstance(table.c[n].type, JSON):
+        # (the rows sharing a value come together: a decision's messages)
+        if isinstance(table.c[n].type, JSON) and rows[1][n] is first:
             column = [row[n] for row in rows]
             # (a JSON null stays a row's own: it is written as NULL)
             if {type(v) for v in column} <= {dict, list} \
@@ -361,6 +363,18 @@ class Prepared:
             return None
         return self._row(*(p(v) if p is not None else v
                            for p, v in zip(self._columns, raw, strict=True)))
+
+    def all(self, driver_connection, values: Mapping[str, object]) -> list[list]:
+        """Every result row, as a list in the statement's column order (converted column
+        by column: only the columns whose type converts, a handful of 20)."""
+        with driver_connection.cursor() as cursor:
+            cursor.execute(self.sql, self.params(values))
+            rows = [list(raw) for raw in cursor.fetchall()]
+        for index, processor in enumerate(self._columns):
+            if processor is not None:
+                for row in rows:
+                    row[index] = processor(row[index])
+        return rows
 
 
 @contextmanager
