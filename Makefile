@@ -33,13 +33,18 @@ worker: install
 	$(FLASK) worker
 
 # The whole suite: SQLite always, PostgreSQL + Redis when reachable
-# (REQUIRE_SERVICES=1: fail instead of skipping when they are not).
+# (REQUIRE_SERVICES=1: fail instead of skipping when they are not), in TEST_WORKERS
+# pytest-xdist processes, each on databases, Redis namespaces and ports of its own
+# (tests/conftest.py; TEST_WORKERS=0 runs it in this process). 3 on the 2 cores here: a
+# worker waits about half the time (PostgreSQL, worker subprocesses, Chromium).
+TEST_WORKERS ?= 3
+PYTEST_XDIST := -n $(TEST_WORKERS) --dist loadgroup
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_XDIST)
 
 # The same without the tests marked slow: a quicker loop while working.
 test-fast: install
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest $(PYTEST_XDIST) -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .

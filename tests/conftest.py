@@ -25,6 +25,14 @@ latency fault outlives the client that gave up on it) are waited for, so they ca
 into the next test. The demo data set is seeded for real once per backend, then its rows
 are copied in again (`ServedApp.demo`).
 
+Backends and served apps are built on first use and kept until the run ends (`_built`),
+not torn down when the run moves on to the other backend's tests: under pytest-xdist
+(`make test` runs the suite in worker processes) a worker gets its tests in the order the
+scheduler picks, and each switch would otherwise drop, create and migrate a database
+again. Each xdist worker has its own of everything: database (named after the worker),
+Redis namespace, SQLite file and temporary folders, live servers on ports of its own.
+Tests that must share one worker are listed in `XDIST_GROUPS`.
+
 Tests that need an app of their own (another pool size, another config) use `make_app`.
 Rows are written by the factories in tests/factories.py; the login helpers are there too.
 """
@@ -60,6 +68,17 @@ BACKENDS = ("sqlite", "services")
 QUIESCE_SECONDS = 15.0
 # How long the demo rows written once are inserted again instead of seeding anew.
 DEMO_MAX_AGE = 30 * 60
+# The pytest-xdist worker ("gw0", "gw1"...; "main" without xdist): in the names of the
+# databases and Redis namespaces, so whose they are shows.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+# Tests that must run in one worker process, in order (`make test`: --dist loadgroup, see
+# pytest_xdist_make_scheduler): path prefix -> group.
+XDIST_GROUPS = {
+    # the second test checks that the first one's leftovers are gone on the same app
+    "tests/test_isolation.py": "isolation",
+    # one PostgreSQL cluster of their own (initdb) for all of them, not one per worker
+    "tests/faults/": "faults",
+}
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -83,6 +102,29 @@ def services_status() -> tuple[bool, str]:
     return True, "PostgreSQL + Redis reachable"
 
 
+def xdist_group(nodeid: str) -> str | None:
+    """The XDIST_GROUPS group of a test, by its node id (None: any worker)."""
+    path = nodeid.split("::", 1)[0]
+    return next((group for prefix, group in XDIST_GROUPS.items() if path.startswith(prefix)),
+                None)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadgroup with the groups of XDIST_GROUPS. Not xdist_group marks: xdist 3.8
+    appends the group to `item._nodeid`, which pytest 9 no longer reads, so marked tests
+    went to any worker."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class XdistGroupScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group(nodeid) or super()._split_scope(nodeid)
+
+    return XdistGroupScheduling(config, log)
+
+
 def pytest_report_header(config):
     ok, why = services_status()
     used = "sqlite+embedded-redis" + (", postgresql+redis" if ok else "")
@@ -98,14 +140,14 @@ class Backend:
 
     def __init__(self, name: str, tmp_path_factory):
         self.name = name
-        self.redis_prefix = f"aiictest:{uuid.uuid4().hex[:10]}:"
+        self.redis_prefix = f"aiictest:{WORKER}:{uuid.uuid4().hex[:10]}:"
         if name == "sqlite":
             path = tmp_path_factory.mktemp("sqlite") / "test.db"
             self.database_url = f"sqlite:///{path}"
             self.redis_url = None
             self.pg_database = None
         else:
-            self.pg_database = f"aiic_test_{uuid.uuid4().hex[:10]}"
+            self.pg_database = f"aiic_test_{WORKER}_{uuid.uuid4().hex[:10]}"
             admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE DATABASE "{self.pg_database}"'))
@@ -149,17 +191,50 @@ class Backend:
             admin.dispose()
 
 
+class Built:
+    """The backends and served apps of this run (of this xdist worker), built on first use."""
+
+    def __init__(self, tmp_path_factory):
+        self.tmp_path_factory = tmp_path_factory
+        self.backends: dict[str, Backend] = {}
+        self.served: dict[str, ServedApp] = {}
+
+    def backend(self, name: str) -> Backend:
+        if name not in self.backends:
+            self.backends[name] = Backend(name, self.tmp_path_factory)
+        return self.backends[name]
+
+    def served_app(self, backend: Backend) -> ServedApp:
+        if backend.name not in self.served:
+            self.served[backend.name] = ServedApp(backend)
+        return self.served[backend.name]
+
+    def close(self) -> None:
+        try:
+            for served in self.served.values():
+                served.close()
+        finally:
+            for b in self.backends.values():
+                b.drop()
+
+
+@pytest.fixture(scope="session")
+def _built(tmp_path_factory):
+    """What `backend` and `served_app` hand out, kept until the run ends (see the top)."""
+    built = Built(tmp_path_factory)
+    yield built
+    built.close()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
-def backend(request, tmp_path_factory):
+def backend(request, _built):
     if request.param == "services":
         ok, why = services_status()
         if not ok:
             if REQUIRE_SERVICES:
                 pytest.fail(f"REQUIRE_SERVICES=1 but {why}", pytrace=False)
             pytest.skip(f"services backend: {why} (set REQUIRE_SERVICES=1 to fail instead)")
-    b = Backend(request.param, tmp_path_factory)
-    yield b
-    b.drop()
+    return _built.backend(request.param)
 
 
 # --- resetting the data ---------------------------------------------------------------------
@@ -170,9 +245,14 @@ def reset_data(app) -> None:
     PostgreSQL: a DELETE per table and a restart of the sequences that were used, in one
     transaction. Not TRUNCATE: it gives every table and index new files, which took 50 to
     340 ms per test here against 7 to 20 ms for the DELETEs of a test's few rows.
+    The counters a test made and not yet written (app.core.counters keeps them up to a
+    second, then a timer thread adds them) are written first, so they are cleared too
+    instead of landing in the next test's namespace, or after the last one.
     """
+    from app.core import counters
     from app.extensions import db, redis_store
 
+    counters.flush()
     with app.app_context():
         with db.engine.begin() as conn:
             postgres = conn.dialect.name == "postgresql"
@@ -432,11 +512,9 @@ class ServedApp:
 
 
 @pytest.fixture(scope="session")
-def served_app(backend):
+def served_app(backend, _built):
     """One app per backend, served live, for the whole run (use `app` in tests)."""
-    served = ServedApp(backend)
-    yield served
-    served.close()
+    return _built.served_app(backend)
 
 
 @pytest.fixture
