@@ -62,7 +62,7 @@ def test_shared_values_travel_once(app):
         sent = []
 
         def capture(conn, cursor, statement, parameters, context, executemany):
-            sent.append("".join(p for p in parameters if isinstance(p, str)))
+            sent.append("".join(getattr(p, "obj", p).decode() for p in parameters))
 
         connection = db.session.connection()
         event.listen(connection, "before_cursor_execute", capture)

@@ -137,11 +137,19 @@ def insert_set(connection, table: Table, rows: Sequence[Mapping], *,
         sql += f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
     if returning:
         sql += " RETURNING " + ", ".join(f'"{c}"' for c in returning)
-    # orjson: times (naive ones taken as UTC, as stored), str enums and the rest natively.
-    payloads = tuple(orjson.dumps(p, default=_json_default, option=orjson.OPT_NAIVE_UTC)
-                     .decode() for p in params)
+    # orjson: times (naive ones taken as UTC, as stored), str enums and the rest natively;
+    # its UTF-8 bytes go to the driver as they are (decoded to str, the driver would encode
+    # them again: megabytes per chunk).
+    from psycopg.types.json import Json  # (PostgreSQL only: SQLite needs no psycopg)
+
+    payloads = tuple(Json(orjson.dumps(p, default=_json_default, option=orjson.OPT_NAIVE_UTC),
+                          _as_is) for p in params)
     result = connection.exec_driver_sql(sql, payloads)
     return result.all() if returning else []
+
+
+def _as_is(data: bytes) -> bytes:
+    return data
 
 
 def _insert_shared(table: Table, rows: list, names: list[str], shared: list[str],
