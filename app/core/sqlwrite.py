@@ -47,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.types import TypeDecorator
 
 
 def constant(value: object) -> ColumnElement:
@@ -247,14 +248,33 @@ def _json_default(value):
     raise TypeError(f"no JSON form for {value!r}")
 
 
+class IdArray(TypeDecorator):
+    """A list of integer ids sent as ONE text parameter, `{1,2,3}`, cast to integer[] in
+    the SQL: psycopg's list adapter checks every element with a regular expression
+    (a millisecond per 1,000 ids, twice per chunk of a batch)."""
+
+    impl = String
+    cache_ok = True
+
+    def bind_expression(self, bindvalue):
+        from sqlalchemy import Integer
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return cast(bindvalue, ARRAY(Integer))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return "{" + ",".join(map(str, map(int, value))) + "}"
+
+
 def id_in(column, ids: Sequence[int], dialect_name: str):
     """`column IN ids` as one array parameter on PostgreSQL (`= ANY(%s)`: one parameter
     the driver converts once, whatever the number of ids), an IN list elsewhere."""
     if dialect_name == "postgresql":
-        from sqlalchemy import Integer, any_
-        from sqlalchemy.dialects.postgresql import ARRAY
+        from sqlalchemy import any_
 
-        return column == any_(bindparam("id_list", list(ids), type_=ARRAY(Integer)))
+        return column == any_(bindparam("id_list", list(ids), type_=IdArray()))
     return column.in_(list(ids))
 
 
