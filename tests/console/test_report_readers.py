@@ -92,6 +92,7 @@ def test_readers_run_at_the_same_time(app):
                         # the readers hold none of the application's pool: a request
                         # holding its only connection (DB_POOL_SIZE=1) cannot starve them
                         return db.engine.pool.checkedout()
+                    conn.rollback()   # pg_stat_activity is read once per transaction
                     time.sleep(0.02)
             return None
 
