@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import enum
 from collections import namedtuple
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -145,6 +145,9 @@ def insert_set(connection, table: Table, rows: Sequence[Mapping], *,
 
     payloads = tuple(Json(orjson.dumps(p, default=_json_default, option=orjson.OPT_NAIVE_UTC),
                           _as_is) for p in params)
+    if isinstance(connection, Pipelined):
+        cursor = connection.send(sql, payloads)
+        return cursor.fetchall() if returning else []  # (a read waits for the pipeline)
     result = connection.exec_driver_sql(sql, payloads)
     return result.all() if returning else []
 
@@ -382,6 +385,10 @@ class Prepared:
             out[name] = processor(value) if processor is not None else value
         return out
 
+    def send(self, pipe: Pipelined, values: Mapping[str, object]) -> None:
+        """Send it in a pipeline (a write: its result is not read)."""
+        pipe.send(self.sql, self.params(values))
+
     def first(self, driver_connection, values: Mapping[str, object]):
         """The first result row (a named tuple), or None."""
         with driver_connection.cursor() as cursor:
@@ -403,6 +410,45 @@ class Prepared:
                 for row in rows:
                     row[index] = processor(row[index])
         return rows
+
+
+class Pipelined:
+    """PostgreSQL: writes sent on the driver's connection in pipeline mode, in the caller's
+    transaction. Each statement goes to the server at once, and the caller goes on (builds
+    the next one's rows) while it runs; a result read waits for everything sent before it,
+    and an error surfaces when the pipeline ends (the caller's transaction then rolls
+    back). insert_set() and Prepared.send() take it in place of a connection. Statements
+    sent this way bypass SQLAlchemy (and its events)."""
+
+    def __init__(self, connection):
+        self.dialect = connection.dialect
+        self._driver = connection.connection.driver_connection
+        self._cursors: list = []
+
+    def send(self, sql: str, params):
+        cursor = self._driver.cursor()
+        self._cursors.append(cursor)
+        cursor.execute(sql, params)
+        return cursor
+
+    def next_ids(self, table: Table, count: int) -> list[int]:
+        """`count` new ids of the table's id sequence, ascending (as the rows would have
+        taken them, inserted in order)."""
+        cursor = self.send("SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
+                           "FROM generate_series(1, %s)", (table.name, count))
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+@contextmanager
+def pipelined(connection) -> Iterator[Pipelined]:
+    """A Pipelined on this SQLAlchemy connection's driver connection (PostgreSQL)."""
+    pipe = Pipelined(connection)
+    try:
+        with pipe._driver.pipeline():
+            yield pipe
+    finally:
+        for cursor in pipe._cursors:
+            cursor.close()
 
 
 @contextmanager

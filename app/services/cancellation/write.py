@@ -16,6 +16,7 @@ webhooks), the same ones every other path uses, deduplicating the same way.
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -294,53 +295,75 @@ def apply_chunk(connection, decisions: list[CancelDecision], *, endpoints, conte
     assert len(decisions) <= CHUNK
     first = decisions[0]
     now = first.now
-    ids = [d.interview.id for d in decisions]
-    connection.execute(_cancel_interviews(connection.dialect.name),
-                       {"id_list": ids, "chunk_status": first.after.status, "chunk_now": now})
     free_places(connection, Counter(d.interview.session_id for d in decisions
                                     if d.frees_place), now)
     actor = first.actor
     actor_type = actor.type.value  # (an enum's .value is a slow property: once per chunk)
-    # The rows come back in any order: matched by interview id (each once per chunk).
-    rows = sqlwrite.insert_set(
-        connection, CANCELLATIONS,
-        [dict(interview_id=d.interview.id, actor_type=actor_type, actor_id=actor.id,
-              actor_rule=actor.rule, reason_id=d.reason.id, note=d.note, state=d.state,
-              requested_at=now, decided_at=now, batch_id=d.batch_id,
-              reschedule_by=d.reschedule_by, created_at=now, updated_at=now)
-         for d in decisions], returning=("id", "interview_id"))
-    cancellation_ids = {interview_id: cid for cid, interview_id in rows}
-    audit_rows, messages, deliveries = [], [], []
-    tokens = iter(outbox.open_tokens(sum(len(d.recipients) for d in decisions)))
-    subscribed: dict[str, list[int]] = {}  # event type -> endpoint ids (the chunk's same few)
-    for d in decisions:
-        cid = cancellation_ids[d.interview.id]
-        event = f"{d.event_type}:{cid}"
-        audit_rows.append(audit.entry_row(
-            actor_type=actor_type, actor_id=actor.id, action=d.event_type,
-            object_type="interview", object_id=d.interview.id, data=audit_data(d, cid),
-            ip=actor.ip, at=now))
-        context = contexts(d)
-        messages += [outbox.message_row(event=event, kind=r.kind,
-                                        recipient_type=r.recipient_type,
-                                        recipient_id=r.recipient_id,
-                                        interview_id=d.interview.id, context=context, now=now,
-                                        request_id=actor.request_id, open_token=next(tokens))
-                     for r in d.recipients]
-        endpoint_ids = subscribed.get(d.event_type)
-        if endpoint_ids is None:
-            endpoint_ids = subscribed[d.event_type] = webhooks.endpoints_subscribed(
-                endpoints, d.event_type)
-        if endpoint_ids:
-            body = webhooks.event_body(d.event_type, event, webhook_payload(d))
-            deliveries += [webhooks.delivery_row(endpoint_id=e, event_type=d.event_type,
-                                                 event_id=event, body=body, now=now,
-                                                 request_id=actor.request_id)
-                           for e in endpoint_ids]
-    audit.write(connection, audit_rows)
-    outbox.write(connection, messages, ids=False)
-    webhooks.write(connection, deliveries)
+    update_params = {"id_list": [d.interview.id for d in decisions],
+                     "chunk_status": first.after.status, "chunk_now": now}
+    cancellation_rows = [
+        dict(interview_id=d.interview.id, actor_type=actor_type, actor_id=actor.id,
+             actor_rule=actor.rule, reason_id=d.reason.id, note=d.note, state=d.state,
+             requested_at=now, decided_at=now, batch_id=d.batch_id,
+             reschedule_by=d.reschedule_by, created_at=now, updated_at=now)
+        for d in decisions]
+    with _chunk_writer(connection) as writer:
+        if writer is connection:  # SQLite: one statement after the other
+            connection.execute(_cancel_interviews(connection.dialect.name), update_params)
+            # The rows come back in any order: matched by interview id (once per chunk).
+            written = sqlwrite.insert_set(connection, CANCELLATIONS, cancellation_rows,
+                                          returning=("id", "interview_id"))
+            cancellation_ids = {interview_id: cid for cid, interview_id in written}
+        else:
+            # PostgreSQL, pipelined: the cancellations' ids are taken first (a read waits
+            # for what was sent before it), then every write goes out without waiting,
+            # and the server runs each while the next one's rows are built here.
+            taken = writer.next_ids(CANCELLATIONS, len(cancellation_rows))
+            cancellation_rows = [dict(id=cid, **row) for cid, row
+                                 in zip(taken, cancellation_rows, strict=True)]
+            prepared(connection.dialect, "chunk-interviews", _cancel_interviews).send(
+                writer, update_params)
+            sqlwrite.insert_set(writer, CANCELLATIONS, cancellation_rows)
+            cancellation_ids = {row["interview_id"]: row["id"] for row in cancellation_rows}
+        audit_rows, messages, deliveries = [], [], []
+        tokens = iter(outbox.open_tokens(sum(len(d.recipients) for d in decisions)))
+        subscribed: dict[str, list[int]] = {}  # event type -> endpoint ids (a chunk's few)
+        for d in decisions:
+            cid = cancellation_ids[d.interview.id]
+            event = f"{d.event_type}:{cid}"
+            audit_rows.append(audit.entry_row(
+                actor_type=actor_type, actor_id=actor.id, action=d.event_type,
+                object_type="interview", object_id=d.interview.id, data=audit_data(d, cid),
+                ip=actor.ip, at=now))
+            context = contexts(d)
+            messages += [outbox.message_row(
+                event=event, kind=r.kind, recipient_type=r.recipient_type,
+                recipient_id=r.recipient_id, interview_id=d.interview.id, context=context,
+                now=now, request_id=actor.request_id, open_token=next(tokens))
+                for r in d.recipients]
+            endpoint_ids = subscribed.get(d.event_type)
+            if endpoint_ids is None:
+                endpoint_ids = subscribed[d.event_type] = webhooks.endpoints_subscribed(
+                    endpoints, d.event_type)
+            if endpoint_ids:
+                body = webhooks.event_body(d.event_type, event, webhook_payload(d))
+                deliveries += [webhooks.delivery_row(endpoint_id=e, event_type=d.event_type,
+                                                     event_id=event, body=body, now=now,
+                                                     request_id=actor.request_id)
+                               for e in endpoint_ids]
+        audit.write(writer, audit_rows)
+        outbox.write(writer, messages, ids=False)
+        webhooks.write(writer, deliveries)
     return cancellation_ids
+
+
+def _chunk_writer(connection):
+    """Where a chunk's writes go: on PostgreSQL a pipeline on the driver's connection (in
+    the caller's transaction; an error surfaces when the block ends), elsewhere the
+    connection itself."""
+    if connection.dialect.name == "postgresql":
+        return sqlwrite.pipelined(connection)
+    return nullcontext(connection)
 
 
 # --- a review step -----------------------------------------------------------------------
