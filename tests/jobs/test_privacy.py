@@ -195,6 +195,53 @@ def test_the_job_erases_a_pending_request_exactly_at_its_deadline(app):
         assert anon.trigger == "request" and anon.erasure_request_id == request.id
 
 
+def test_at_the_deadline_interviews_not_over_end_first_and_only_the_team_is_told(app):
+    """A request nobody carried out: at its deadline the candidate's scheduled interview
+    is cancelled by the system (reason 候选人申请删除个人信息, the team told, the
+    candidate not) and their open cancel request approved, through the cancellation
+    core, before the data goes; nothing stays scheduled for an erased person."""
+    from app.models import CancellationState, Interview
+    from app.services import cancellation as core
+
+    recruiter = factories.hr_user(app, "rec-erase")
+    pos = factories.position(app, recruiter_id=recruiter, cancel_requires_review=True)
+    iv = factories.interview(app, "AI-ERASE-1", position_id=pos,
+                             scheduled_at=NOW + timedelta(days=30))
+    asked = factories.interview(app, "AI-ERASE-2", candidate_id=iv.candidate_id,
+                                position_id=pos, scheduled_at=NOW + timedelta(days=31))
+    reason = factories.cancel_reason(app, "erase_time_conflict")
+    with app.app_context():
+        requested = core.cancel_by_candidate(candidate_id=iv.candidate_id,
+                                             interview_public_id=asked.public_id,
+                                             reason_code="erase_time_conflict", now=NOW)
+        assert requested.status == InterviewStatus.CANCEL_PENDING
+        request, _ = privacy.request_erasure(iv.candidate_id, NOW)
+        due = request.due_at
+        before = {m.id for m in db.session.scalars(select(OutboxMessage))}
+    assert reason and _run(app, due) == 1
+    with app.app_context():
+        for interview_id in (iv.id, asked.id):
+            interview = db.session.get(Interview, interview_id)
+            assert interview.status == InterviewStatus.CANCELLED
+            latest = db.session.scalars(select(Cancellation).where(
+                Cancellation.interview_id == interview_id)
+                .order_by(Cancellation.id.desc())).first()
+            assert latest.state == CancellationState.EFFECTIVE
+        by_system = db.session.scalars(select(Cancellation).where(
+            Cancellation.interview_id == iv.id)).one()
+        assert (by_system.actor_type, by_system.actor_rule, by_system.reason.code) == (
+            "system", "privacy_erasure_deadline", "privacy_erasure")
+        new = [m for m in db.session.scalars(select(OutboxMessage)) if m.id not in before]
+        assert new and all(m.recipient_type == "hr_user" and m.recipient_id == recruiter
+                           for m in new)
+        assert db.session.get(Candidate, iv.candidate_id).name == "已匿名化"
+        actions = [e.action for e in db.session.scalars(
+            select(AuditEntry).order_by(AuditEntry.id))]
+        assert actions.index("interview.cancelled") < actions.index("candidate.anonymised")
+        assert "interview.cancel_approved" in actions
+    assert _run(app, due + timedelta(hours=1)) == 0   # done once
+
+
 def test_webhook_deliveries_about_the_candidate_lose_the_name(app):
     from app.models import WebhookDelivery
 

@@ -140,6 +140,7 @@ RULE_LABELS: dict[str, str] = {"auto_cancel_unconfirmed": "逾期未确认自动
                                "watchdog": "系统监控提醒",
                                "privacy_retention": "超过保存期限自动匿名化",
                                "privacy_erasure_request": "按候选人申请删除",
+                               "privacy_erasure_deadline": "删除申请到期，结束未完成的面试",
                                "reschedule_promise": "重新安排承诺",
                                "backfill": "候补补位",
                                "escalation_lead_hours": "临近面试未审批上报招聘经理",

@@ -225,6 +225,26 @@ def settle_unanswered(cancellation_id: int, now: datetime | None = None
 SETTLE_RULE = "unanswered_request_at_start"
 
 
+def settle_for_erasure(interview_id: int, now: datetime) -> int:
+    """The interview's open cancel request approved by the system because the candidate's
+    erasure request reached its deadline (system.cancel_for_erasure); 1 when settled, 0
+    when there was none (decided meanwhile)."""
+    from app.services.cancellation.system import ERASURE_RULE
+
+    with transaction.transaction() as connection:
+        cancellation_id = read.latest_request_id(connection, interview_id)
+    if cancellation_id is None:
+        return 0
+    actor = Actor.system(ERASURE_RULE)
+    try:
+        _decide_request(actor, cancellation_id, policy.ApprovalAction.APPROVE, None, now,
+                        decide=lambda request, rules: policy.decide_settlement(
+                            request, actor, policy.SETTLE_ERASURE, now))
+    except policy.RequestDecided:
+        return 0
+    return 1
+
+
 def ask_for_detail(actor: Actor, cancellation_id: int, comment: str | None,
                    now: datetime | None = None) -> policy.ApprovalOutcome:
     """Ask the candidate to add to their reason; the request leaves the queue until they

@@ -342,10 +342,17 @@ def decide_approval(request: RequestFacts, actor: Actor, action: ApprovalAction,
 
 SETTLE_APPROVE = "approve"
 SETTLE_REJECT = "reject"
+# Not a setting: the candidate's erasure request reached its deadline (any time before
+# the start); approved, and only the team told (system.cancel_for_erasure).
+SETTLE_ERASURE = "erasure"
 SETTLE_COMMENTS = {
     SETTLE_APPROVE: "面试开始时仍未审批，系统按规则通过（候选人已表示不参加）",
     SETTLE_REJECT: "面试开始时仍未审批，系统按规则驳回，面试保持原安排",
+    SETTLE_ERASURE: "候选人申请删除个人信息，系统按期限通过其取消申请",
 }
+# The roles told when an interview ends with its candidate's erasure: never the candidate
+# (they asked to be forgotten, and the address a message would go to is erased with them).
+TEAM_ONLY = frozenset({"recruiter", "hiring_manager", "interviewer"})
 
 
 class NotStartedYet(ValidationFailed):
@@ -366,13 +373,14 @@ def decide_settlement(request: RequestFacts, actor: Actor, rule: str, now: datet
     """At the start of the interview a request still open is settled by the system, by the
     rule unanswered_request_at_start: "approve" cancels (every open level approved), as if
     the last approver had; "reject" returns the interview to its status before the
-    request. Only the system settles, only from the start, only an open request."""
+    request. Only the system settles, only from the start, only an open request; at any
+    time for SETTLE_ERASURE (approve, the team told, not the candidate)."""
     if actor.type != ActorType.SYSTEM:
         raise PermissionDenied()
     if not open_request(request):
         raise RequestDecided()
     interview = request.interview
-    if now < interview.scheduled_at:
+    if now < interview.scheduled_at and rule != SETTLE_ERASURE:
         raise NotStartedYet()
     level = pending_level(request)
     candidate_id = interview.candidate.id
@@ -390,7 +398,8 @@ def decide_settlement(request: RequestFacts, actor: Actor, rule: str, now: datet
         request, actor, ApprovalAction.APPROVE, level, True, S.CANCELLED,
         CancellationState.EFFECTIVE, interview.session_id is not None, "cancel_approved",
         "interview.cancel_approved",
-        tuple(recipients("cancel_approved", interview, candidate_id)), comment, now,
+        tuple(recipients("cancel_approved", interview, candidate_id,
+                         notify=TEAM_ONLY if rule == SETTLE_ERASURE else None)), comment, now,
         settles_all=True)
 
 

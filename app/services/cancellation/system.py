@@ -32,10 +32,20 @@ AUTO_CANCEL_RULE = "auto_cancel_unconfirmed"
 UNCONFIRMED_REASON = ("unconfirmed_timeout", "超时未确认", "system")
 
 
+ERASURE_RULE = "privacy_erasure_deadline"
+ERASURE_REASON = ("privacy_erasure", "候选人申请删除个人信息", "system")
+
+
 def unconfirmed_reason() -> read.ReasonFacts:
-    """The reason system cancels give (created the first time it is needed; HR may
-    rename it, its code stays)."""
-    code, label, category = UNCONFIRMED_REASON
+    """The reason of auto_cancel_unconfirmed (system_reason)."""
+    return system_reason(UNCONFIRMED_REASON)
+
+
+def system_reason(spec: tuple[str, str, str]) -> read.ReasonFacts:
+    """The reason (code, label, category) a system cancel gives, created the first time
+    it is needed (HR may rename it; its code stays; reasons.SYSTEM_CODES keeps it
+    active)."""
+    code, label, category = spec
     found = read.read_reason(db.session.connection(), code)
     if found is None:
         db.session.add(CancelReason(code=code, label=label, category=category,
@@ -108,3 +118,40 @@ def auto_cancel_unconfirmed(now: datetime | None = None) -> int:
             break  # every row of the chunk was taken by another writer: next run
         outbox.wake_dispatcher()
     return cancelled
+
+
+def cancel_for_erasure(candidate_id: int, now: datetime | None = None) -> int:
+    """Before a candidate's data is erased at their erasure request's deadline, end
+    their interviews that are not over yet, as the system with the reason
+    候选人申请删除个人信息, the team told (policy.TEAM_ONLY) and the freed places offered as
+    any: a scheduled or confirmed interview is cancelled; a cancel request still open is
+    approved (the candidate had said they will not come). Its own transaction; returns
+    how many interviews it ended. HR's 立即删除 refuses instead (privacy.erase_by_hr):
+    HR cancels first, telling the candidate."""
+    from app.services.cancellation.commands import settle_for_erasure
+
+    now = now or utcnow()
+    rules = get_rules()
+    reason = system_reason(ERASURE_REASON)
+    actor = Actor.system(ERASURE_RULE)
+    pending = []
+    with transaction.transaction() as connection:
+        decisions = []
+        for interview in read.read_interviews(connection, candidate_id=candidate_id,
+                                              for_update=True):
+            if interview.status == InterviewStatus.CANCEL_PENDING:
+                pending.append(interview.id)
+                continue
+            if interview.status not in (InterviewStatus.SCHEDULED, InterviewStatus.CONFIRMED):
+                continue
+            decisions.append(policy.decide_cancel(interview, actor, reason, None, rules, now,
+                                                  notify=policy.TEAM_ONLY))
+        endpoints = [{"id": e, "events": events}
+                     for e, events in webhooks.active_endpoints(connection)]
+        write.apply_chunk(connection, decisions, endpoints=endpoints,
+                          contexts=lambda d: write.decision_context(
+                              d, rules.hr_contact, rules.reschedule_window_working_days))
+    settled = sum(settle_for_erasure(interview_id, now) for interview_id in pending)
+    if decisions:
+        outbox.wake_dispatcher()
+    return len(decisions) + settled

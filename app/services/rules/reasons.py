@@ -35,7 +35,7 @@ CATEGORY_LABELS = {
 }
 SIDE_LABELS = {ReasonActor.CANDIDATE: "候选人", ReasonActor.COMPANY: "公司"}
 # Reasons the system's own jobs give: retiring one would stop the job.
-SYSTEM_CODES = frozenset({"unconfirmed_timeout"})
+SYSTEM_CODES = frozenset({"unconfirmed_timeout", "privacy_erasure"})
 EDITABLE = ("label", "category", "actor", "requires_note", "note_max_length", "sort_order")
 
 
