@@ -217,6 +217,10 @@ def test_at_the_deadline_interviews_not_over_end_first_and_only_the_team_is_told
         assert requested.status == InterviewStatus.CANCEL_PENDING
         request, _ = privacy.request_erasure(iv.candidate_id, NOW)
         due = request.due_at
+    # one that started an hour before the job runs: not cancellable, it ends on its own
+    started = factories.interview(app, "AI-ERASE-3", candidate_id=iv.candidate_id,
+                                  position_id=pos, scheduled_at=due - timedelta(hours=1))
+    with app.app_context():
         before = {m.id for m in db.session.scalars(select(OutboxMessage))}
     assert reason and _run(app, due) == 1
     with app.app_context():
@@ -234,6 +238,7 @@ def test_at_the_deadline_interviews_not_over_end_first_and_only_the_team_is_told
         new = [m for m in db.session.scalars(select(OutboxMessage)) if m.id not in before]
         assert new and all(m.recipient_type == "hr_user" and m.recipient_id == recruiter
                            for m in new)
+        assert db.session.get(Interview, started.id).status == InterviewStatus.SCHEDULED
         assert db.session.get(Candidate, iv.candidate_id).name == "已匿名化"
         actions = [e.action for e in db.session.scalars(
             select(AuditEntry).order_by(AuditEntry.id))]

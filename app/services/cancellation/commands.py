@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 
 from app.core import transaction
+from app.core.errors import AppError
 from app.core.timeutil import SHANGHAI, local, utcnow
 from app.extensions import db
 from app.models import CancellationState, InterviewStatus
@@ -240,8 +241,8 @@ def settle_for_erasure(interview_id: int, now: datetime) -> int:
         _decide_request(actor, cancellation_id, policy.ApprovalAction.APPROVE, None, now,
                         decide=lambda request, rules: policy.decide_settlement(
                             request, actor, policy.SETTLE_ERASURE, now))
-    except policy.RequestDecided:
-        return 0
+    except AppError:
+        return 0   # decided meanwhile
     return 1
 
 

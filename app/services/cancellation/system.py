@@ -144,8 +144,11 @@ def cancel_for_erasure(candidate_id: int, now: datetime | None = None) -> int:
                 continue
             if interview.status not in (InterviewStatus.SCHEDULED, InterviewStatus.CONFIRMED):
                 continue
-            decisions.append(policy.decide_cancel(interview, actor, reason, None, rules, now,
-                                                  notify=policy.TEAM_ONLY))
+            try:
+                decisions.append(policy.decide_cancel(interview, actor, reason, None, rules,
+                                                      now, notify=policy.TEAM_ONLY))
+            except AppError:
+                continue  # not cancellable any more (it has started): it ends on its own
         endpoints = [{"id": e, "events": events}
                      for e, events in webhooks.active_endpoints(connection)]
         write.apply_chunk(connection, decisions, endpoints=endpoints,
