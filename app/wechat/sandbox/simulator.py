@@ -1,7 +1,9 @@
 """Candidate simulator: a phone-sized H5 page that plays the mini program against the
 real candidate API (/api/mp/v1), so the cancel flow can be watched in a browser, and an
 interview's 确认参加 (POST .../confirm, after the "schedule" subscription dialog) and 改期
-(GET .../reschedule-slots, POST .../reschedule) used as the mini program does.
+(GET .../reschedule-slots, POST .../reschedule) used as the mini program does; and the
+candidate's 名额邀请 (GET /offers: a freed place or the slot of a rescheduling promise)
+accepted or declined through POST /offers/<id>/accept | decline.
 
 Sandbox only: the routes live on the sandbox blueprint, which is registered only when
 SANDBOX_ENABLED. The page's logic is in static/simulator.js.

@@ -14,6 +14,10 @@
  *                              POST {api}/interviews/{id}/confirm
  *   改期                    -> GET  {api}/interviews/{id}/reschedule-slots (bottom sheet)
  *                              POST {api}/interviews/{id}/reschedule {slot_id} + Idempotency-Key
+ *   名额邀请                -> GET  {api}/offers, with every load of 我的面试 (issue 11 §4-5)
+ *                              接受: POST {api}/offers/{id}/accept + Idempotency-Key
+ *                              放弃 (tapped twice): POST {api}/offers/{id}/decline + Idempotency-Key
+ *                              then 我的面试 and the offers are loaded again
  *
  * Plain JS, no dependencies. Every text the user sees is Chinese; every API error shows the
  * API's own `error.message`.
@@ -56,7 +60,12 @@
     messagesSeen: "",
     moving: null,         // the interview being rescheduled
     slot: null,           // the chosen slot
-    moveKey: null         // Idempotency-Key of the reschedule, as for the cancel
+    moveKey: null,        // Idempotency-Key of the reschedule, as for the cancel
+    offers: [],           // the open offers (GET /offers)
+    offerKeys: {},        // offer id + action -> Idempotency-Key, kept only for a retry
+    offerNotice: null,    // {text, kind: "ok"|"error"}: the last accept / decline outcome
+    decliningId: null,    // the offer whose 放弃 was tapped once (a second tap declines)
+    newInterviewId: null  // the interview booked from an offer, marked in the list
   };
 
   // ------------------------------------------------------------------ helpers
@@ -285,6 +294,7 @@
     // wx.login() gives a one-time code; the sandbox's code2session maps it to this openid.
     var code = "sandbox:" + c.openid + ":" + nonce();
     request("POST", API + "/auth/login", { code: code }).then(function (data) {
+      resetOffers();
       state.openid = c.openid;
       state.token = data.token;
       state.name = (data.candidate && data.candidate.name) || c.name;
@@ -311,14 +321,25 @@
     showScreen("login");
   });
 
+  $("refresh-list").addEventListener("click", function () {
+    if (state.busy) return;
+    clearError();
+    state.offerNotice = null;
+    loadInterviews();
+  });
+
   // ---------------------------------------------------------- 2. 我的面试
 
+  /** 我的面试 and the open offers, loaded together (the mini program's onShow). */
   function loadInterviews() {
     showLoading("加载中");
-    return api("GET", "/interviews").then(function (data) {
+    var interviews = api("GET", "/interviews").then(function (data) {
       state.interviews = (data && data.items) || [];
       renderInterviews();
-    }).catch(function (err) {
+    });
+    // An unbound WeChat user has no offers (the API answers not_bound): ask only when bound.
+    var offerList = state.bound ? loadOffers() : Promise.resolve(renderOffers([]));
+    return Promise.all([interviews, offerList]).catch(function (err) {
       showError(err.message);
     }).then(hideLoading);
   }
@@ -367,15 +388,17 @@
           h("div", { "class": "card-actions" }, actions)
         ]);
       }
+      var booked = it.id === state.newInterviewId;
       list.appendChild(h("div", {
-        "class": "interview-card", "data-testid": "interview-card",
-        "data-interview-id": it.id, "data-status": it.status
+        "class": "interview-card" + (booked ? " card-new" : ""), "data-testid": "interview-card",
+        "data-interview-id": it.id, "data-status": it.status, "data-new": booked
       }, [
         h("div", { "class": "card-head" }, [
           h("div", {}, [
             h("div", { "class": "card-title", text: pos.title || "AI面试" }),
             pos.department ? h("div", { "class": "card-dept", text: pos.department }) : null
           ]),
+          booked ? h("span", { "class": "new-tag", "data-testid": "new-tag", text: "新预约" }) : null,
           h("span", {
             "class": "status-tag status-" + it.status, "data-testid": "status-label",
             text: it.status_label || it.status
@@ -388,6 +411,157 @@
         ]),
         foot
       ]));
+    });
+  }
+
+
+  // ------------------------------------------------ 2b. 名额邀请 (slot offers)
+
+  var OFFER_HINTS = {
+    backfill: "有候选人取消了面试，空出的名额先到先得",
+    promise: "面试取消后为你重新安排的时段"
+  };
+
+  /** Another candidate logged in: nothing of the last one's offers is kept. */
+  function resetOffers() {
+    state.offers = [];
+    state.offerKeys = {};
+    state.offerNotice = null;
+    state.decliningId = null;
+    state.newInterviewId = null;
+  }
+
+  function loadOffers() {
+    return api("GET", "/offers").then(function (data) {
+      renderOffers((data && data.items) || []);
+    });
+  }
+
+  /** "12月3日 周三 14:00-16:00": the offered session's time, start to end. */
+  function formatRange(startIso, endIso) {
+    var text = formatTime(startIso);
+    var end = endIso && shanghaiParts(endIso);
+    return end ? text + "-" + end.hh + ":" + end.mm : text;
+  }
+
+  function renderOffers(offers) {
+    state.offers = offers;
+    if (!offers.some(function (o) { return o.id === state.decliningId; })) state.decliningId = null;
+    var list = $("offer-list");
+    clear(list);
+    var notice = state.offerNotice;
+    $("offer-section").hidden = !offers.length && !notice;
+    $("offer-count").textContent = offers.length ? offers.length + " 个待回复" : "";
+    var box = $("offer-notice");
+    box.hidden = !notice;
+    box.textContent = notice ? notice.text : "";
+    box.className = "offer-notice" + (notice ? " offer-notice-" + notice.kind : "");
+    box.setAttribute("data-kind", notice ? notice.kind : "");
+    if (!offers.length && notice) {
+      list.appendChild(h("div", { "class": "offer-empty", text: "暂无待回复的名额邀请" }));
+    }
+    offers.forEach(function (offer) { list.appendChild(offerCard(offer)); });
+  }
+
+  function offerCard(offer) {
+    var pos = offer.position || {};
+    var declining = state.decliningId === offer.id;
+    var heldLabel = offer.kind === "backfill" ? "名额保留至" : "回复截止";
+    return h("div", {
+      "class": "offer-card offer-" + offer.kind, "data-testid": "offer-card",
+      "data-offer-id": offer.id, "data-kind": offer.kind
+    }, [
+      h("div", { "class": "card-head" }, [
+        h("div", {}, [
+          h("div", { "class": "card-title", text: pos.title || "AI面试" }),
+          pos.department ? h("div", { "class": "card-dept", text: pos.department }) : null
+        ]),
+        h("span", {
+          "class": "kind-tag kind-" + offer.kind, "data-testid": "offer-kind",
+          text: offer.kind_label || offer.kind
+        })
+      ]),
+      h("dl", { "class": "card-rows" }, [
+        row("面试时间", formatRange(offer.starts_at, offer.ends_at)),
+        row(heldLabel, formatClock(offer.expires_at)),
+        row("状态", offer.state_label || offer.state)
+      ]),
+      h("div", { "class": "card-foot" }, [
+        h("span", {
+          "class": "card-hint", "data-testid": "offer-hint",
+          text: declining ? "放弃后名额将让给其他候选人，再点一次确认" : (OFFER_HINTS[offer.kind] || "")
+        }),
+        h("div", { "class": "card-actions" }, [
+          h("button", {
+            type: "button", "class": declining ? "btn btn-warn-outline btn-armed" : "btn btn-plain btn-quiet",
+            "data-testid": "offer-decline", text: declining ? "确认放弃" : "放弃",
+            onclick: function () { declineOffer(offer); }
+          }),
+          h("button", {
+            type: "button", "class": "btn btn-primary btn-confirm", "data-testid": "offer-accept",
+            text: "接受", onclick: function () { acceptOffer(offer); }
+          })
+        ])
+      ])
+    ]);
+  }
+
+  /** The Idempotency-Key of one action on one offer: kept for a retry of a request that
+   *  never got an answer, dropped once the API answered. */
+  function offerKey(offer, action) {
+    var k = offer.id + ":" + action;
+    if (!state.offerKeys[k]) state.offerKeys[k] = uuid4();
+    return state.offerKeys[k];
+  }
+
+  function offerAction(offer, action, done) {
+    if (state.busy) return;
+    state.busy = true;
+    clearError();
+    showLoading("提交中");
+    var key = offer.id + ":" + action;
+    api("POST", "/offers/" + encodeURIComponent(offer.id) + "/" + action, {},
+      { "Idempotency-Key": offerKey(offer, action) })
+      .then(function (data) {
+        delete state.offerKeys[key];
+        done(data);
+      }, function (err) {
+        if (!err.network) delete state.offerKeys[key];
+        // offer_taken, offer_expired ...: the API's own Chinese message, kept on the section
+        state.offerNotice = { text: err.message, kind: "error" };
+        if (err.network) showError(err.message);
+      })
+      .catch(function (err) { showError(err.message); })
+      .then(function () {
+        state.decliningId = null;
+        state.busy = false;
+        hideLoading();
+        // the offer's state changed either way (or the list was stale): load both again
+        return state.token ? loadInterviews() : null;
+      });
+  }
+
+  function acceptOffer(offer) {
+    offerAction(offer, "accept", function (data) {
+      var it = (data && data.interview) || {};
+      state.newInterviewId = it.id || null;
+      var when = formatTime(it.scheduled_at || offer.starts_at);
+      state.offerNotice = { text: "已接受邀请，面试已预约：" + when + "，请留意确认参加", kind: "ok" };
+      showToast("预约成功");
+    });
+  }
+
+  function declineOffer(offer) {
+    if (state.busy) return;
+    if (state.decliningId !== offer.id) {
+      // first tap: ask again (the place goes to the next candidate and cannot come back)
+      state.decliningId = offer.id;
+      renderOffers(state.offers);
+      return;
+    }
+    offerAction(offer, "decline", function () {
+      state.offerNotice = { text: "已放弃该名额邀请", kind: "ok" };
+      showToast("已放弃");
     });
   }
 
