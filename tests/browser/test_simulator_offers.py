@@ -243,3 +243,60 @@ def test_declining_passes_the_place_to_the_next_candidate_who_sees_it_on_refresh
         assert page.js_errors == [] and waiting.js_errors == []
     finally:
         context.close()
+
+
+def test_a_promised_slot_is_offered_and_booking_one_closes_the_others(
+        app, chromium, live_url, artifacts_dir):
+    """The company cancelled with 为候选人重新安排: the promise job offers the position's
+    sessions with room (重新安排, with a reply deadline); booking one takes the other
+    offer off the list, and the new interview sits beside the cancelled one."""
+    from playwright.sync_api import expect
+
+    from app.jobs import promises as promise_job
+
+    app.config["RATE_LIMITS"] = {}
+    position = factories.position(app, "数据分析师", department="数据部")
+    starts = utcnow() + timedelta(days=3)
+    sessions = [factories.interview_session(app, position_id=position,
+                                            starts_at=starts + timedelta(days=k), capacity=2)
+                for k in range(2)]
+    cancelled = factories.interview(app, number="AI-T-PR-1", name="重排候选人",
+                                    position_id=position, scheduled_at=starts)
+    openid = "sandbox-promise-01"
+    factories.wechat_account(app, openid, candidate_id=cancelled.candidate_id)
+    factories.company_cancel(app, cancelled.public_id, utcnow())
+    with app.app_context():
+        promise_job.run(utcnow())
+    made = open_offers(app, cancelled.candidate_id)
+    assert sorted(o.session_id for o in made) == sessions
+    context, page = new_page(chromium, 390)
+    try:
+        login(page, live_url, openid)
+        cards = page.get_by_test_id("offer-card")
+        expect(cards).to_have_count(2)
+        expect(page.get_by_test_id("offer-count")).to_have_text("2 个待回复")
+        for k in range(2):
+            expect(cards.nth(k).get_by_test_id("offer-kind")).to_have_text("重新安排")
+            expect(cards.nth(k)).to_contain_text("回复截止")
+            expect(cards.nth(k)).to_contain_text("数据分析师")
+        # soonest slot first, as the API lists them
+        assert cards.nth(0).get_attribute("data-offer-id") == next(
+            o.public_id for o in made if o.session_id == sessions[0])
+        expect(page.get_by_test_id("interview-card")).to_have_count(1)
+        expect(page.get_by_test_id("status-label")).to_have_text("已取消")
+        page.screenshot(path=str(artifacts_dir / "simulator-offer-promise-390.png"),
+                        animations="disabled", full_page=True)
+
+        later = cards.nth(1).get_attribute("data-offer-id")
+        cards.nth(1).get_by_test_id("offer-accept").click()
+        expect(page.get_by_test_id("toast")).to_contain_text("预约成功")
+        expect(page.get_by_test_id("offer-card")).to_have_count(0)
+        expect(page.get_by_test_id("interview-card")).to_have_count(2)
+        new = page.locator('[data-testid="interview-card"][data-new]')
+        expect(new.get_by_test_id("status-label")).to_have_text("待确认")
+        states = {o.public_id: o.state for o in open_offers(app, cancelled.candidate_id)}
+        assert states.pop(later) == OfferState.ACCEPTED
+        assert list(states.values()) == [OfferState.TAKEN]
+        assert page.js_errors == []
+    finally:
+        context.close()
