@@ -8,6 +8,8 @@
 - `apply_chunk`: up to CHUNK decisions of a batch, set-based: one UPDATE of the
   interviews, one of the sessions' places per distinct count, and one multi-row INSERT
   per side-effect table, whatever the number of rows. The rows were locked when read.
+  On PostgreSQL the cancellations' ids are taken first and the writes are pipelined
+  (sqlwrite.pipelined): the server runs each while the next one's rows are built.
 - `apply_approval`: a review step.
 
 Side-effect rows come from their modules' row builders and writers (outbox, audit,
