@@ -144,6 +144,11 @@ _INTERVIEW_FIELDS = ("id", "public_id", "number", "status", "status_before_reque
                      "scheduled_at", "duration_minutes", "join_url", "confirm_by",
                      "session_id", "interviewer_id", "version")
 _new = object.__new__
+# interview_from_row() reads INTERVIEW_COLUMNS by position: the layout it expects.
+assert [c.key for c in INTERVIEW_COLUMNS] == [
+    *_INTERVIEW_FIELDS, "candidate_id", "title", "department", "is_senior",
+    "cancel_requires_review", "recruiter_id", "hiring_manager_id", "position_level",
+    "candidate_name", "external_ref"], "INTERVIEW_COLUMNS and interview_from_row disagree"
 
 
 def interview_from_row(row, positions: dict | None = None) -> InterviewFacts:
