@@ -7,7 +7,10 @@ beside migration 0007 (models and migrations must describe the same schema).
 - candidates name with pg_trgm (GIN): the candidate-name search (icontains, '%q%');
   SQLite has no trigram index and gets a plain one;
 - cancellations coalesce(decided_at, requested_at): a report period of effective times;
-- outbox_messages created_at: a report period of notifications.
+- outbox_messages created_at: a report period of notifications;
+- outbox_messages created_at where read_at is set (migration 0016): the opened messages
+  of a period, for the time-to-open percentiles, without reading every message (a fifth
+  of them are opened; the row is indexed once, when it is opened).
 """
 from sqlalchemy import Index, func
 
@@ -25,4 +28,7 @@ INDEXES = (
     Index("ix_cancellations_effective_at",
           func.coalesce(Cancellation.decided_at, Cancellation.requested_at)),
     Index("ix_outbox_messages_created_at", OutboxMessage.created_at),
+    Index("ix_outbox_messages_opened_created_at", OutboxMessage.created_at,
+          postgresql_where=OutboxMessage.read_at.is_not(None),
+          sqlite_where=OutboxMessage.read_at.is_not(None)),
 )

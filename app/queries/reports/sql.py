@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app, has_app_context
 from sqlalchemy import Date, Float, Integer, cast, create_engine, func, literal_column, select, text
-from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
@@ -58,15 +57,17 @@ def _reader_pool(size: int) -> ThreadPoolExecutor:
         return _readers[2]
 
 
-def _reader_engine(engine):
-    """An engine over the same database whose connections are opened for one statement
-    and closed after it (NullPool): readers never wait for the application's pool, which
-    the request waiting for them may be holding (DB_POOL_SIZE=1 in production: a report
-    would wait for itself), and leave no idle connection behind."""
-    key = (os.getpid(), engine.url)
+def _reader_engine(engine, size: int):
+    """An engine over the same database with a pool of its own, one connection per reader
+    thread: readers never wait for the application's pool, which the request waiting for
+    them may be holding (DB_POOL_SIZE=1 in production: a report would wait for itself),
+    and they keep warm backends (a new connection per statement cost its connect and a
+    cold catalog cache each time)."""
+    key = (os.getpid(), engine.url, size)
     with _readers_lock:
         if key not in _reader_engines:
-            _reader_engines[key] = create_engine(engine.url, poolclass=NullPool)
+            _reader_engines[key] = create_engine(engine.url, pool_size=size, max_overflow=0,
+                                                 pool_pre_ping=True, pool_recycle=600)
         return _reader_engines[key]
 
 
@@ -75,14 +76,16 @@ def concurrently(statements: list, while_waiting=None) -> tuple[list[list], obje
     the snapshot of the session's transaction, and `while_waiting()` (if given) in the
     session meanwhile; returns (each statement's rows, while_waiting's result).
 
-    PostgreSQL runs one statement on one core: a year's notification funnel is three
-    scans that each sort 400,000 values, 450 ms in one statement while the machine's
-    other core idled. The session exports its snapshot (pg_export_snapshot) and every
-    reader imports it (SET TRANSACTION SNAPSHOT, as pg_dump -j does), so the statements
-    see exactly the same rows, as one statement would. At most REPORT_READERS statements
-    of a process run at once (each on a connection of its own, besides the request's:
-    count them in the connection budget, README); REPORT_READERS=0, SQLite, or a single
-    statement: one after another in the session."""
+    PostgreSQL runs a sort-based aggregate (percentile_cont) on one core: a year's
+    notification funnel (400,000 messages) took 500-750 ms in one statement while the
+    machine's other core idled; its counts and each latency's quantiles at once take
+    280-330 ms (bench.list_and_reports). The session exports its snapshot
+    (pg_export_snapshot) and every reader imports it (SET TRANSACTION SNAPSHOT, as
+    pg_dump -j does), so the statements see exactly the same rows, as one statement
+    would. At most REPORT_READERS statements
+    of a process run at once (each on a connection of the readers' pool, besides the
+    request's: count them in the connection budget, README); REPORT_READERS=0, SQLite, or
+    a single statement: one after another in the session."""
     size = current_app.config.get("REPORT_READERS", 0) if has_app_context() else 0
     if dialect() != "postgresql" or len(statements) < 2 or size < 1:
         rows = [db.session.execute(s).all() for s in statements]
@@ -90,13 +93,16 @@ def concurrently(statements: list, while_waiting=None) -> tuple[list[list], obje
     snapshot = db.session.execute(text("SELECT pg_export_snapshot()")).scalar_one()
     if not _SNAPSHOT_ID.match(snapshot):    # it is inlined below: SET takes no parameters
         raise ValueError(f"unexpected snapshot id {snapshot!r}")
-    engine = _reader_engine(db.session.get_bind())
+    engine = _reader_engine(db.session.get_bind(), size)
 
     def read(statement):
         with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
             conn.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
             conn.execute(text("SET TRANSACTION READ ONLY"))
             conn.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
+            # the statements are the parallelism: workers of their own would only queue
+            # for the same cores
+            conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
             rows = conn.execute(statement).all()
             conn.rollback()
             return rows
