@@ -173,3 +173,26 @@ def test_a_broad_name_search_matches_the_joined_name_and_counts_in_scope(
         assert [r.interview.number for r in broad.rows] == \
             [r.interview.number for r in narrow.rows]
         assert broad.capped == (narrow.total > 1) and broad.total == min(narrow.total, 1)
+
+
+def test_the_initiator_filter_counts_up_to_the_cap_and_lists_the_same_rows(app, demo,
+                                                                          monkeypatch):
+    """公司取消 over every interview counted only up to the cap (its exact counts are the
+    reports'); the rows and their order are those of the exact count."""
+    from app.models import ActorType
+    from app.queries.interviews import console as listing
+
+    everything = _interviews(app)
+    with app.app_context():
+        admin = db.session.scalars(select(HrUser).where(HrUser.username == "admin")).one()
+        for target in everything[:3]:
+            cancellation.cancel_by_hr(Actor.hr(admin), target[5], reason_code="position_filled")
+        actor = Actor.hr(admin)
+        f = listing.Filters(initiator=ActorType.HR)
+        exact = listing.list_interviews(actor=actor, filters=f, per_page=1000)
+        assert exact.total == 3 and not exact.capped
+        monkeypatch.setattr(listing, "BROAD_MATCHES", 2)
+        capped = listing.list_interviews(actor=actor, filters=f, per_page=1000)
+        assert capped.capped and capped.total == 2
+        assert [r.interview.number for r in capped.rows][:2] == \
+            [r.interview.number for r in exact.rows][:2]
