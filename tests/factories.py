@@ -400,3 +400,35 @@ def waitlist_entry(app, /, position_id: int, candidate_id: int, rank: int) -> in
 
     return _add(app, WaitlistEntry(position_id=position_id, candidate_id=candidate_id,
                                    rank=rank, state=WaitlistState.WAITING))
+
+
+def freed_place(app, /, waiting: int, *, fanout: int = 1, title: str = "Java工程师",
+                department: str = "技术部") -> SimpleNamespace:
+    """A full session (capacity 2) two days ahead of a new position; the company cancels
+    one of its interviews, `waiting` candidates bound to the mini program (候补1号, ...)
+    wait for the position in that order, and the backfill job runs, offering the freed
+    place to the first `fanout`. Returns position, session, people (id, openid) and how
+    many offers the job made (offered)."""
+    from app.jobs import backfill
+
+    app.config["BACKFILL_OFFER_FANOUT"] = fanout
+    app.config["RATE_LIMITS"] = {}
+    position_id = position(app, title, department=department)
+    starts = utcnow() + timedelta(days=2)
+    session_id = interview_session(app, position_id=position_id, starts_at=starts,
+                                   capacity=2, booked=2)
+    booked = [interview(app, number=f"AI-T-OF-{k}", scheduled_at=starts,
+                        position_id=position_id, session_id=session_id, name=f"已约{k}")
+              for k in range(2)]
+    company_cancel(app, booked[0].public_id, utcnow(), reschedule=False)
+    people = []
+    for rank in range(1, waiting + 1):
+        cid = candidate(app, name=f"候补{rank}号")
+        openid = f"sandbox-waiting-{rank:02d}"
+        wechat_account(app, openid, candidate_id=cid)
+        waitlist_entry(app, position_id, cid, rank)
+        people.append(SimpleNamespace(id=cid, openid=openid))
+    with app.app_context():
+        offered = backfill.run(utcnow())
+    return SimpleNamespace(position=position_id, session=session_id, people=people,
+                           offered=offered)

@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 
 from app.core.timeutil import utcnow
 from app.extensions import db
-from app.jobs import backfill as job
 from app.models import (
     BackfillPlace,
     Interview,
@@ -27,28 +26,9 @@ from tests.factories import API, bearer, mp_token
 
 
 def waiting_world(app, n: int, *, fanout: int = 1) -> SimpleNamespace:
-    """A full session (capacity 2) two days ahead, one of its interviews cancelled, and
-    n candidates bound to WeChat waiting in that order; the backfill job has run."""
-    app.config["BACKFILL_OFFER_FANOUT"] = fanout
-    app.config["RATE_LIMITS"] = {}
-    position = factories.position(app)
-    starts = utcnow() + timedelta(days=2)
-    session = factories.interview_session(app, position_id=position, starts_at=starts,
-                                          capacity=2, booked=2)
-    ivs = [factories.interview(app, number=f"AI-T-{k}", scheduled_at=starts,
-                               position_id=position, session_id=session, name=f"已约{k}")
-           for k in range(2)]
-    factories.company_cancel(app, ivs[0].public_id, utcnow(), reschedule=False)
-    people = []
-    for rank in range(1, n + 1):
-        cid = factories.candidate(app, name=f"候补{rank}")
-        openid = f"sandbox-waiting-{rank:02d}"
-        factories.wechat_account(app, openid, candidate_id=cid)
-        factories.waitlist_entry(app, position, cid, rank)
-        people.append(SimpleNamespace(id=cid, openid=openid))
-    with app.app_context():
-        job.run(utcnow())
-    return SimpleNamespace(position=position, session=session, people=people)
+    """factories.freed_place: a full session, one of its interviews cancelled, n
+    candidates bound to WeChat waiting in that order; the backfill job has run."""
+    return factories.freed_place(app, n, fanout=fanout)
 
 
 def test_a_candidate_lists_their_open_offer_with_its_slot_and_deadline(app, client):

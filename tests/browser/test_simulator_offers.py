@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from app.core.timeutil import utcnow
 from app.extensions import db
-from app.jobs import backfill as backfill_job
 from app.models import Interview, InterviewStatus, OfferState, SlotOffer
 from tests import factories
 from tests.factories import API, bearer, mp_token
@@ -30,29 +29,11 @@ EXPECTED_409 = "Failed to load resource: the server responded with a status of 4
 
 
 def freed_place(app, waiting: int, *, fanout: int = 1) -> SimpleNamespace:
-    """A full session (capacity 2) two days ahead; the company cancels one of its
-    interviews, `waiting` candidates bound to the mini program wait for the position in
-    that order, and the backfill job offers the freed place to the first `fanout`."""
-    app.config["BACKFILL_OFFER_FANOUT"] = fanout
-    app.config["RATE_LIMITS"] = {}
-    position = factories.position(app, "产品经理", department="产品部")
-    starts = utcnow() + timedelta(days=2)
-    session = factories.interview_session(app, position_id=position, starts_at=starts,
-                                          capacity=2, booked=2)
-    booked = [factories.interview(app, number=f"AI-T-OF-{k}", scheduled_at=starts,
-                                  position_id=position, session_id=session, name=f"已约{k}")
-              for k in range(2)]
-    factories.company_cancel(app, booked[0].public_id, utcnow(), reschedule=False)
-    people = []
-    for rank in range(1, waiting + 1):
-        cid = factories.candidate(app, name=f"候补{rank}号")
-        openid = f"sandbox-offer-{rank:02d}"
-        factories.wechat_account(app, openid, candidate_id=cid)
-        factories.waitlist_entry(app, position, cid, rank)
-        people.append(SimpleNamespace(id=cid, openid=openid))
-    with app.app_context():
-        assert backfill_job.run(utcnow()) >= 1
-    return SimpleNamespace(position=position, session=session, people=people)
+    """factories.freed_place for 产品经理 (产品部); the job has offered the place."""
+    world = factories.freed_place(app, waiting, fanout=fanout, title="产品经理",
+                                  department="产品部")
+    assert world.offered >= 1
+    return world
 
 
 def open_offers(app, candidate_id: int) -> list[SlotOffer]:
