@@ -82,6 +82,16 @@ def deadline_of(confirm_by: datetime | None, created_at: datetime,
     return created_at + timedelta(hours=position_hours or rules.auto_cancel_unconfirmed_hours)
 
 
+def _write(connection, decisions: list, rules) -> None:
+    """A system cancel's decisions written as one chunk, with the webhook endpoints
+    active now and each decision's message context."""
+    endpoints = [{"id": e, "events": events}
+                 for e, events in webhooks.active_endpoints(connection)]
+    write.apply_chunk(connection, decisions, endpoints=endpoints,
+                      contexts=lambda d: write.decision_context(
+                          d, rules.hr_contact, rules.reschedule_window_working_days))
+
+
 def auto_cancel_unconfirmed(now: datetime | None = None) -> int:
     """Cancel every interview left unconfirmed past its deadline (exactly at the deadline
     it still stands); returns how many."""
@@ -108,11 +118,7 @@ def auto_cancel_unconfirmed(now: datetime | None = None) -> int:
                                                           rules, now))
                 except AppError:
                     continue  # confirmed or cancelled meanwhile: the state that won stands
-            endpoints = [{"id": e, "events": events}
-                         for e, events in webhooks.active_endpoints(connection)]
-            write.apply_chunk(connection, decisions, endpoints=endpoints,
-                              contexts=lambda d: write.decision_context(
-                                  d, rules.hr_contact, rules.reschedule_window_working_days))
+            _write(connection, decisions, rules)
         cancelled += len(decisions)
         if not decisions:
             break  # every row of the chunk was taken by another writer: next run
@@ -149,11 +155,7 @@ def cancel_for_erasure(candidate_id: int, now: datetime | None = None) -> int:
                                                       now, notify=policy.TEAM_ONLY))
             except AppError:
                 continue  # not cancellable any more (it has started): it ends on its own
-        endpoints = [{"id": e, "events": events}
-                     for e, events in webhooks.active_endpoints(connection)]
-        write.apply_chunk(connection, decisions, endpoints=endpoints,
-                          contexts=lambda d: write.decision_context(
-                              d, rules.hr_contact, rules.reschedule_window_working_days))
+        _write(connection, decisions, rules)
     settled = sum(settle_for_erasure(interview_id, now) for interview_id in pending)
     if decisions:
         outbox.wake_dispatcher()
